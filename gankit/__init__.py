@@ -1,0 +1,36 @@
+"""gankit: a plugin-based toolkit for training and playing with GANs.
+
+This module is the public API for plugin authors; everything else in ``gankit`` is
+private and may change between releases. See docs/plugins.md.
+"""
+
+__version__ = "0.1.0"
+
+from .checkpoints import Checkpoint
+from .datasets import Data, Dataset, DataSpec, LoadOptions
+from .errors import CheckpointError, GankitError, UnknownNameError, UsageError
+from .hookspecs import hookimpl
+from .losses import Loss
+from .models import TRANSLATION, UNCONDITIONAL, GANModel, UnconditionalGAN
+from .trainer import Trainer, TrainOptions
+
+__all__ = [
+    "__version__",
+    "hookimpl",
+    "GANModel",
+    "UnconditionalGAN",
+    "UNCONDITIONAL",
+    "TRANSLATION",
+    "Loss",
+    "Dataset",
+    "Data",
+    "DataSpec",
+    "LoadOptions",
+    "Trainer",
+    "TrainOptions",
+    "Checkpoint",
+    "GankitError",
+    "UsageError",
+    "UnknownNameError",
+    "CheckpointError",
+]

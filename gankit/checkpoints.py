@@ -1,0 +1,272 @@
+"""Checkpoints: self-describing safetensors files, written atomically.
+
+A checkpoint holds tensors only; everything else lives in its string metadata:
+
+``gankit.format``   format version of this layout (``FORMAT``)
+``gankit.model``    registered model name; ``gankit.model_version`` its version
+``gankit.plugin``   the plugin that registered it, ``gankit.plugin_version``
+``gankit.config``   JSON of the model's Config
+``gankit.train``    JSON of the run's training options
+``gankit.data``     JSON of the DataSpec
+``gankit.step``     global step
+``gankit.state``    JSON skeleton of the nested training state, whose tensors are
+                    stored under the names it references (optimizers, RNG, pools)
+
+Nothing is ever unpickled. Files are written to a temporary name in the same folder,
+flushed, fsynced and renamed into place, so a crash leaves the previous file intact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import struct
+import tempfile
+from pathlib import Path
+
+from .errors import CheckpointError
+
+FORMAT = 1
+MAX_HEADER_BYTES = 64 * 1024 * 1024
+MAX_METADATA_BYTES = 4 * 1024 * 1024
+CKPT_RE = re.compile(r"^step-(\d+)\.safetensors$")
+
+
+# -- nested state <-> flat tensors + JSON ----------------------------------------------
+
+
+def flatten_state(obj, prefix: str, tensors: dict):
+    """Replace every tensor in a nested dict/list by ``{"__t__": key}``; collect tensors."""
+    import torch
+
+    if isinstance(obj, torch.Tensor):
+        key = prefix
+        t = obj.detach()
+        if t.device.type != "cpu":
+            t = t.cpu()
+        t = t.contiguous()
+        if t.untyped_storage().nbytes() != t.numel() * t.element_size():
+            t = t.clone()  # a view into a larger storage: safetensors wants it alone
+        tensors[key] = t
+        return {"__t__": key}
+    if isinstance(obj, dict):
+        return {"__d__": [[_key_json(k), flatten_state(v, f"{prefix}.{k}", tensors)]
+                          for k, v in obj.items()]}
+    if isinstance(obj, (list, tuple)):
+        return {"__l__": [flatten_state(v, f"{prefix}.{i}", tensors) for i, v in enumerate(obj)],
+                "tuple": isinstance(obj, tuple)}
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    raise TypeError(f"cannot store {type(obj).__name__} in a checkpoint ({prefix})")
+
+
+def _key_json(k):
+    if isinstance(k, (str, int)):
+        return k
+    raise TypeError(f"checkpoint state keys must be str or int, got {type(k).__name__}")
+
+
+def unflatten_state(skel, tensors: dict):
+    if isinstance(skel, dict):
+        if "__t__" in skel:
+            key = skel["__t__"]
+            if key not in tensors:
+                raise CheckpointError(f"tensor '{key}' is missing")
+            return tensors[key]
+        if "__d__" in skel:
+            return {k: unflatten_state(v, tensors) for k, v in skel["__d__"]}
+        if "__l__" in skel:
+            items = [unflatten_state(v, tensors) for v in skel["__l__"]]
+            return tuple(items) if skel.get("tuple") else items
+        raise CheckpointError("malformed state skeleton")
+    return skel
+
+
+# -- reading and writing ------------------------------------------------------------------
+
+
+def atomic_write(path: Path, write) -> None:
+    """Call ``write(tmp_path)``, fsync, and rename into ``path``; remove the temp on error."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        try:
+            dfd = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
+        except OSError:
+            pass
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def save(path: Path, tensors: dict, metadata: dict) -> None:
+    from safetensors.torch import save_file
+
+    meta = {k: (v if isinstance(v, str) else json.dumps(v)) for k, v in metadata.items()}
+    meta.setdefault("gankit.format", str(FORMAT))
+    try:
+        atomic_write(Path(path), lambda tmp: save_file(tensors, tmp, metadata=meta))
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot write checkpoint ({exc.strerror or exc})") from exc
+
+
+def read_header(path: Path) -> dict:
+    """Parse and sanity-check a safetensors header without loading any tensor."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such checkpoint")
+    if path.is_dir():
+        raise CheckpointError(f"{path}: is a folder, not a .safetensors file")
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(8)
+            if len(raw) < 8:
+                raise CheckpointError(f"{path}: not a safetensors file (too short)")
+            (n,) = struct.unpack("<Q", raw)
+            size = path.stat().st_size
+            if n > MAX_HEADER_BYTES or n + 8 > size:
+                raise CheckpointError(
+                    f"{path}: not a safetensors file or truncated (header of {n} bytes)"
+                )
+            header = fh.read(n)
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    try:
+        parsed = json.loads(header)
+    except (UnicodeDecodeError, ValueError):
+        raise CheckpointError(f"{path}: not a safetensors file (bad header)") from None
+    if not isinstance(parsed, dict):
+        raise CheckpointError(f"{path}: not a safetensors file (bad header)")
+    end = 0
+    for key, info in parsed.items():
+        if key == "__metadata__":
+            continue
+        try:
+            end = max(end, int(info["data_offsets"][1]))
+        except (TypeError, KeyError, ValueError, IndexError):
+            raise CheckpointError(f"{path}: not a safetensors file (bad tensor entry)") from None
+    if 8 + n + end > size:
+        raise CheckpointError(f"{path}: truncated ({size} bytes, needs {8 + n + end})")
+    meta = parsed.get("__metadata__") or {}
+    if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
+        raise CheckpointError(f"{path}: bad safetensors metadata")
+    if sum(len(v) for v in meta.values()) > MAX_METADATA_BYTES:
+        raise CheckpointError(f"{path}: metadata too large to be a gankit checkpoint")
+    return meta
+
+
+def _json_field(meta: dict, key: str, path, kind=dict):
+    raw = meta.get(key)
+    if raw is None:
+        raise CheckpointError(f"{path}: metadata has no '{key}'; not a gankit checkpoint?")
+    try:
+        val = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise CheckpointError(f"{path}: metadata '{key}' is not valid JSON") from None
+    if not isinstance(val, kind):
+        raise CheckpointError(f"{path}: metadata '{key}' has the wrong type")
+    return val
+
+
+class Checkpoint:
+    """A checkpoint's parsed metadata, with lazy access to its tensors."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        meta = read_header(self.path)
+        if "gankit.format" not in meta:
+            raise CheckpointError(f"{self.path}: a safetensors file, but not a gankit checkpoint")
+        try:
+            fmt = int(meta["gankit.format"])
+        except ValueError:
+            raise CheckpointError(f"{self.path}: bad gankit.format '{meta['gankit.format']}'") from None
+        if fmt > FORMAT:
+            raise CheckpointError(
+                f"{self.path}: written by a newer gankit (format {fmt}, this one reads {FORMAT}); "
+                "upgrade gankit"
+            )
+        self.metadata = meta
+        self.model = meta.get("gankit.model", "")
+        if not self.model or not isinstance(self.model, str):
+            raise CheckpointError(f"{self.path}: metadata names no model")
+        try:
+            self.step = int(meta.get("gankit.step", "0"))
+        except ValueError:
+            raise CheckpointError(f"{self.path}: bad gankit.step '{meta.get('gankit.step')}'") from None
+        if self.step < 0:
+            raise CheckpointError(f"{self.path}: bad gankit.step {self.step}")
+        self.config = _json_field(meta, "gankit.config", self.path)
+        self.train = json.loads(meta["gankit.train"]) if "gankit.train" in meta else {}
+        self.data = _json_field(meta, "gankit.data", self.path)
+        self.plugin = meta.get("gankit.plugin")
+        self.plugin_version = meta.get("gankit.plugin_version")
+        self.model_version = meta.get("gankit.model_version", "1")
+
+    def tensors(self, prefix: str = "", device="cpu") -> dict:
+        from safetensors import safe_open
+
+        out = {}
+        try:
+            with safe_open(str(self.path), framework="pt", device=str(device)) as fh:
+                for key in fh.keys():
+                    if key.startswith(prefix):
+                        out[key[len(prefix):]] = fh.get_tensor(key)
+        except Exception as exc:  # noqa: BLE001 - safetensors raises its own types
+            raise CheckpointError(f"{self.path}: cannot read tensors ({exc})") from None
+        return out
+
+    def state(self) -> dict:
+        skel = _json_field(self.metadata, "gankit.state", self.path)
+        return unflatten_state(skel, self.tensors())
+
+
+# -- run folders --------------------------------------------------------------------------
+
+
+def checkpoint_path(run_dir: Path, step: int) -> Path:
+    return Path(run_dir) / "checkpoints" / f"step-{step:07d}.safetensors"
+
+
+def list_checkpoints(run_dir: Path) -> list[Path]:
+    d = Path(run_dir) / "checkpoints"
+    if not d.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in d.iterdir() if (m := CKPT_RE.match(p.name))]
+    return [p for _, p in sorted(found)]
+
+
+def prune(run_dir: Path, keep_last: int) -> list[Path]:
+    """Delete all but the newest ``keep_last`` checkpoints (0 keeps all)."""
+    if keep_last <= 0:
+        return []
+    old = list_checkpoints(run_dir)[:-keep_last]
+    for p in old:
+        try:
+            p.unlink()
+        except OSError:
+            pass
+    return old
+
+
+def latest_loadable(run_dir: Path):
+    """The newest checkpoint of a run that parses, skipping damaged ones."""
+    for p in reversed(list_checkpoints(run_dir)):
+        try:
+            return Checkpoint(p)
+        except CheckpointError:
+            continue
+    return None

@@ -1,0 +1,102 @@
+"""The ``gankit`` command line: a root group, an error boundary, and plugin commands."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .. import __version__, console
+from ..errors import GankitError
+
+
+class GankitGroup(click.Group):
+    """Runs every command inside gankit's error boundary: a known error is one line on
+    stderr and a non-zero exit; anything else is one line too unless --debug."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except GankitError as exc:
+            if console.is_debug():
+                raise
+            console.error(str(exc))
+            sys.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except KeyboardInterrupt:
+            if console.is_debug():
+                raise
+            console.error("interrupted")
+            sys.exit(130)
+        except MemoryError:
+            if console.is_debug():
+                raise
+            console.error("out of memory; try a smaller --batch-size or --image-size")
+            sys.exit(1)
+        except OSError as exc:
+            if console.is_debug():
+                raise
+            where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+            console.error(f"{where}{exc.strerror or exc}")
+            sys.exit(1)
+        except Exception as exc:  # noqa: BLE001
+            if console.is_debug():
+                raise
+            console.error(f"{type(exc).__name__}: {exc} (rerun with --debug for the traceback)")
+            sys.exit(1)
+
+
+CORE_COMMANDS = {}
+
+
+def make_cli(plugins=None) -> click.Group:
+    """A fresh root group with the core commands and every plugin's commands."""
+
+    @click.group(cls=GankitGroup, context_settings={"help_option_names": ["-h", "--help"]})
+    @click.version_option(__version__, "--version", prog_name="gankit")
+    @click.option("--debug", is_flag=True, help="Show tracebacks.")
+    @click.option("-q", "--quiet", is_flag=True, help="No progress bars or status lines.")
+    def cli(debug, quiet):
+        """gankit: train and play with generative adversarial networks.
+
+        \b
+        Quick start:
+          gankit train dcgan --steps 600          # the built-in sushi data set
+          gankit sample --seeds 0-63              # from the newest run under ./runs
+          gankit list-models
+        """
+        if debug:
+            console.set_debug(True)
+        if quiet:
+            console.set_quiet(True)
+
+    from . import datasets_cmd, listing, sample, train
+
+    for mod in (train, sample, listing, datasets_cmd):
+        for cmd in mod.COMMANDS:
+            cli.add_command(cmd)
+    core = set(cli.commands)
+
+    from ..plugins import get_plugins
+
+    plugins_to_use = plugins or get_plugins()
+    extra = click.Group()
+    plugins_to_use.call_each("register_commands", cli=extra)
+    for name, cmd in extra.commands.items():
+        if name in core:
+            console.warn(f"a plugin's command '{name}' clashes with gankit's own; ignored")
+            continue
+        cli.add_command(cmd, name)
+    return cli
+
+
+def main(argv=None):
+    if "--debug" in (argv or sys.argv[1:]):
+        console.set_debug(True)
+    try:
+        cli = make_cli()
+    except GankitError as exc:
+        console.error(str(exc))
+        sys.exit(exc.exit_code)
+    return cli.main(args=argv, prog_name="gankit")

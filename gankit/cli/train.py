@@ -1,0 +1,113 @@
+"""`gankit train MODEL`."""
+
+from __future__ import annotations
+
+import click
+from click.core import ParameterSource
+
+from .. import console
+
+# flag name -> TrainOptions field, for those whose names differ
+_FIELD = {"no_flip": "flip"}
+
+
+@click.command("train")
+@click.argument("model", required=False, default="dcgan")
+@click.option("--data", type=str, help="A folder of images (or the files a --dataset reads).")
+@click.option("--data-b", type=str, help="Second image folder (translation models: domain B).")
+@click.option("--dataset", type=str, help="A registered data set (gankit list-datasets); default sushi.")
+@click.option("--image-size", type=int, help="Side of the square images (default: the data's).")
+@click.option("--batch-size", type=int, help="Samples per step (clamped to the data size).")
+@click.option("--steps", type=int, help="Total steps to train to (also when resuming).")
+@click.option("--epochs", type=float, help="Train this many passes over the data instead of --steps.")
+@click.option("--lr", type=float, help="Learning rate (default: the model's or the loss's).")
+@click.option("--beta1", type=float, help="Adam beta1.")
+@click.option("--beta2", type=float, help="Adam beta2.")
+@click.option("--loss", type=str, help="Adversarial loss (gankit list-losses).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda[:N] or mps.")
+@click.option("--precision", default="auto", show_default=True,
+              type=click.Choice(["auto", "fp32", "bf16", "fp16"]),
+              help="auto: bf16 (or fp16) on CUDA, fp32 elsewhere.")
+@click.option("--out", default="runs", show_default=True, help="Folder that holds runs.")
+@click.option("--name", type=str, help="Run folder name (default MODEL-TIMESTAMP).")
+@click.option("--sample-every", type=int, default=250, show_default=True)
+@click.option("--checkpoint-every", type=int, default=500, show_default=True)
+@click.option("--keep-last", type=int, default=5, show_default=True, help="0 keeps every checkpoint.")
+@click.option("--log-every", type=int, default=25, show_default=True)
+@click.option("--grid", type=int, default=64, show_default=True, help="Samples in the progress grid.")
+@click.option("--no-flip", is_flag=True, help="No random horizontal flips.")
+@click.option("--grayscale", type=click.Choice(["auto", "always", "never"]), default="auto",
+              show_default=True)
+@click.option("--download", is_flag=True, help="Let mnist/fashion-mnist/cifar10 download files.")
+@click.option("--no-cache", is_flag=True, help="Do not read or write the decoded-image cache.")
+@click.option("--decay-from", type=int, help="Step where linear LR decay starts (cyclegan).")
+@click.option("--compile", "compile_", is_flag=True, help="torch.compile the networks.")
+@click.option("--timelapse", is_flag=True, help="Write a GIF of the sample grids at the end.")
+@click.option("--resume", type=str, help="Continue a run folder or checkpoint file.")
+@click.option("--override", is_flag=True, help="With --resume: allow flags that change the run.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Model option (gankit list-models --options); repeatable.")
+@click.pass_context
+def train(ctx, model, data, data_b, dataset, image_size, batch_size, steps, epochs, lr, beta1,
+          beta2, loss, seed, device, precision, out, name, sample_every, checkpoint_every,
+          keep_last, log_every, grid, no_flip, grayscale, download, no_cache, decay_from,
+          compile_, timelapse, resume, override, sets):
+    """Train MODEL (default dcgan) on --data, --dataset or the built-in sushi set.
+
+    Runs go to RUNS/MODEL-TIMESTAMP/ with config.json, metrics.jsonl, samples/ and
+    checkpoints/. Ctrl-C writes a checkpoint; --resume RUN continues it.
+    """
+    from ..config import parse_sets
+    from ..trainer import Interrupted, TrainOptions
+    from ..training import prepare
+
+    explicit = {
+        _FIELD.get(p, p) for p in ctx.params
+        if ctx.get_parameter_source(p) == ParameterSource.COMMANDLINE
+    }
+    if "model" not in explicit and ctx.get_parameter_source("model") != ParameterSource.DEFAULT:
+        explicit.add("model")
+    betas = None
+    if beta1 is not None or beta2 is not None:
+        betas = (beta1 if beta1 is not None else 0.5, beta2 if beta2 is not None else 0.999)
+        explicit.add("betas")
+    extra = {"download": download, "cache": not no_cache}
+    if decay_from is not None:
+        extra["decay_from"] = decay_from
+    opts = TrainOptions(
+        model=model, dataset=dataset, data=data, data_b=data_b, image_size=image_size,
+        batch_size=batch_size, steps=steps, epochs=epochs, lr=lr, betas=betas, loss=loss,
+        seed=seed, device=device, precision=precision, out=out, name=name,
+        sample_every=sample_every, checkpoint_every=checkpoint_every, keep_last=keep_last,
+        log_every=log_every, grid=grid, flip=not no_flip, grayscale=grayscale,
+        compile=compile_, timelapse=timelapse, extra=extra,
+    )
+    if resume and "model" not in explicit:
+        opts.model = None
+    trainer = prepare(opts, sets=parse_sets(sets), explicit=explicit, resume=resume,
+                      override=override)
+    o = trainer.options
+    console.info(
+        f"training {trainer.model.name} on {trainer.spec.name or 'data'} "
+        f"({len(trainer.data)} samples, {'x'.join(map(str, trainer.spec.shape))}) "
+        f"for {trainer.total_steps} steps, batch {o.batch_size}, {trainer.device} "
+        f"{trainer.precision} -> {trainer.run_dir}"
+    )
+    try:
+        trainer.fit()
+    except Interrupted as exc:
+        console.info(f"interrupted at step {exc.step}; checkpoint {exc.path}")
+        console.info(f"continue with: gankit train --resume {trainer.run_dir}")
+        ctx.exit(exc.exit_code)
+    if o.timelapse:
+        try:
+            from ..timelapse import write_timelapse
+        except ImportError:
+            write_timelapse = None
+        if write_timelapse is not None:
+            write_timelapse(trainer.run_dir)
+    console.info(f"done: {trainer.run_dir} (samples/, checkpoints/)")
+
+
+COMMANDS = [train]

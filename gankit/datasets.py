@@ -1,0 +1,92 @@
+"""The data-set contract and the in-memory data that training draws batches from."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """What a model needs to know of the data to build itself.
+
+    ``kind`` is ``"image"`` (``channels`` x ``size`` x ``size``) or ``"vector"``
+    (``dim`` numbers per sample).
+    """
+
+    kind: str = "image"
+    channels: int = 3
+    size: int = 64
+    dim: int = 0
+    name: str = ""
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (self.dim,) if self.kind == "vector" else (self.channels, self.size, self.size)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "DataSpec":
+        return cls(**{k: d[k] for k in ("kind", "channels", "size", "dim", "name") if k in d})
+
+
+@dataclass
+class LoadOptions:
+    """What ``gankit train`` passes to :meth:`Dataset.load`."""
+
+    path: str | None = None
+    image_size: int | None = None
+    grayscale: str = "auto"
+    download: bool = False
+    cache: bool = True
+    train: bool = True
+    seed: int = 0
+    extra: dict = field(default_factory=dict)
+    warn: Callable[[str], None] | None = None
+    progress: Any = None
+
+
+@dataclass
+class Data:
+    """Decoded samples kept in memory.
+
+    ``samples`` is a torch tensor: uint8 (N, C, H, W) for images (cached once, never as
+    float), float32 (N, D) for vectors already in model units. ``names`` optionally
+    names the source files. ``meta`` is free-form, e.g. mode centres for 2-D sets.
+    """
+
+    samples: Any
+    spec: DataSpec
+    names: list[str] = field(default_factory=list)
+    meta: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.samples.shape[0])
+
+
+class Dataset:
+    """A named data source. Subclass it and implement :meth:`load`.
+
+    ``needs_path`` says whether ``--data PATH`` is required; ``kind`` is ``"image"`` or
+    ``"vector"``.
+    """
+
+    name: str = ""
+    summary: str = ""
+    kind: str = "image"
+    needs_path: bool = False
+    default_size: int | None = None
+
+    def load(self, options: LoadOptions) -> Data:
+        raise NotImplementedError
+
+    def describe(self) -> dict:
+        return {
+            "name": self.name,
+            "summary": self.summary,
+            "kind": self.kind,
+            "needs_path": self.needs_path,
+            "plugin": getattr(self, "plugin", None),
+        }

@@ -1,0 +1,69 @@
+"""Pictures: tensors to uint8, sample grids and GIFs, written atomically."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from .checkpoints import atomic_write
+
+
+def to_uint8(x):
+    """Float images in [-1, 1] (N, C, H, W) -> uint8 on the CPU."""
+    import torch
+
+    x = x.detach().float().cpu()
+    return ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
+
+def grid_shape(n: int, grid: str | None = None) -> tuple[int, int]:
+    """Columns and rows for ``n`` images; ``grid`` like ``"10x10"`` (columns x rows)."""
+    if grid:
+        try:
+            cols, rows = (int(v) for v in grid.lower().split("x"))
+        except ValueError:
+            from .errors import UsageError
+
+            raise UsageError(f"--grid {grid}: expected COLSxROWS, e.g. 10x10") from None
+        return cols, rows
+    cols = max(1, math.ceil(math.sqrt(n)))
+    return cols, math.ceil(n / cols)
+
+
+def make_grid_uint8(images, nrow: int, padding: int = 2):
+    """uint8 (N, C, H, W) -> uint8 (C, H', W') grid via torchvision."""
+    from torchvision.utils import make_grid
+
+    return make_grid(images, nrow=nrow, padding=padding, pad_value=0)
+
+
+def save_png(array_chw, path: Path) -> None:
+    """Write a uint8 (C, H, W) tensor as PNG, atomically."""
+    from PIL import Image
+
+    arr = array_chw.permute(1, 2, 0).contiguous().numpy()
+    img = Image.fromarray(arr[..., 0] if arr.shape[2] == 1 else arr)
+    atomic_write(Path(path), lambda tmp: img.save(tmp, format="PNG"))
+
+
+def save_grid(images_u8, path: Path, nrow: int | None = None) -> None:
+    nrow = nrow or grid_shape(images_u8.shape[0])[0]
+    save_png(make_grid_uint8(images_u8, nrow), path)
+
+
+def save_gif(frames, path: Path, fps: float = 12, loop: int = 0) -> None:
+    """Write PIL images (or uint8 HWC arrays) as an animated GIF with Pillow."""
+    from PIL import Image
+
+    frames = [f if isinstance(f, Image.Image) else Image.fromarray(f) for f in frames]
+    if not frames:
+        raise ValueError("no frames")
+    duration = max(20, int(round(1000 / fps)))
+
+    def write(tmp):
+        frames[0].save(
+            tmp, format="GIF", save_all=True, append_images=frames[1:], duration=duration,
+            loop=loop, optimize=False, disposal=1,
+        )
+
+    atomic_write(Path(path), write)

@@ -1,0 +1,181 @@
+"""The model contract.
+
+A :class:`GANModel` is a light descriptor registered by a plugin: a name, a kind, a
+one-line summary, a ``Config`` dataclass of architecture options (set with
+``--set KEY=VALUE``), training defaults, and factories for its networks and optimizers.
+The model owns its training step; the trainer owns devices, precision, progress,
+checkpoints and hooks. Importing this module does not import torch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
+
+from .errors import GankitError
+
+UNCONDITIONAL = "unconditional"
+TRANSLATION = "translation"
+
+
+@dataclasses.dataclass
+class EmptyConfig:
+    pass
+
+
+class GANModel:
+    """Base class of every registered model.
+
+    Subclasses set the class attributes and implement :meth:`build` and
+    :meth:`train_step`; unconditional models usually derive from
+    :class:`UnconditionalGAN`, which provides a step driven by a :class:`gankit.Loss`.
+    """
+
+    name: ClassVar[str] = ""
+    kind: ClassVar[str] = UNCONDITIONAL
+    summary: ClassVar[str] = ""
+    #: bump when the networks' tensors change so old checkpoints are recognised
+    version: ClassVar[str] = "1"
+    Config: ClassVar[type] = EmptyConfig
+    #: training defaults; ``gankit train`` flags override them
+    defaults: ClassVar[dict] = {
+        "image_size": 64,
+        "batch_size": 64,
+        "lr": 2e-4,
+        "betas": (0.5, 0.999),
+        "loss": None,
+        "dataset": "sushi",
+    }
+    #: names of the networks that sampling needs (the rest is only for training)
+    generator_nets: ClassVar[tuple[str, ...]] = ("G",)
+
+    # -- configuration ----------------------------------------------------------
+    def default_config(self):
+        return self.Config()
+
+    def training_defaults(self) -> dict:
+        merged = dict(GANModel.defaults)
+        merged.update(self.defaults)
+        return merged
+
+    def check(self, config, spec) -> None:
+        """Raise :class:`GankitError` when ``config`` cannot be built for ``spec``."""
+
+    # -- construction -------------------------------------------------------------
+    def build(self, config, spec, loss=None) -> dict:
+        """Return a dict name -> ``torch.nn.Module`` (e.g. ``{"G": ..., "D": ...}``)."""
+        raise NotImplementedError
+
+    def optimizers(self, config, nets: dict, options) -> dict:
+        """Return a dict name -> optimizer; default: one Adam per network.
+
+        ``options`` is the :class:`gankit.TrainOptions` of the run (``lr``, ``betas``,
+        ``fused``).
+        """
+        from .engine import make_adam
+
+        return {k: make_adam(net.parameters(), options) for k, net in nets.items()}
+
+    def schedulers(self, config, optimizers: dict, options) -> dict:
+        """Return a dict name -> LR scheduler (stepped once per training step)."""
+        return {}
+
+    # -- training -----------------------------------------------------------------
+    def train_step(self, t) -> dict:
+        """One training step; return detached scalar loss tensors (no ``.item()``).
+
+        ``t`` is the :class:`gankit.Trainer`: ``t.nets``, ``t.next_batch()``,
+        ``t.latent(n)``, ``t.autocast()``, ``t.backward_step(name, loss)``.
+        """
+        raise NotImplementedError
+
+    def extra_state(self) -> dict:
+        """Extra training state to checkpoint: nested dicts/lists of tensors and JSON."""
+        return {}
+
+    def load_extra_state(self, state: dict) -> None:
+        pass
+
+    def describe(self) -> dict:
+        from .config import describe
+
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "summary": self.summary,
+            "version": self.version,
+            "plugin": getattr(self, "plugin", None),
+            "defaults": {k: v for k, v in self.training_defaults().items()},
+            "options": describe(self.Config),
+        }
+
+
+class UnconditionalGAN(GANModel):
+    """Noise to image (or vector). Networks ``G`` (z -> sample) and ``D`` (sample -> score).
+
+    The step follows the loss's declarations: ``n_critic`` discriminator updates, each
+    on a fresh real batch, with the gradient penalty when ``gp_weight > 0``; then one
+    generator update. With one critic step the generated batch is reused for the
+    generator update, as in the reference DCGAN loop.
+    """
+
+    kind = UNCONDITIONAL
+    #: "gaussian" (N(0, 1)) or "uniform" (U[-1, 1]) noise
+    prior: ClassVar[str] = "gaussian"
+
+    def z_dim(self, config) -> int:
+        return int(getattr(config, "z_dim", 100))
+
+    def latent(self, config, n: int, device="cpu", generator=None):
+        import torch
+
+        shape = (n, self.z_dim(config))
+        if self.prior == "uniform":
+            return torch.rand(shape, device=device, generator=generator) * 2 - 1
+        return torch.randn(shape, device=device, generator=generator)
+
+    def generate(self, nets: dict, z):
+        """Samples in [-1, 1] for latent codes ``z``."""
+        return nets["G"](z)
+
+    def train_step(self, t) -> dict:
+        loss = t.loss
+        G, D = t.nets["G"], t.nets["D"]
+        n_critic = max(1, int(loss.n_critic))
+        fake = None
+        D.requires_grad_(True)
+        for _ in range(n_critic):
+            real = t.next_batch()
+            z = t.latent(real.shape[0])
+            with t.autocast():
+                if n_critic == 1:
+                    fake = G(z)
+                    fake_in = fake.detach()
+                else:
+                    import torch
+
+                    with torch.no_grad():
+                        fake_in = G(z)
+                loss_d = loss.d_loss(D(real), D(fake_in))
+            if loss.gp_weight:
+                # the penalty runs in full precision: its second-order graph is sensitive
+                gp = loss.penalty(D, real, fake_in.float())
+                loss_d = loss_d + loss.gp_weight * gp
+            t.backward_step("D", loss_d)
+        D.requires_grad_(False)
+        with t.autocast():
+            if fake is None:
+                fake = G(t.latent(t.batch_size))
+            loss_g = loss.g_loss(D(fake))
+        t.backward_step("G", loss_g)
+        D.requires_grad_(True)
+        return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach()}
+
+
+def require_kind(model: GANModel, kind: str, command: str, suggestion: str) -> None:
+    """One clear error when a command gets a model of the wrong kind."""
+    if model.kind != kind:
+        raise GankitError(
+            f"'{model.name}' is a {model.kind} model; `gankit {command}` needs a {kind} one: "
+            f"{suggestion}"
+        )

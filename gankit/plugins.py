@@ -1,0 +1,243 @@
+"""Finding, loading and calling plugins.
+
+Every plugin, built-in or third-party, is an entry point in the ``gankit`` group.
+Built-ins (distribution ``gankit``) load first, then third-party ones sorted by
+distribution name. ``GANKIT_LOAD_PLUGINS`` (a comma list of entry-point or
+distribution names, possibly empty) restricts which third-party plugins load.
+A plugin that fails to import, fails pluggy's validation or raises in a registration
+hook gives one warning and is recorded with its error; the rest of gankit works.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from importlib import metadata
+
+import pluggy
+
+from . import console, hookspecs
+from .registry import Registry
+
+GROUP = "gankit"
+
+
+@dataclass
+class PluginRecord:
+    name: str
+    module: str
+    dist: str | None = None
+    version: str | None = None
+    builtin: bool = False
+    hooks: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def as_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "module": self.module,
+            "distribution": self.dist,
+            "version": self.version,
+            "builtin": self.builtin,
+            "hooks": self.hooks,
+            "error": self.error,
+        }
+
+
+class Plugins:
+    """The plugin manager, the load records and the three registries."""
+
+    def __init__(self, entry_points=None, warn=console.warn):
+        self.pm = pluggy.PluginManager(GROUP)
+        self.pm.add_hookspecs(hookspecs)
+        self.records: dict[str, PluginRecord] = {}
+        self.warn = warn
+        self._entry_points = entry_points
+        self._registries: dict[str, Registry] = {}
+        self._disabled_observers: set[str] = set()
+
+    # -- loading -----------------------------------------------------------------
+    def load_entry_points(self) -> None:
+        eps = self._entry_points
+        if eps is None:
+            eps = list(metadata.entry_points(group=GROUP))
+        builtins, third = [], []
+        for ep in eps:
+            dist = getattr(ep, "dist", None)
+            (builtins if dist is not None and dist.name == "gankit" else third).append(ep)
+        allowed = os.environ.get("GANKIT_LOAD_PLUGINS")
+        if allowed is not None:
+            names = {n.strip() for n in allowed.split(",") if n.strip()}
+            third = [
+                ep for ep in third
+                if ep.name in names or (ep.dist is not None and ep.dist.name in names)
+            ]
+        third.sort(key=lambda ep: ((ep.dist.name if ep.dist else ""), ep.name))
+        for ep in builtins + third:
+            self._load_entry_point(ep, builtin=ep in builtins)
+
+    def _load_entry_point(self, ep, builtin: bool) -> None:
+        dist = getattr(ep, "dist", None)
+        rec = PluginRecord(
+            name=ep.name,
+            module=ep.value,
+            dist=dist.name if dist else None,
+            version=dist.version if dist else None,
+            builtin=builtin,
+        )
+        if ep.name in self.records:
+            other = self.records[ep.name]
+            self.warn(
+                f"plugin '{ep.name}' from {rec.dist} clashes with the one from {other.dist}; "
+                f"keeping {other.dist}'s"
+            )
+            return
+        self.records[ep.name] = rec
+        try:
+            obj = ep.load()
+        except BaseException as exc:  # noqa: BLE001 - a plugin must never stop gankit
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            self._fail(rec, exc)
+            return
+        self.add_plugin(obj, ep.name, record=rec)
+
+    def add_plugin(self, obj, name: str, record: PluginRecord | None = None) -> PluginRecord:
+        """Register a module or object as a plugin (used for entry points and by tests)."""
+        rec = record or PluginRecord(name=name, module=getattr(obj, "__name__", repr(obj)))
+        self.records[name] = rec
+        try:
+            self.pm.register(obj, name=name)
+            self.pm.check_pending()
+        except Exception as exc:  # noqa: BLE001
+            try:
+                self.pm.unregister(name=name)
+            except Exception:  # noqa: BLE001
+                pass
+            self._fail(rec, exc)
+            return rec
+        rec.hooks = sorted(
+            {impl.function.__name__ for caller in self.pm.get_hookcallers(obj) or []
+             for impl in caller.get_hookimpls() if impl.plugin is obj}
+        )
+        self._registries.clear()
+        return rec
+
+    def remove_plugin(self, name: str) -> None:
+        if self.pm.get_plugin(name) is not None:
+            self.pm.unregister(name=name)
+        self.records.pop(name, None)
+        self._registries.clear()
+
+    def _fail(self, rec: PluginRecord, exc: BaseException) -> None:
+        rec.error = f"{type(exc).__name__}: {exc}".splitlines()[0] if str(exc) else type(exc).__name__
+        self.warn(
+            f"plugin '{rec.name}'"
+            + (f" ({rec.dist} {rec.version})" if rec.dist else "")
+            + f" failed to load: {rec.error}"
+            + ("" if console.is_debug() else " (run with --debug for the traceback)")
+        )
+        if console.is_debug():
+            import traceback
+
+            traceback.print_exception(exc, file=sys.stderr)
+
+    # -- calling -----------------------------------------------------------------
+    def call_each(self, hook_name: str, **kwargs):
+        """Call every implementation of a hook, built-ins first, isolating failures.
+
+        Returns a list of (plugin name, result). A plugin that raises gets a warning and
+        its error recorded; the others still run.
+        """
+        caller = getattr(self.pm.hook, hook_name)
+        out = []
+        for impl in reversed(caller.get_hookimpls()):
+            pname = impl.plugin_name
+            try:
+                res = impl.function(**{k: kwargs[k] for k in impl.argnames})
+            except Exception as exc:  # noqa: BLE001
+                rec = self.records.get(pname)
+                if rec is not None and rec.error is None:
+                    rec.error = f"{type(exc).__name__} in {hook_name}: {exc}"
+                self.warn(
+                    f"plugin '{pname}' raised in {hook_name}: {type(exc).__name__}: {exc}"
+                )
+                if console.is_debug():
+                    import traceback
+
+                    traceback.print_exception(exc, file=sys.stderr)
+                continue
+            out.append((pname, res))
+        return out
+
+    def notify(self, hook_name: str, **kwargs) -> None:
+        """Call an observer hook; a plugin that raises is warned about and skipped afterwards."""
+        caller = getattr(self.pm.hook, hook_name)
+        for impl in reversed(caller.get_hookimpls()):
+            key = f"{impl.plugin_name}:{hook_name}"
+            if key in self._disabled_observers:
+                continue
+            try:
+                impl.function(**{k: kwargs[k] for k in impl.argnames})
+            except Exception as exc:  # noqa: BLE001
+                self._disabled_observers.add(key)
+                self.warn(
+                    f"plugin '{impl.plugin_name}' raised in {hook_name}: "
+                    f"{type(exc).__name__}: {exc}; it is not called again in this run"
+                )
+
+    # -- registries --------------------------------------------------------------
+    def registry(self, kind: str) -> Registry:
+        if kind not in self._registries:
+            from .datasets import Dataset
+            from .losses import Loss
+            from .models import GANModel
+
+            base = {"model": GANModel, "dataset": Dataset, "loss": Loss}[kind]
+            reg = Registry(kind, base)
+            hook = {"model": "register_models", "dataset": "register_datasets",
+                    "loss": "register_losses"}[kind]
+            caller = getattr(self.pm.hook, hook)
+            for impl in reversed(caller.get_hookimpls()):
+                pname = impl.plugin_name
+
+                def register(obj, *, aliases=(), _p=pname):
+                    reg.add(obj, _p, aliases=aliases, warn=self.warn)
+
+                try:
+                    impl.function(register=register)
+                except Exception as exc:  # noqa: BLE001
+                    rec = self.records.get(pname)
+                    if rec is not None and rec.error is None:
+                        rec.error = f"{type(exc).__name__} in {hook}: {exc}"
+                    self.warn(f"plugin '{pname}' raised in {hook}: {type(exc).__name__}: {exc}")
+            self._registries[kind] = reg
+        return self._registries[kind]
+
+    def models(self) -> Registry:
+        return self.registry("model")
+
+    def datasets(self) -> Registry:
+        return self.registry("dataset")
+
+    def losses(self) -> Registry:
+        return self.registry("loss")
+
+
+_plugins: Plugins | None = None
+
+
+def get_plugins() -> Plugins:
+    """The process-wide plugin manager, loaded on first use."""
+    global _plugins
+    if _plugins is None:
+        _plugins = Plugins()
+        _plugins.load_entry_points()
+    return _plugins
+
+
+def set_plugins(plugins: Plugins | None) -> None:
+    """Replace the process-wide plugin manager (tests)."""
+    global _plugins
+    _plugins = plugins

@@ -1,0 +1,109 @@
+"""Built-in data sets: the procedural sushi set, image folders, MNIST, Fashion-MNIST, CIFAR-10.
+
+Everything is decoded once into uint8 tensors kept in memory; image folders also keep a
+cache file so the next run starts at once. Heavy imports happen inside ``load``.
+"""
+
+from __future__ import annotations
+
+from gankit import Data, Dataset, DataSpec, GankitError, hookimpl
+
+__version__ = "1.0.0"
+
+
+def to_data(array_nhwc, name: str, names=None, size: int | None = None) -> Data:
+    """uint8 (N, H, W, C) numpy -> :class:`gankit.Data`, resized to ``size`` if needed."""
+    import torch
+
+    t = torch.from_numpy(array_nhwc).permute(0, 3, 1, 2).contiguous()
+    if size and t.shape[-1] != size:
+        x = torch.nn.functional.interpolate(t.float(), size=(size, size), mode="bilinear",
+                                            antialias=True, align_corners=False)
+        t = x.round().clamp(0, 255).to(torch.uint8)
+    spec = DataSpec(kind="image", channels=int(t.shape[1]), size=int(t.shape[-1]), name=name)
+    return Data(samples=t, spec=spec, names=list(names or []))
+
+
+class Sushi(Dataset):
+    name = "sushi"
+    summary = "256 nigiri on black, drawn procedurally (salmon, tuna, tamago, shrimp, eel)"
+    default_size = 96
+    style = "day"
+
+    def load(self, options):
+        from .sushi import render_sushi, sushi_labels
+
+        size = options.image_size or self.default_size
+        n = int(options.extra.get("sushi_count", 256))
+        arr = render_sushi(n=n, size=size, seed=options.seed if options.extra.get("sushi_seed") else 0,
+                           style=self.style)
+        labels = sushi_labels(n)
+        return to_data(arr, self.name, [f"{i:04d}-{lab}" for i, lab in enumerate(labels)])
+
+
+class SushiDusk(Sushi):
+    name = "sushi-dusk"
+    summary = "the sushi scenes in warm dusk light: a second domain for translation demos"
+    style = "dusk"
+
+
+class ImageFolder(Dataset):
+    name = "imagefolder"
+    summary = "a folder (recursive) of png/jpg/jpeg/webp/bmp/gif images"
+    needs_path = True
+    default_size = 64
+
+    def load(self, options):
+        from .images import load_image_folder
+
+        arr, names = load_image_folder(options.path, options.image_size or self.default_size,
+                                       grayscale=options.grayscale, cache=options.cache,
+                                       warn=options.warn, progress=options.progress)
+        return to_data(arr, self.name, names)
+
+
+class MNIST(Dataset):
+    name = "mnist"
+    summary = "MNIST digits 28x28 from local IDX files (--data ROOT, --download to fetch)"
+    needs_path = True
+    default_size = 28
+    fashion = False
+
+    def load(self, options):
+        from .images import load_mnist
+
+        arr = load_mnist(options.path, fashion=self.fashion, train=options.train,
+                         download=options.download)
+        return to_data(arr, self.name, size=options.image_size)
+
+
+class FashionMNIST(MNIST):
+    name = "fashion-mnist"
+    summary = "Fashion-MNIST 28x28 from local IDX files (--data ROOT, --download to fetch)"
+    fashion = True
+
+
+class CIFAR10(Dataset):
+    name = "cifar10"
+    summary = "CIFAR-10 32x32 from the binary batches (--data ROOT, --download to fetch)"
+    needs_path = True
+    default_size = 32
+
+    def load(self, options):
+        from .images import load_cifar10
+
+        arr = load_cifar10(options.path, train=options.train, download=options.download)
+        return to_data(arr, self.name, size=options.image_size)
+
+
+@hookimpl
+def register_datasets(register):
+    register(Sushi())
+    register(SushiDusk())
+    register(ImageFolder(), aliases=("folder",))
+    register(MNIST())
+    register(FashionMNIST(), aliases=("fashion",))
+    register(CIFAR10(), aliases=("cifar",))
+
+
+__all__ = ["to_data", "GankitError"]
