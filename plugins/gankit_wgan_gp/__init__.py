@@ -1,0 +1,3 @@
+"""(being written)"""
+
+__version__ = "1.0.0"
