@@ -152,29 +152,46 @@ class Plugins:
         """
         caller = getattr(self.pm.hook, hook_name)
         out = []
-        for impl in reversed(caller.get_hookimpls()):
+        for impl in caller.get_hookimpls():
             pname = impl.plugin_name
             try:
                 res = impl.function(**{k: kwargs[k] for k in impl.argnames})
             except Exception as exc:  # noqa: BLE001
-                rec = self.records.get(pname)
-                if rec is not None and rec.error is None:
-                    rec.error = f"{type(exc).__name__} in {hook_name}: {exc}"
-                self.warn(
-                    f"plugin '{pname}' raised in {hook_name}: {type(exc).__name__}: {exc}"
-                )
-                if console.is_debug():
-                    import traceback
-
-                    traceback.print_exception(exc, file=sys.stderr)
+                self._hook_failed(pname, hook_name, exc)
                 continue
             out.append((pname, res))
         return out
 
+    def commands(self) -> list:
+        """(plugin name, command name, click command) for every register_commands hook."""
+        import click
+
+        out = []
+        caller = self.pm.hook.register_commands
+        for impl in caller.get_hookimpls():
+            group = click.Group()
+            try:
+                impl.function(**{k: {"cli": group}[k] for k in impl.argnames})
+            except Exception as exc:  # noqa: BLE001
+                self._hook_failed(impl.plugin_name, "register_commands", exc)
+                continue
+            out.extend((impl.plugin_name, n, c) for n, c in group.commands.items())
+        return out
+
+    def _hook_failed(self, pname: str, hook_name: str, exc: Exception) -> None:
+        rec = self.records.get(pname)
+        if rec is not None and rec.error is None:
+            rec.error = f"{type(exc).__name__} in {hook_name}: {exc}"
+        self.warn(f"plugin '{pname}' raised in {hook_name}: {type(exc).__name__}: {exc}")
+        if console.is_debug():
+            import traceback
+
+            traceback.print_exception(exc, file=sys.stderr)
+
     def notify(self, hook_name: str, **kwargs) -> None:
         """Call an observer hook; a plugin that raises is warned about and skipped afterwards."""
         caller = getattr(self.pm.hook, hook_name)
-        for impl in reversed(caller.get_hookimpls()):
+        for impl in caller.get_hookimpls():
             key = f"{impl.plugin_name}:{hook_name}"
             if key in self._disabled_observers:
                 continue
@@ -199,7 +216,7 @@ class Plugins:
             hook = {"model": "register_models", "dataset": "register_datasets",
                     "loss": "register_losses"}[kind]
             caller = getattr(self.pm.hook, hook)
-            for impl in reversed(caller.get_hookimpls()):
+            for impl in caller.get_hookimpls():
                 pname = impl.plugin_name
 
                 def register(obj, *, aliases=(), _p=pname):
@@ -208,10 +225,7 @@ class Plugins:
                 try:
                     impl.function(register=register)
                 except Exception as exc:  # noqa: BLE001
-                    rec = self.records.get(pname)
-                    if rec is not None and rec.error is None:
-                        rec.error = f"{type(exc).__name__} in {hook}: {exc}"
-                    self.warn(f"plugin '{pname}' raised in {hook}: {type(exc).__name__}: {exc}")
+                    self._hook_failed(pname, hook, exc)
             self._registries[kind] = reg
         return self._registries[kind]
 

@@ -210,17 +210,24 @@ class Trainer:
     def latent(self, n: int):
         return self.model.latent(self.config, n, device=self.device)
 
-    def backward_step(self, name: str, loss) -> None:
-        """Zero the grads of optimizer ``name``, backprop ``loss``, step the optimizer."""
-        opt = self.opts[name]
-        opt.zero_grad(set_to_none=True)
+    def backward_step(self, name, loss) -> None:
+        """Zero the grads of optimizer ``name``, backprop ``loss``, step the optimizer.
+
+        ``name`` may be a tuple of optimizer names: one backward pass of a loss shared by
+        several networks (e.g. CycleGAN's two generators), then every optimizer steps.
+        """
+        opts = [self.opts[n] for n in ((name,) if isinstance(name, str) else name)]
+        for opt in opts:
+            opt.zero_grad(set_to_none=True)
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
-            self.scaler.step(opt)
+            for opt in opts:
+                self.scaler.step(opt)
             self.scaler.update()
         else:
             loss.backward()
-            opt.step()
+            for opt in opts:
+                opt.step()
 
     # -- state --------------------------------------------------------------------------
     def state(self) -> dict:
@@ -258,6 +265,7 @@ class Trainer:
                 ) from None
         for k, opt in self.opts.items():
             opt.load_state_dict(s["opts"][k])
+            _match_param_layout(opt)
         for k, sch in self.scheds.items():
             if k in s.get("scheds", {}):
                 sch.load_state_dict(s["scheds"][k])
@@ -442,7 +450,7 @@ class Trainer:
     def plugins_call_start(self) -> None:
         """on_train_start: a plugin raising GankitError refuses the run."""
         caller = self.plugins.pm.hook.on_train_start
-        for impl in reversed(caller.get_hookimpls()):
+        for impl in caller.get_hookimpls():
             try:
                 impl.function(**{k: {"trainer": self}[k] for k in impl.argnames})
             except GankitError as exc:
@@ -477,6 +485,23 @@ class Trainer:
             f"the learning rate to {factor:g}x (retry {self._retries} of {self.options.max_retries})"
         )
         _trim_metrics(self.run_dir / "metrics.jsonl", self.step)
+
+
+def _match_param_layout(opt) -> None:
+    """Give per-parameter optimizer state the memory layout of its parameter.
+
+    Checkpoints store tensors contiguous; a channels_last parameter whose Adam moments
+    come back NCHW would make fused/foreach kernels pair the wrong elements."""
+    import torch
+
+    for group in opt.param_groups:
+        for p in group["params"]:
+            st = opt.state.get(p)
+            if not st:
+                continue
+            for key, v in st.items():
+                if isinstance(v, torch.Tensor) and v.shape == p.shape and v.stride() != p.stride():
+                    st[key] = torch.empty_like(p, dtype=v.dtype).copy_(v)
 
 
 def _cpu_copy(state):

@@ -14,6 +14,21 @@ class GankitGroup(click.Group):
     """Runs every command inside gankit's error boundary: a known error is one line on
     stderr and a non-zero exit; anything else is one line too unless --debug."""
 
+    GLOBAL_FLAGS = {"--quiet": console.set_quiet, "-q": console.set_quiet,
+                    "--debug": console.set_debug}
+
+    def parse_args(self, ctx, args):
+        # --quiet and --debug work before or after the command name
+        rest, seen_sep = [], False
+        for a in args:
+            if a == "--":
+                seen_sep = True
+            if not seen_sep and a in self.GLOBAL_FLAGS:
+                self.GLOBAL_FLAGS[a](True)
+                continue
+            rest.append(a)
+        return super().parse_args(ctx, rest)
+
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
@@ -71,9 +86,9 @@ def make_cli(plugins=None) -> click.Group:
         if quiet:
             console.set_quiet(True)
 
-    from . import datasets_cmd, listing, sample, train
+    from . import datasets_cmd, evaluate, listing, sample, train
 
-    for mod in (train, sample, listing, datasets_cmd):
+    for mod in (train, sample, evaluate, listing, datasets_cmd):
         for cmd in mod.COMMANDS:
             cli.add_command(cmd)
     core = set(cli.commands)
@@ -81,11 +96,10 @@ def make_cli(plugins=None) -> click.Group:
     from ..plugins import get_plugins
 
     plugins_to_use = plugins or get_plugins()
-    extra = click.Group()
-    plugins_to_use.call_each("register_commands", cli=extra)
-    for name, cmd in extra.commands.items():
-        if name in core:
-            console.warn(f"a plugin's command '{name}' clashes with gankit's own; ignored")
+    for plugin, name, cmd in plugins_to_use.commands():
+        if name in cli.commands:
+            owner = "gankit's own" if name in core else "another plugin's"
+            console.warn(f"command '{name}' from plugin '{plugin}' clashes with {owner}; ignored")
             continue
         cli.add_command(cmd, name)
     return cli
