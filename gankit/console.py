@@ -86,3 +86,31 @@ def progress(*, transient: bool = False):
         transient=transient,
         refresh_per_second=4,
     )
+
+
+class lazy_progress:
+    """A ``progress(done, total)`` callback whose bar appears only once work is reported.
+
+    Use as a context manager; nothing is printed when the callback is never called (for
+    example when a loader fails early or reads a cache).
+    """
+
+    def __init__(self, description: str):
+        self.description = description
+        self._prog = None
+        self._task = None
+
+    def __call__(self, done: int, total: int | None = None) -> None:
+        if self._prog is None:
+            self._prog = progress(transient=True)
+            self._prog.start()
+            self._task = self._prog.add_task(self.description, total=total, rate="", info="")
+        self._prog.update(self._task, completed=done, total=total)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self._prog is not None:
+            self._prog.stop()
+        return False

@@ -79,7 +79,8 @@ def prepare(options: TrainOptions, *, sets: dict | None = None, explicit=(), res
 
     plugins = plugins or get_plugins()
     sets = dict(sets or {})
-    explicit = set(explicit)
+    # only TrainOptions fields take part in resume conflicts (not --resume, --set, ...)
+    explicit = set(explicit) & {f.name for f in dataclasses.fields(TrainOptions)}
     checkpoint = None
     run_dir = None
     if resume:
@@ -127,12 +128,7 @@ def prepare(options: TrainOptions, *, sets: dict | None = None, explicit=(), res
 
     if options.image_size is None:
         options.image_size = None  # the data set's native size, else the model default
-    with console.progress(transient=True) as prog:
-        task = prog.add_task("decoding", total=None, rate="", info="")
-
-        def progress(done, total):
-            prog.update(task, completed=done, total=total)
-
+    with console.lazy_progress("decoding images") as progress:
         if hasattr(model, "load_data"):
             data, data_b = model.load_data(plugins, options, progress)
         else:

@@ -1,0 +1,56 @@
+"""The wheel ships the core and every built-in plugin, found through entry points."""
+
+from __future__ import annotations
+
+import configparser
+import subprocess
+import sys
+import tomllib
+import zipfile
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _pyproject():
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def test_plugin_dirs_match_pyproject_and_installed_metadata():
+    py = _pyproject()
+    on_disk = {p.name for p in (ROOT / "plugins").iterdir() if (p / "__init__.py").exists()}
+    eps = py["project"]["entry-points"]["gankit"]
+    packages = py["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]
+    assert set(eps.values()) == on_disk
+    assert {Path(p).name for p in packages if p.startswith("plugins/")} == on_disk
+    installed = {ep.name: ep.value for ep in metadata.distribution("gankit").entry_points
+                 if ep.group == "gankit"}
+    assert installed == eps, "entry points changed: run `pip install -e .` again"
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory):
+    out = tmp_path_factory.mktemp("dist")
+    res = subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out), str(ROOT)],
+        capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    (whl,) = out.glob("gankit-*.whl")
+    return whl
+
+
+def test_wheel_holds_plugins_and_entry_points(wheel):
+    with zipfile.ZipFile(wheel) as z:
+        names = z.namelist()
+        ep_file = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
+        eps = configparser.ConfigParser()
+        eps.read_string(z.read(ep_file).decode())
+    for pkg in ("gankit", "gankit_dcgan", "gankit_datasets", "gankit_losses", "gankit_vanilla",
+                "gankit_wgan_gp", "gankit_cyclegan"):
+        assert f"{pkg}/__init__.py" in names, pkg
+    assert not any(n.startswith("plugins/") for n in names)
+    assert eps["console_scripts"]["gankit"] == "gankit.cli:main"
+    assert dict(eps["gankit"]) == _pyproject()["project"]["entry-points"]["gankit"]
