@@ -54,11 +54,11 @@ def error(message: str) -> None:
 
 def info(message: str) -> None:
     """A status line on stderr, silenced by --quiet."""
-    if not _quiet:
+    if not _quiet and os.environ.get("RANK", "0") == "0":  # under torchrun: the main process
         _plain("", message)
 
 
-def progress(*, transient: bool = False):
+def progress(*, transient: bool = False, disable: bool = False):
     """A rich Progress with step/total, it/s, ETA and a free text field for losses.
 
     Disabled (no output at all) with --quiet.
@@ -82,7 +82,7 @@ def progress(*, transient: bool = False):
         TimeRemainingColumn(),
         TextColumn("{task.fields[info]}"),
         console=console(),
-        disable=_quiet,
+        disable=_quiet or disable,
         transient=transient,
         refresh_per_second=4,
     )

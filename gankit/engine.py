@@ -102,6 +102,20 @@ def configure_threads() -> None:
         torch.set_num_threads(cores)
 
 
+def compile_nets(nets: dict) -> None:
+    """``--compile``: torch.compile each network's forward in place.
+
+    ``nn.Module.compile`` keeps parameter names, so checkpoints stay interchangeable
+    with uncompiled runs. Compilation happens lazily in the first step (the trainer
+    reports how long it took); a backend failure falls back to eager with a warning.
+    """
+    import torch
+
+    torch._dynamo.config.suppress_errors = True  # a failed compile runs eagerly
+    for net in nets.values():
+        net.compile()
+
+
 # -- torchrun / DDP -----------------------------------------------------------------
 
 
@@ -119,3 +133,67 @@ def rank() -> int:
 
 def world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def init_distributed(device) -> None:
+    """Join the torchrun process group (NCCL on CUDA, Gloo otherwise), once."""
+    import torch.distributed as dist
+
+    if not is_distributed() or dist.is_initialized():
+        return
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    if device.type == "cuda":
+        import torch
+
+        torch.cuda.set_device(device)
+    dist.init_process_group(backend)
+
+
+def all_reduce_mean_(tensors) -> None:
+    """Average tensors across processes in place, as one flat buffer (one collective)."""
+    import torch
+    import torch.distributed as dist
+
+    tensors = [t for t in tensors if t is not None]
+    if not tensors or not (dist.is_available() and dist.is_initialized()):
+        return
+    flat = torch.cat([t.reshape(-1).float() for t in tensors])
+    dist.all_reduce(flat)
+    flat /= dist.get_world_size()
+    offset = 0
+    for t in tensors:
+        n = t.numel()
+        t.copy_(flat[offset:offset + n].view_as(t.reshape(t.shape)).reshape(t.shape))
+        offset += n
+
+
+def all_reduce_sum(t):
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.all_reduce(t)
+    return t
+
+
+def barrier() -> None:
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+
+
+def broadcast_text(text: str) -> str:
+    """Rank 0's ``text`` on every process (as a uint8 tensor: nothing is pickled)."""
+    import torch
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return text
+    dev = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" \
+        else torch.device("cpu")
+    raw = torch.tensor(list(text.encode()), dtype=torch.uint8) if rank() == 0 else None
+    n = torch.tensor([raw.numel() if raw is not None else 0], dtype=torch.int64, device=dev)
+    dist.broadcast(n, 0)
+    buf = raw.to(dev) if raw is not None else torch.empty(int(n.item()), dtype=torch.uint8, device=dev)
+    dist.broadcast(buf, 0)
+    return bytes(buf.cpu().tolist()).decode()

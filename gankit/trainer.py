@@ -164,6 +164,10 @@ class Trainer:
         self.spec = data.spec
         self.run_dir = Path(run_dir)
         self.device = device or engine.pick_device(options.device)
+        # under torchrun: one process per device; gradients are averaged across them
+        engine.init_distributed(self.device)
+        self.rank, self.world_size = engine.rank(), engine.world_size()
+        self.is_main = self.rank == 0
         self.precision = engine.pick_precision(options.precision, self.device)
         self.autocast = engine.autocast_factory(self.device, self.precision)
         self.scaler = (torch.amp.GradScaler(self.device.type)
@@ -186,9 +190,15 @@ class Trainer:
             if self.channels_last:
                 net.to(memory_format=torch.channels_last)
         self.nets = nets
+        self.compile_s: float | None = None  # --compile: seconds of the first step
+        if options.compile:
+            engine.compile_nets(nets)
+        if self.world_size > 1:
+            # same initial weights everywhere (same seed above); different noise per process
+            torch.manual_seed(options.seed + 1_000_003 * self.rank)
         self.opts = model.optimizers(config, nets, options)
         self.scheds = model.schedulers(config, self.opts, options)
-        self.batcher = Batcher(data, self.batch_size, self.device, options.seed,
+        self.batcher = Batcher(data, self.batch_size, self.device, options.seed + 7 * self.rank,
                                options.flip, self.channels_last)
         self.batcher_b = (Batcher(data_b, self.batch_size, self.device, options.seed + 1,
                                   options.flip, self.channels_last) if data_b is not None else None)
@@ -221,13 +231,22 @@ class Trainer:
             opt.zero_grad(set_to_none=True)
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
+            self._sync_grads(opts)
             for opt in opts:
                 self.scaler.step(opt)
             self.scaler.update()
         else:
             loss.backward()
+            self._sync_grads(opts)
             for opt in opts:
                 opt.step()
+
+    def _sync_grads(self, opts) -> None:
+        """Under torchrun, average the gradients of ``opts`` over the processes."""
+        if self.world_size > 1:
+            from .engine import all_reduce_mean_
+
+            all_reduce_mean_([p.grad for o in opts for g in o.param_groups for p in g["params"]])
 
     # -- state --------------------------------------------------------------------------
     def state(self) -> dict:
@@ -281,6 +300,12 @@ class Trainer:
             torch.cuda.set_rng_state(s["rng"]["cuda"], self.device)
         self.model.load_extra_state(s.get("extra") or {})
         self.step = int(s["step"])
+        if self.world_size > 1:
+            # the checkpoint holds the main process's random streams: give each process its
+            # own again (a resumed torchrun run continues, but not bit for bit)
+            seed = self.options.seed + 1_000_003 * self.rank + self.step
+            torch.manual_seed(seed)
+            self.batcher.gen.manual_seed(seed + 7)
 
     def metadata(self) -> dict:
         from . import __version__
@@ -300,11 +325,22 @@ class Trainer:
         }
 
     def save_checkpoint(self) -> Path:
+        """Write a checkpoint (the main process only; the others wait for it)."""
+        path = ckpt.checkpoint_path(self.run_dir, self.step)
+        if self.world_size > 1:
+            from .engine import barrier
+
+            if self.is_main:
+                self._write_checkpoint(path)
+            barrier()
+            return path
+        return self._write_checkpoint(path)
+
+    def _write_checkpoint(self, path: Path) -> Path:
         tensors: dict = {}
         skel = ckpt.flatten_state(self.state(), "s", tensors)
         meta = self.metadata()
         meta["gankit.state"] = json.dumps(skel)
-        path = ckpt.checkpoint_path(self.run_dir, self.step)
         ckpt.save(path, tensors, meta)
         ckpt.prune(self.run_dir, self.options.keep_last)
         self.plugins.notify("on_checkpoint", trainer=self, step=self.step, path=path,
@@ -382,13 +418,19 @@ class Trainer:
         t_log, n_log = time.perf_counter(), 0
         start_wall = time.time()
         try:
-            with console.progress() as prog:
+            with console.progress(disable=not self.is_main) as prog:
                 task = prog.add_task(self.model.name, total=self.total_steps,
                                      completed=self.step, rate="", info="")
                 for n in self.nets.values():
                     n.train()
                 while self.step < self.total_steps:
+                    timing = opts.compile and self.compile_s is None
+                    t_step = time.perf_counter() if timing else 0.0
                     losses = self.model.train_step(self)
+                    if timing:  # compilation happens in the first step
+                        self.compile_s = time.perf_counter() - t_step
+                        console.info(f"torch.compile: the first step took {self.compile_s:.1f} s "
+                                     "(compiling the networks)")
                     for sch in self.scheds.values():
                         sch.step()
                     self.step += 1
@@ -402,10 +444,24 @@ class Trainer:
                                         losses=losses)
                     prog.update(task, completed=self.step)
                     last = self.step == self.total_steps
-                    if self.step % opts.log_every == 0 or last or self._stop_signal:
+                    # one process alone may act on a signal at once; under torchrun all
+                    # processes agree on stopping at the next log step
+                    alone = self.world_size == 1
+                    if self.step % opts.log_every == 0 or last or (self._stop_signal and alone):
                         bad |= ~self._params_finite()
                         keys = list(sums)
-                        vals = torch.stack([sums[k] for k in keys] + [bad.float()]).tolist()
+                        stop = float(self._stop_signal or 0)
+                        packed = torch.stack([sums[k] for k in keys] + [
+                            bad.float(), torch.tensor(stop, device=self.device)])
+                        if not alone:
+                            from .engine import all_reduce_sum
+
+                            packed = all_reduce_sum(packed)
+                            packed[:-2] /= self.world_size
+                        vals = packed.tolist()  # the one host sync per log interval
+                        stop_sig = vals.pop()
+                        if stop_sig and self._stop_signal is None:
+                            self._stop_signal = signal.SIGTERM  # another process was told to stop
                         if vals[-1]:
                             self._diverged()
                             sums, count, bad = {}, 0, torch.zeros_like(bad)
@@ -419,18 +475,21 @@ class Trainer:
                         rec = {"step": self.step, **{k: round(v, 6) for k, v in m.items()},
                                "images_per_s": round(ips, 2),
                                "wall_time": round(time.time() - start_wall, 3)}
-                        _append_line(metrics_path, rec)
-                        self.plugins.notify("on_log", trainer=self, step=self.step,
-                                            metrics={**m, "images_per_s": ips,
-                                                     "elapsed_s": rec["wall_time"]})
+                        if self.is_main:
+                            _append_line(metrics_path, rec)
+                            self.plugins.notify("on_log", trainer=self, step=self.step,
+                                                metrics={**m, "images_per_s": ips,
+                                                         "elapsed_s": rec["wall_time"]})
                         prog.update(task, rate=f"{ips:,.0f} img/s",
                                     info="  ".join(f"{k.removeprefix('loss_')} {v:.3f}"
                                                    for k, v in m.items()))
                         sums, count, t_log, n_log = {}, 0, now, 0
                         bad = torch.zeros_like(bad)
-                    if opts.sample_every and (self.step % opts.sample_every == 0 or last):
+                    if (self.is_main and opts.sample_every
+                            and (self.step % opts.sample_every == 0 or last)):
                         self.write_samples()
-                    if self._stop_signal is not None and not last:
+                    if self._stop_signal is not None and not last and (
+                            alone or self.step % opts.log_every == 0):
                         path = self.save_checkpoint()
                         status = "interrupted"
                         raise Interrupted(self._stop_signal, self.step, path)

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from . import checkpoints as ckpt
-from . import console
+from . import console, engine
 from .config import apply_sets, from_dict, to_dict
 from .datasets import LoadOptions
 from .errors import GankitError, UsageError
@@ -162,6 +162,10 @@ def prepare(options: TrainOptions, *, sets: dict | None = None, explicit=(), res
 
     if run_dir is None:
         run_dir = run_dir_for(options)
+        if engine.is_distributed():
+            # under torchrun every process must use the folder the main process picked
+            engine.init_distributed(engine.pick_device(options.device))
+            run_dir = Path(engine.broadcast_text(str(run_dir)))
         writable_dir(Path(options.out), "--out")
     writable_dir(run_dir, "--out")
     (run_dir / "samples").mkdir(exist_ok=True)
