@@ -72,7 +72,8 @@ def register_commands(cli):
 
 @hookspec
 def on_train_start(trainer):
-    """Called once when networks, optimizers and data are ready, before the first step.
+    """Called once per process when networks, optimizers and data are ready, before the
+    first step (under torchrun: on every process).
 
     :param trainer: the :class:`gankit.Trainer`; ``trainer.run_dir``, ``trainer.model``,
         ``trainer.config``, ``trainer.nets``, ``trainer.step`` (non-zero on resume).
@@ -83,7 +84,7 @@ def on_train_start(trainer):
 
 @hookspec
 def on_step_end(trainer, step, losses):
-    """Called after every training step.
+    """Called after every training step, on every process.
 
     :param step: the global step just finished, starting at 1.
     :param losses: dict of detached scalar tensors still on the device, e.g.
@@ -96,7 +97,8 @@ def on_step_end(trainer, step, losses):
 
 @hookspec
 def on_log(trainer, step, metrics):
-    """Called every ``--log-every`` steps, after ``metrics.jsonl`` got its line.
+    """Called every ``--log-every`` steps, after ``metrics.jsonl`` got its line (on the
+    main process only; under torchrun the losses are averaged over the processes).
 
     :param step: the global step.
     :param metrics: dict of Python floats: the losses averaged since the previous call,
@@ -106,7 +108,7 @@ def on_log(trainer, step, metrics):
 
 @hookspec
 def on_samples(trainer, step, images, path):
-    """Called after a sample grid from the run's fixed noise was saved.
+    """Called on the main process after a sample grid from the run's fixed noise was saved.
 
     :param images: uint8 tensor (N, C, H, W) on the CPU.
     :param path: the PNG file that was written.
@@ -115,7 +117,7 @@ def on_samples(trainer, step, images, path):
 
 @hookspec
 def on_checkpoint(trainer, step, path, metadata):
-    """Called after a checkpoint was written and renamed into place.
+    """Called on the main process after a checkpoint was written and renamed into place.
 
     :param path: the ``.safetensors`` file.
     :param metadata: the ``str -> str`` metadata stored in it.
@@ -124,7 +126,7 @@ def on_checkpoint(trainer, step, path, metadata):
 
 @hookspec
 def on_train_end(trainer, status):
-    """Called once when training stops for any reason.
+    """Called once per process when training stops for any reason.
 
     :param status: ``"completed"``, ``"interrupted"`` (a final checkpoint was saved) or
         ``"failed"`` (the exception is ``trainer.error``).
