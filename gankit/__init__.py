@@ -6,12 +6,14 @@ private and may change between releases. See docs/plugins.md.
 
 __version__ = "0.1.0"
 
-from .checkpoints import Checkpoint
+from . import console
+from .checkpoints import Checkpoint, atomic_write
 from .datasets import Data, Dataset, DataSpec, LoadOptions
 from .errors import CheckpointError, GankitError, UnknownNameError, UsageError
 from .hookspecs import hookimpl
 from .losses import Loss
 from .models import TRANSLATION, UNCONDITIONAL, GANModel, UnconditionalGAN
+from .runs import load_model
 from .trainer import Trainer, TrainOptions
 
 __all__ = [
@@ -29,6 +31,9 @@ __all__ = [
     "Trainer",
     "TrainOptions",
     "Checkpoint",
+    "load_model",
+    "atomic_write",
+    "console",
     "GankitError",
     "UsageError",
     "UnknownNameError",

@@ -74,8 +74,9 @@ class Plugins:
                 if ep.name in names or (ep.dist is not None and ep.dist.name in names)
             ]
         third.sort(key=lambda ep: ((ep.dist.name if ep.dist else ""), ep.name))
+        builtin_ids = {id(ep) for ep in builtins}
         for ep in builtins + third:
-            self._load_entry_point(ep, builtin=ep in builtins)
+            self._load_entry_point(ep, builtin=id(ep) in builtin_ids)
 
     def _load_entry_point(self, ep, builtin: bool) -> None:
         dist = getattr(ep, "dist", None)
