@@ -92,6 +92,7 @@ def atomic_write(path: Path, write) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual file mode
     try:
         write(tmp)
         with open(tmp, "rb+") as fh:
@@ -113,6 +114,12 @@ def atomic_write(path: Path, write) -> None:
         raise
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def save(path: Path, tensors: dict, metadata: dict) -> None:
     from safetensors.torch import save_file
 
@@ -121,7 +128,8 @@ def save(path: Path, tensors: dict, metadata: dict) -> None:
     try:
         atomic_write(Path(path), lambda tmp: save_file(tensors, tmp, metadata=meta))
     except OSError as exc:
-        raise CheckpointError(f"{path}: cannot write checkpoint ({exc.strerror or exc})") from exc
+        raise CheckpointError(f"{path}: cannot write checkpoint ({exc.strerror or exc}); "
+                              "the previous checkpoints are kept") from exc
 
 
 def read_header(path: Path) -> dict:
@@ -147,7 +155,7 @@ def read_header(path: Path) -> dict:
         raise CheckpointError(f"{path}: cannot read ({exc.strerror or exc})") from exc
     try:
         parsed = json.loads(header)
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # hostile nesting too
         raise CheckpointError(f"{path}: not a safetensors file (bad header)") from None
     if not isinstance(parsed, dict):
         raise CheckpointError(f"{path}: not a safetensors file (bad header)")
@@ -157,7 +165,7 @@ def read_header(path: Path) -> dict:
             continue
         try:
             end = max(end, int(info["data_offsets"][1]))
-        except (TypeError, KeyError, ValueError, IndexError):
+        except (TypeError, KeyError, ValueError, IndexError, OverflowError):
             raise CheckpointError(f"{path}: not a safetensors file (bad tensor entry)") from None
     if 8 + n + end > size:
         raise CheckpointError(f"{path}: truncated ({size} bytes, needs {8 + n + end})")
@@ -193,7 +201,7 @@ class Checkpoint:
         try:
             fmt = int(meta["gankit.format"])
         except ValueError:
-            raise CheckpointError(f"{self.path}: bad gankit.format '{meta['gankit.format']}'") from None
+            raise CheckpointError(f"{self.path}: bad gankit.format '{meta['gankit.format'][:40]}'") from None
         if fmt > FORMAT:
             raise CheckpointError(
                 f"{self.path}: written by a newer gankit (format {fmt}, this one reads {FORMAT}); "
@@ -206,15 +214,26 @@ class Checkpoint:
         try:
             self.step = int(meta.get("gankit.step", "0"))
         except ValueError:
-            raise CheckpointError(f"{self.path}: bad gankit.step '{meta.get('gankit.step')}'") from None
+            raise CheckpointError(f"{self.path}: bad gankit.step '{meta.get('gankit.step')[:40]}'") from None
         if self.step < 0:
             raise CheckpointError(f"{self.path}: bad gankit.step {self.step}")
         self.config = _json_field(meta, "gankit.config", self.path)
-        self.train = json.loads(meta["gankit.train"]) if "gankit.train" in meta else {}
+        self.train = _json_field(meta, "gankit.train", self.path) if "gankit.train" in meta else {}
         self.data = _json_field(meta, "gankit.data", self.path)
         self.plugin = meta.get("gankit.plugin")
         self.plugin_version = meta.get("gankit.plugin_version")
         self.model_version = meta.get("gankit.model_version", "1")
+
+    def shapes(self, prefix: str = "") -> dict:
+        """Tensor name (without ``prefix``) -> shape, from the header only (no data read)."""
+        from safetensors import safe_open
+
+        try:
+            with safe_open(str(self.path), framework="pt", device="cpu") as fh:
+                return {k[len(prefix):]: tuple(fh.get_slice(k).get_shape())
+                        for k in fh.keys() if k.startswith(prefix)}
+        except Exception as exc:  # noqa: BLE001 - safetensors raises its own types
+            raise CheckpointError(f"{self.path}: cannot read tensors ({exc})") from None
 
     def tensors(self, prefix: str = "", device="cpu") -> dict:
         from safetensors import safe_open
@@ -231,7 +250,10 @@ class Checkpoint:
 
     def state(self) -> dict:
         skel = _json_field(self.metadata, "gankit.state", self.path)
-        return unflatten_state(skel, self.tensors())
+        try:
+            return unflatten_state(skel, self.tensors())
+        except (TypeError, ValueError, AttributeError, RecursionError):  # an edited skeleton
+            raise CheckpointError(f"{self.path}: metadata 'gankit.state' is malformed") from None
 
 
 # -- run folders --------------------------------------------------------------------------
@@ -270,3 +292,20 @@ def latest_loadable(run_dir: Path):
         except CheckpointError:
             continue
     return None
+
+
+def remove_stale_temps(run_dir: Path) -> list[Path]:
+    """Delete the ``.NAME.XXXX.tmp`` files that a killed :func:`atomic_write` left in a run
+    (its folder, checkpoints/ and samples/). Called when training (re)starts."""
+    removed = []
+    for d in (Path(run_dir), Path(run_dir) / "checkpoints", Path(run_dir) / "samples"):
+        if not d.is_dir():
+            continue
+        for p in d.iterdir():
+            if p.name.startswith(".") and p.name.endswith(".tmp") and p.is_file():
+                try:
+                    p.unlink()
+                    removed.append(p)
+                except OSError:
+                    pass
+    return removed

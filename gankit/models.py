@@ -29,6 +29,10 @@ class GANModel:
     Subclasses set the class attributes and implement :meth:`build` and
     :meth:`train_step`; unconditional models usually derive from
     :class:`UnconditionalGAN`, which provides a step driven by a :class:`gankit.Loss`.
+
+    ``translation`` models implement ``translate(nets, x, direction)`` (images in
+    [-1, 1], ``direction`` "a2b" or "b2a") for ``gankit translate``, and may say with
+    ``size_multiple(config, spec)`` what input sides their generators accept (default 4).
     """
 
     name: ClassVar[str] = ""
@@ -172,10 +176,15 @@ class UnconditionalGAN(GANModel):
         return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach()}
 
 
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
 def require_kind(model: GANModel, kind: str, command: str, suggestion: str) -> None:
     """One clear error when a command gets a model of the wrong kind."""
     if model.kind != kind:
         raise GankitError(
-            f"'{model.name}' is a {model.kind} model; `gankit {command}` needs a {kind} one: "
+            f"'{model.name}' is {_article(model.kind)} {model.kind} model; `gankit {command}` "
+            f"needs {_article(kind)} {kind} one: "
             f"{suggestion}"
         )
