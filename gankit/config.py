@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
 
@@ -82,6 +83,37 @@ def to_dict(cfg) -> dict:
     return json.loads(json.dumps(dataclasses.asdict(cfg)))
 
 
+def _fits(value, typ) -> bool:
+    """Does a JSON value fit a field's annotation? (Edited or hostile metadata must not
+    reach a model's build: a str where an int belongs, inf, a float for an int.)"""
+    origin, args = typing.get_origin(typ), typing.get_args(typ)
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, a) for a in args)
+    if typ is type(None):
+        return value is None
+    if origin is typing.Literal:
+        return value in args
+    if origin in (tuple, list):
+        if not isinstance(value, (tuple, list)):
+            return False
+        if origin is tuple and args and (len(args) < 2 or args[1] is not Ellipsis):
+            return len(value) == len(args) and all(_fits(v, a) for v, a in zip(value, args))
+        return not args or all(_fits(v, args[0]) for v in value)
+    if typ is bool:
+        return isinstance(value, bool)
+    if typ is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if typ is float:
+        if isinstance(value, bool):
+            return False
+        return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+    if typ is str:
+        return isinstance(value, str)
+    if typ is dict or origin is dict:
+        return isinstance(value, dict)
+    return True  # other annotations (or unresolved ones): not checked
+
+
 def from_dict(cls, data: dict, strict: bool = True):
     """Rebuild a config from JSON (lists become tuples where the field says tuple)."""
     if not isinstance(data, dict):
@@ -94,6 +126,11 @@ def from_dict(cls, data: dict, strict: bool = True):
         v = data[f.name]
         if isinstance(v, list) and typing.get_origin(types_[f.name]) is tuple:
             v = tuple(v)
+        if not _fits(v, types_[f.name]):
+            shown = json.dumps(v)
+            shown = shown if len(shown) <= 40 else shown[:37] + "..."
+            raise GankitError(f"{cls.__name__} '{f.name}' = {shown} is not a valid "
+                              f"{getattr(types_[f.name], '__name__', types_[f.name])}")
         kwargs[f.name] = v
     unknown = set(data) - set(kwargs)
     if unknown and strict:

@@ -37,6 +37,39 @@ def open_checkpoint(target: str | Path | None) -> ckpt.Checkpoint:
     return ckpt.Checkpoint(p)
 
 
+def check_fits(c: ckpt.Checkpoint, model, config, spec, loss=None, wanted=None) -> None:
+    """Refuse a checkpoint whose metadata describes networks that its tensors do not
+    match, before anything is allocated: the networks are built on torch's ``meta``
+    device (shapes only) and compared with the shapes in the file's header. Edited or
+    hostile metadata (``ngf=10**9``) fails here instead of exhausting memory."""
+    import torch
+
+    def meta_shapes(cfg):
+        with torch.device("meta"):
+            nets = model.build(cfg, spec, loss)
+        return {f"{k}.{n}": tuple(t.shape) for k, net in nets.items()
+                if not wanted or k in wanted for n, t in net.state_dict().items()}
+
+    try:
+        expected = meta_shapes(config)
+    except Exception as exc:  # noqa: BLE001
+        try:
+            meta_shapes(model.default_config())
+        except Exception:  # noqa: BLE001 - this model cannot build on meta: the load checks
+            return
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise CheckpointError(f"{c.path}: metadata does not describe a buildable model "
+                              f"({type(exc).__name__}: {first[:200]})") from None
+    found = c.shapes("s.nets.")
+    for key, shape in expected.items():
+        if found.get(key) != shape:
+            got = "missing" if key not in found else f"{list(found[key])}"
+            raise CheckpointError(
+                f"{c.path}: weights do not fit model '{model.name}' as its metadata describes "
+                f"it ({key}: file has {got}, the config needs {list(shape)})"
+            )
+
+
 def load_model(target, plugins=None, device="cpu", nets_wanted=None):
     """Rebuild a trained model from a checkpoint: (model, config, spec, nets, checkpoint).
 
@@ -68,14 +101,15 @@ def load_model(target, plugins=None, device="cpu", nets_wanted=None):
         )
     try:
         config = from_dict(model.Config, c.config, strict=True)
-        spec = DataSpec.from_dict(c.data)
+        spec = from_dict(DataSpec, c.data, strict=False)  # type-checked, unlike DataSpec.from_dict
     except (GankitError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{c.path}: metadata does not describe a valid model ({exc})") from None
     try:
         model.check(config, spec)
-    except GankitError as exc:
+    except (GankitError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{c.path}: metadata does not describe a buildable model ({exc})") from None
     wanted = tuple(nets_wanted or model.generator_nets)
+    check_fits(c, model, config, spec, None, wanted)
     torch.manual_seed(0)
     nets = {k: v for k, v in model.build(config, spec, None).items() if k in wanted}
     weights = c.tensors("s.nets.", device="cpu")

@@ -168,10 +168,7 @@ class Trainer:
         engine.init_distributed(self.device)
         self.rank, self.world_size = engine.rank(), engine.world_size()
         self.is_main = self.rank == 0
-        self.precision = engine.pick_precision(options.precision, self.device)
-        self.autocast = engine.autocast_factory(self.device, self.precision)
-        self.scaler = (torch.amp.GradScaler(self.device.type)
-                       if self.precision == "fp16" else None)
+        engine.pick_precision(options.precision, self.device)  # a bad --precision fails early
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
         self.total_steps = int(total_steps)
@@ -190,6 +187,11 @@ class Trainer:
             if self.channels_last:
                 net.to(memory_format=torch.channels_last)
         self.nets = nets
+        # auto: bf16 on CUDA, and on bf16-capable CPUs for convolutional nets
+        self.precision = engine.pick_precision(options.precision, self.device, nets)
+        self.autocast = engine.autocast_factory(self.device, self.precision)
+        self.scaler = (torch.amp.GradScaler(self.device.type)
+                       if self.precision == "fp16" else None)
         self.compile_s: float | None = None  # --compile: seconds of the first step
         if options.compile:
             engine.compile_nets(nets)
@@ -200,8 +202,9 @@ class Trainer:
         self.scheds = model.schedulers(config, self.opts, options)
         self.batcher = Batcher(data, self.batch_size, self.device, options.seed + 7 * self.rank,
                                options.flip, self.channels_last)
-        self.batcher_b = (Batcher(data_b, self.batch_size, self.device, options.seed + 1,
-                                  options.flip, self.channels_last) if data_b is not None else None)
+        self.batcher_b = (Batcher(data_b, self.batch_size, self.device,
+                                  options.seed + 1 + 7 * self.rank, options.flip,
+                                  self.channels_last) if data_b is not None else None)
         g = torch.Generator().manual_seed(options.seed + 104729)
         self.fixed_noise = (model.latent(config, options.grid, generator=g)
                             if hasattr(model, "latent") else None)
@@ -306,6 +309,8 @@ class Trainer:
             seed = self.options.seed + 1_000_003 * self.rank + self.step
             torch.manual_seed(seed)
             self.batcher.gen.manual_seed(seed + 7)
+            if self.batcher_b is not None:
+                self.batcher_b.gen.manual_seed(seed + 8)
 
     def metadata(self) -> dict:
         from . import __version__
@@ -348,7 +353,18 @@ class Trainer:
         return path
 
     def resume_from(self, checkpoint: "ckpt.Checkpoint") -> None:
-        self.load_state(checkpoint.state())
+        try:
+            self.load_state(checkpoint.state())
+        except ckpt.CheckpointError:
+            raise
+        except GankitError as exc:
+            raise ckpt.CheckpointError(f"{checkpoint.path}: {exc}") from None
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as exc:
+            # an edited or foreign training state: one line naming the file
+            raise ckpt.CheckpointError(
+                f"{checkpoint.path}: its training state does not fit this run "
+                f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+            ) from None
 
     # -- samples ------------------------------------------------------------------------
     def preview(self):
@@ -371,7 +387,8 @@ class Trainer:
         if self.spec.kind == "vector":
             from .plots import scatter_image
 
-            return scatter_image(out.float().cpu(), self.data.samples), 1
+            return scatter_image(out.float().cpu(), self.data.samples,
+                                 (self.data.meta or {}).get("centers")), 1
         return to_uint8(out), grid_shape(out.shape[0])[0]
 
     def write_samples(self) -> Path:
@@ -402,6 +419,8 @@ class Trainer:
         opts = self.options
         metrics_path = self.run_dir / "metrics.jsonl"
         _trim_metrics(metrics_path, self.step)
+        if self.is_main:  # temp files of writes a crash (SIGKILL, power loss) cut short
+            ckpt.remove_stale_temps(self.run_dir)
         self.plugins_call_start()
         if self._initial_state is None and not ckpt.list_checkpoints(self.run_dir):
             self._initial_state = _cpu_copy(self.state())
@@ -494,6 +513,16 @@ class Trainer:
                         status = "interrupted"
                         raise Interrupted(self._stop_signal, self.step, path)
                     if (opts.checkpoint_every and self.step % opts.checkpoint_every == 0) or last:
+                        if (alone and self.step % opts.log_every
+                                and bool(bad | ~self._params_finite())):
+                            # never checkpoint non-finite weights: the guard restores the
+                            # newest checkpoint (one sync, at checkpoint steps only: the
+                            # write below reads every tensor back anyway)
+                            self._diverged()
+                            sums, count, bad = {}, 0, torch.zeros_like(bad)
+                            prog.update(task, completed=self.step)
+                            t_log, n_log = time.perf_counter(), 0
+                            continue
                         self.save_checkpoint()
             status = "completed"
             return status
@@ -539,6 +568,11 @@ class Trainer:
         for opt in self.opts.values():
             for g in opt.param_groups:
                 g["lr"] = g.setdefault("initial_lr_gankit", g["lr"]) * factor
+        for sch in self.scheds.values():  # schedulers recompute lr from base_lrs each step
+            if isinstance(getattr(sch, "base_lrs", None), list):
+                if not getattr(sch, "initial_base_lrs_gankit", None):
+                    sch.initial_base_lrs_gankit = list(sch.base_lrs)  # saved in state_dict()
+                sch.base_lrs = [b * factor for b in sch.initial_base_lrs_gankit]
         console.warn(
             f"non-finite values near step {bad_step}: restored step {self.step} and lowered "
             f"the learning rate to {factor:g}x (retry {self._retries} of {self.options.max_retries})"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from pathlib import Path
 
 from . import checkpoints as ckpt
@@ -60,6 +61,24 @@ def load_data(plugins, model, options: TrainOptions, *, path, name, progress=Non
     return data
 
 
+def check_numbers(options: TrainOptions) -> None:
+    """Out-of-range numeric flags: one line naming the flag (not a ZeroDivisionError)."""
+    for flag, value, low in (("--log-every", options.log_every, 1), ("--grid", options.grid, 1),
+                             ("--image-size", options.image_size, 1),
+                             ("--checkpoint-every", options.checkpoint_every, 0),
+                             ("--sample-every", options.sample_every, 0),
+                             ("--keep-last", options.keep_last, 0),
+                             ("--max-retries", options.max_retries, 0)):
+        if value is not None and value < low:
+            raise UsageError(f"{flag} {value}: must be at least {low}")
+    for flag, value in (("--lr", options.lr), ("--epochs", options.epochs)):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise UsageError(f"{flag} {value}: must be a positive number")
+    for i, beta in enumerate(options.betas or ()):
+        if not 0 <= beta < 1:
+            raise UsageError(f"--beta{i + 1} {beta}: must be in [0, 1)")
+
+
 def _explicit_conflicts(saved: TrainOptions, new: TrainOptions, explicit) -> list[str]:
     out = []
     for k in sorted(explicit):
@@ -85,7 +104,10 @@ def prepare(options: TrainOptions, *, sets: dict | None = None, explicit=(), res
     run_dir = None
     if resume:
         checkpoint, run_dir = resolve_resume(resume)
-        saved = from_dict(TrainOptions, checkpoint.train, strict=False)
+        try:
+            saved = from_dict(TrainOptions, checkpoint.train, strict=False)
+        except GankitError as exc:  # edited metadata: name the file
+            raise ckpt.CheckpointError(f"{checkpoint.path}: {exc}") from None
         if options.model and options.model != saved.model and "model" in explicit:
             raise GankitError(
                 f"--resume {resume}: that run trains '{saved.model}', not '{options.model}'"
@@ -107,7 +129,19 @@ def prepare(options: TrainOptions, *, sets: dict | None = None, explicit=(), res
         merged["betas"] = tuple(merged["betas"]) if merged.get("betas") else None
         options = TrainOptions(**merged)
 
+    if checkpoint is not None and options.model not in plugins.models():
+        raise ckpt.CheckpointError(f"{checkpoint.path}: needs model '{options.model}', which no "
+                                   "installed plugin provides")
     model = plugins.models().get(options.model)
+    if checkpoint is not None:
+        if checkpoint.model != model.name:
+            raise ckpt.CheckpointError(
+                f"{checkpoint.path}: a '{checkpoint.model}' checkpoint, not '{model.name}'")
+        if str(checkpoint.model_version) != str(model.version):
+            raise ckpt.CheckpointError(
+                f"{checkpoint.path}: made with version {checkpoint.model_version} of model "
+                f"'{model.name}', installed is version {model.version}; use the plugin release "
+                "it was trained with")
     defaults = model.training_defaults()
     for key in ("batch_size", "lr", "betas", "loss"):
         if getattr(options, key) is None:
@@ -119,9 +153,13 @@ def prepare(options: TrainOptions, *, sets: dict | None = None, explicit=(), res
             if key in ("lr", "betas") and key not in explicit and not checkpoint:
                 setattr(options, key, value)
     options.betas = tuple(options.betas) if options.betas else (0.5, 0.999)
+    check_numbers(options)
 
     if checkpoint is not None:
-        config = from_dict(model.Config, checkpoint.config, strict=False)
+        try:
+            config = from_dict(model.Config, checkpoint.config, strict=False)
+        except GankitError as exc:
+            raise ckpt.CheckpointError(f"{checkpoint.path}: {exc}") from None
         config = apply_sets(config, sets, what=model.name) if override else config
     else:
         config = apply_sets(model.default_config(), sets, what=model.name)
@@ -142,7 +180,16 @@ def prepare(options: TrainOptions, *, sets: dict | None = None, explicit=(), res
             data_b = None
     if options.image_size is None or data.spec.kind == "image":
         options.image_size = data.spec.size if data.spec.kind == "image" else options.image_size
-    model.check(config, data.spec)
+    try:
+        model.check(config, data.spec)
+    except (GankitError, TypeError, ValueError) as exc:
+        if checkpoint is None or isinstance(exc, UsageError):
+            raise
+        raise ckpt.CheckpointError(f"{checkpoint.path}: {exc}") from None
+    if checkpoint is not None:  # before allocating: do the file's tensors fit its config?
+        from .runs import check_fits
+
+        check_fits(checkpoint, model, config, data.spec, loss)
 
     n = len(data) if data_b is None else max(len(data), len(data_b))
     smallest = len(data) if data_b is None else min(len(data), len(data_b))

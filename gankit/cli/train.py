@@ -28,7 +28,8 @@ _FIELD = {"no_flip": "flip"}
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda[:N] or mps.")
 @click.option("--precision", default="auto", show_default=True,
               type=click.Choice(["auto", "fp32", "bf16", "fp16"]),
-              help="auto: bf16 (or fp16) on CUDA, fp32 elsewhere.")
+              help="auto: bf16 on CUDA (fp16 without bf16) and for conv nets on CPUs with "
+                   "native bf16 (AVX512-BF16/AMX); fp32 elsewhere.")
 @click.option("--out", default="runs", show_default=True, help="Folder that holds runs.")
 @click.option("--name", type=str, help="Run folder name (default MODEL-TIMESTAMP).")
 @click.option("--sample-every", type=int, default=250, show_default=True)
@@ -44,6 +45,9 @@ _FIELD = {"no_flip": "flip"}
 @click.option("--decay-from", type=int, help="Step where linear LR decay starts (cyclegan).")
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile the networks.")
 @click.option("--timelapse", is_flag=True, help="Write a GIF of the sample grids at the end.")
+@click.option("--max-retries", type=int, default=3, show_default=True,
+              help="Divergence guard: restores of the last good checkpoint (each halving the "
+                   "learning rate) before giving up.")
 @click.option("--resume", type=str, help="Continue a run folder or checkpoint file.")
 @click.option("--override", is_flag=True, help="With --resume: allow flags that change the run.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
@@ -52,7 +56,7 @@ _FIELD = {"no_flip": "flip"}
 def train(ctx, model, data, data_b, dataset, image_size, batch_size, steps, epochs, lr, beta1,
           beta2, loss, seed, device, precision, out, name, sample_every, checkpoint_every,
           keep_last, log_every, grid, no_flip, grayscale, download, no_cache, decay_from,
-          compile_, timelapse, resume, override, sets):
+          compile_, timelapse, max_retries, resume, override, sets):
     """Train MODEL (default dcgan) on --data, --dataset or the built-in sushi set.
 
     Runs go to RUNS/MODEL-TIMESTAMP/ with config.json, metrics.jsonl, samples/ and
@@ -81,7 +85,7 @@ def train(ctx, model, data, data_b, dataset, image_size, batch_size, steps, epoc
         seed=seed, device=device, precision=precision, out=out, name=name,
         sample_every=sample_every, checkpoint_every=checkpoint_every, keep_last=keep_last,
         log_every=log_every, grid=grid, flip=not no_flip, grayscale=grayscale,
-        compile=compile_, timelapse=timelapse, extra=extra,
+        compile=compile_, timelapse=timelapse, max_retries=max_retries, extra=extra,
     )
     if resume and "model" not in explicit:
         opts.model = None
