@@ -168,7 +168,7 @@ def test_unsupported_image_size_lists_supported(run_cli):
 
 
 def test_dcgan_sizes():
-    from gankit_dcgan import size_plan, supported_sizes
+    from gankit.nn import size_plan, supported_sizes
 
     assert size_plan(64) == (4, 4)
     assert size_plan(96) == (3, 5)

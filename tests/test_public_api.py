@@ -25,7 +25,7 @@ from gankit import hookspecs
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "plugins.md"
-ALLOWED_SUBMODULES = {"testing"}
+ALLOWED_SUBMODULES = {"testing", "nn", "imageio"}
 
 
 def _doc() -> str:

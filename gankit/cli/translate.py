@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
@@ -47,15 +46,6 @@ def split_run(paths: tuple[str, ...]) -> tuple[str | None, list[str]]:
     return None, list(paths)
 
 
-def _list_images(root: Path) -> list[Path]:
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        found += [Path(dirpath, f) for f in filenames
-                  if not f.startswith(".") and os.path.splitext(f)[1].lower() in IMAGE_EXTENSIONS]
-    return sorted(found)
-
-
 def output_name(rel: Path) -> Path:
     return rel if rel.suffix.lower() in WRITE_FORMATS else rel.with_suffix(".png")
 
@@ -63,12 +53,14 @@ def output_name(rel: Path) -> Path:
 def collect_inputs(inputs: list[str], out: Path) -> list[tuple[Path, Path]]:
     """(input file, output file) pairs: files as given, folders recursively with their
     relative paths kept under ``out``."""
+    from ..imageio import list_images
+
     pairs: list[tuple[Path, Path]] = []
     used: set[Path] = set()
     for arg in inputs:
         p = Path(arg)
         if p.is_dir():
-            files = _list_images(p)
+            files = list_images(p, IMAGE_EXTENSIONS)
             if not files:
                 raise GankitError(f"{arg}: no image files in this folder "
                                   f"({', '.join(IMAGE_EXTENSIONS)})")
@@ -96,84 +88,17 @@ def collect_inputs(inputs: list[str], out: Path) -> list[tuple[Path, Path]]:
 # -- decoding ---------------------------------------------------------------------------------
 
 
-def _decode_errors():
-    import struct
-
-    from PIL import Image
-
-    return (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, KeyError,
-            ZeroDivisionError, TypeError, Image.DecompressionBombError)
-
-
-def _reason(exc: BaseException) -> str:
-    from PIL import UnidentifiedImageError
-
-    if isinstance(exc, UnidentifiedImageError):
-        return "not a recognised image format"
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    return " ".join(str(exc).split()) or type(exc).__name__
-
-
-def _to_8bit(img):
-    """Pillow's 16/32-bit and float modes -> L, scaled to 0..255."""
-    import numpy as np
-    from PIL import Image
-
-    arr = np.asarray(img).astype(np.float64)
-    if img.mode.startswith("I;16"):
-        arr = arr / 257.0
-    elif img.mode == "I":
-        arr = arr / 257.0 if arr.max(initial=0) > 255 else arr
-    elif img.mode == "F":
-        arr = np.nan_to_num(arr)
-        arr = arr * 255.0 if arr.max(initial=0) <= 1.0 else arr
-    return Image.fromarray(np.clip(np.rint(arr), 0, 255).astype(np.uint8), "L")
-
-
-def _composite_on_black(img):
-    """LA/RGBA -> L/RGB with colour * alpha (transparent areas become black)."""
-    import numpy as np
-    from PIL import Image
-
-    arr = np.asarray(img).astype(np.uint16)
-    alpha = arr[..., -1:]
-    rgb = ((arr[..., :-1] * alpha + 127) // 255).astype(np.uint8)
-    if rgb.shape[2] == 1:
-        return Image.fromarray(rgb[..., 0], "L")
-    return Image.fromarray(rgb, "RGB")
-
-
 def decode(path: Path, channels: int = 3):
-    """One image file -> a Pillow image in mode RGB (``channels`` 3) or L (1).
+    """One image file -> a Pillow image in mode RGB (``channels`` 3) or L (1), at its own
+    size, decoded as training data is (:func:`gankit.imageio.decode_image`: EXIF
+    orientation, transparency on black, 16-bit scaled, CMYK converted). Raises
+    GankitError naming the file when it cannot be read."""
+    from PIL import Image
 
-    EXIF orientation is applied; transparency (RGBA, LA, PA, P with a transparent
-    colour) is composited on black as in training; 16-bit, 32-bit and float images are
-    scaled to 8 bit; CMYK, YCbCr, LAB and HSV are converted. Raises the decoder's error.
-    """
-    from PIL import Image, ImageOps
+    from ..imageio import decode_image
 
-    with Image.open(path) as im:
-        im.load()  # truncated or corrupt data raises here
-        img = im
-        try:
-            img = ImageOps.exif_transpose(im) or im
-        except Exception:  # noqa: BLE001 - a bad EXIF block must not lose the image
-            img = im
-        mode = img.mode
-        if mode == "1":
-            img = img.convert("L")
-        elif mode.startswith("I") or mode == "F":
-            img = _to_8bit(img)
-        elif mode in ("P", "PA"):
-            img = img.convert("RGBA" if mode == "PA" or "transparency" in img.info else "RGB")
-        elif mode == "RGBa":
-            img = img.convert("RGBA")
-        elif mode not in ("L", "LA", "RGB", "RGBA"):
-            img = img.convert("RGB")  # CMYK, YCbCr, LAB, HSV, RGBX...
-        if img.mode in ("LA", "RGBA"):
-            img = _composite_on_black(img)
-        return img.convert("L" if channels == 1 else "RGB")  # always a copy
+    arr = decode_image(path, None, mode="L" if channels == 1 else "RGB")
+    return Image.fromarray(arr[..., 0] if channels == 1 else arr)
 
 
 # -- translating --------------------------------------------------------------------------------
@@ -275,15 +200,14 @@ def translate(paths, direction, out, side_by_side, size, keep_size, full_res, de
         raise GankitError(f"model '{model.name}' does not implement translate()")
     multiple = int(model.size_multiple(config, spec)) if hasattr(model, "size_multiple") else 4
     channels = spec.channels
-    errors = _decode_errors()
     done, skipped = 0, []
     with console.progress() as prog:
         task = prog.add_task(f"translate {direction}", total=len(pairs), rate="", info="")
         for src, target in pairs:
             try:
                 img = decode(src, channels)
-            except errors as exc:
-                console.warn(f"skipped {src}: cannot read image ({_reason(exc)})")
+            except GankitError as exc:
+                console.warn(f"skipped {exc}")
                 skipped.append(src)
                 prog.advance(task)
                 continue

@@ -5,46 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from gankit import GankitError, UnconditionalGAN, hookimpl
+from gankit import nn as gnn
 
 __version__ = "1.0.0"
-
-MIN_SIZE = 28
-
-
-def size_plan(size: int, bottom: int = 0) -> tuple[int, int]:
-    """(first feature map width b, number of 2x upsamplings k) with size = b * 2**k.
-
-    Auto: the largest k that leaves 3 <= b <= 7. ``bottom`` forces b (the sushi
-    article's ``bottom_width=12`` for 96 px).
-    """
-    if size < MIN_SIZE:
-        raise ValueError
-    if bottom:
-        k = 0
-        while bottom * 2 ** k < size:
-            k += 1
-        if bottom * 2 ** k != size or k < 1:
-            raise ValueError
-        return bottom, k
-    b, k = size, 0
-    while b % 2 == 0 and b // 2 >= 3:
-        b //= 2
-        k += 1
-    if not 3 <= b <= 7 or k < 1:
-        raise ValueError
-    return b, k
-
-
-def supported_sizes(limit: int = 512) -> list[int]:
-    out = []
-    for s in range(MIN_SIZE, limit + 1):
-        try:
-            size_plan(s)
-            out.append(s)
-        except ValueError:
-            pass
-    return out
-
 
 @dataclass
 class DCGANConfig:
@@ -70,29 +33,22 @@ class DCGAN(UnconditionalGAN):
         if spec.kind != "image":
             raise GankitError(f"dcgan needs image data; '{spec.name}' is {spec.kind} data "
                               "(try `gankit train vanilla`)")
-        try:
-            size_plan(spec.size, config.bottom)
-        except ValueError:
-            sizes = ", ".join(map(str, supported_sizes(256)))
-            extra = f" with --set bottom={config.bottom}" if config.bottom else ""
-            raise GankitError(
-                f"--image-size {spec.size}: dcgan cannot build that size{extra}; supported: "
-                f"{sizes}, ... (b*2^k with 3 <= b <= 7, at least {MIN_SIZE})"
-            ) from None
-        if config.d_norm not in ("auto", "batch", "layer", "instance", "none"):
+        gnn.check_conv_size(self.name, spec.size, config.bottom)
+        if config.d_norm != "auto" and config.d_norm not in gnn.NORMS:
             raise GankitError(f"--set d_norm={config.d_norm}: choose auto, batch, layer, "
                               "instance or none")
-        for k in ("z_dim", "ngf", "ndf", "max_mult"):
-            if getattr(config, k) < 1:
-                raise GankitError(f"--set {k}={getattr(config, k)}: must be at least 1")
+        gnn.check_positive(config, "z_dim", "ngf", "ndf", "max_mult")
 
     def build(self, config, spec, loss=None):
-        from .nets import build
-
         norm = config.d_norm
         if norm == "auto":
             norm = "batch" if loss is None or loss.batchnorm_ok else "layer"
-        return build(config, spec, norm)
+        return {
+            "G": gnn.dcgan_generator(config.z_dim, spec.channels, spec.size, config.ngf,
+                                     config.max_mult, config.bottom),
+            "D": gnn.dcgan_discriminator(spec.channels, spec.size, config.ndf, config.max_mult,
+                                         config.bottom, norm),
+        }
 
 
 @hookimpl

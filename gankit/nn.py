@@ -1,0 +1,144 @@
+"""Network building blocks shared by the built-in models, public for plugins.
+
+The DCGAN family (DCGAN, WGAN-GP and any plugin that wants the same shape) builds a
+generator of transposed convolutions and a discriminator of strided convolutions for any
+image size ``s = b * 2**k`` with ``3 <= b <= 7`` and ``s >= 28``: the first feature map
+is ``b`` pixels wide, and ``k`` layers double it. The size helpers do not import torch,
+so a model's ``check()`` can use them while ``gankit --help`` stays fast; the builders
+import it when called.
+"""
+
+from __future__ import annotations
+
+from .errors import GankitError
+
+MIN_SIZE = 28
+NORMS = ("batch", "layer", "instance", "none")
+
+
+def size_plan(size: int, bottom: int = 0) -> tuple[int, int]:
+    """``(b, k)`` with ``size = b * 2**k``: the first feature map's width and the number
+    of 2x layers. Auto picks the largest ``k`` that leaves ``3 <= b <= 7``; ``bottom``
+    forces ``b`` (the sushi article's ``bottom_width=12`` for 96 px). Raises ValueError."""
+    if size < MIN_SIZE:
+        raise ValueError(size)
+    if bottom:
+        k = 0
+        while bottom * 2 ** k < size:
+            k += 1
+        if bottom * 2 ** k != size or k < 1:
+            raise ValueError(size)
+        return bottom, k
+    b, k = size, 0
+    while b % 2 == 0 and b // 2 >= 3:
+        b //= 2
+        k += 1
+    if not 3 <= b <= 7 or k < 1:
+        raise ValueError(size)
+    return b, k
+
+
+def supported_sizes(limit: int = 256) -> list[int]:
+    """Every image size up to ``limit`` that :func:`size_plan` accepts."""
+    out = []
+    for s in range(MIN_SIZE, limit + 1):
+        try:
+            size_plan(s)
+            out.append(s)
+        except ValueError:
+            pass
+    return out
+
+
+def check_conv_size(model: str, size: int, bottom: int = 0) -> None:
+    """One clear error naming ``--image-size`` when ``size`` cannot be built."""
+    try:
+        size_plan(size, bottom)
+    except ValueError:
+        extra = f" with --set bottom={bottom}" if bottom else ""
+        sizes = ", ".join(map(str, supported_sizes(256)))
+        raise GankitError(
+            f"--image-size {size}: {model} cannot build that size{extra}; supported: "
+            f"{sizes}, ... (b*2^k with 3 <= b <= 7, at least {MIN_SIZE})"
+        ) from None
+
+
+def check_positive(config, *names: str) -> None:
+    """Refuse ``--set NAME=0`` (or negative) for the given integer options."""
+    for k in names:
+        if getattr(config, k) < 1:
+            raise GankitError(f"--set {k}={getattr(config, k)}: must be at least 1")
+
+
+def widths(base: int, k: int, max_mult: int) -> list[int]:
+    """Channels from the smallest feature map up, ``k`` entries, capped at base*max_mult."""
+    return [base * min(2 ** (k - 1 - i), max_mult) for i in range(k)]
+
+
+def norm2d(kind: str, channels: int):
+    """``batch``, ``layer`` (over C, H, W), ``instance`` (affine) or ``none``."""
+    from torch import nn
+
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "layer":
+        return nn.GroupNorm(1, channels)
+    if kind == "instance":
+        return nn.InstanceNorm2d(channels, affine=True)
+    if kind == "none":
+        return nn.Identity()
+    raise ValueError(f"unknown norm '{kind}'; choose one of {', '.join(NORMS)}")
+
+
+def init_dcgan_weights(module) -> None:
+    """Radford et al.'s init: conv/linear weights N(0, 0.02), norm scales N(1, 0.02)."""
+    from torch import nn
+
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm, nn.InstanceNorm2d)) and m.weight is not None:
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+
+
+def dcgan_generator(z_dim: int, channels: int, size: int, ngf: int = 64, max_mult: int = 8,
+                    bottom: int = 0):
+    """z (N, z_dim) -> images (N, channels, size, size) in [-1, 1]: transposed convs with
+    batch norm and ReLU, tanh out."""
+    from torch import nn
+
+    b, k = size_plan(size, bottom)
+    ch = widths(ngf, k, max_mult)
+    layers = [nn.Unflatten(1, (z_dim, 1, 1)),
+              nn.ConvTranspose2d(z_dim, ch[0], b, 1, 0, bias=False), nn.BatchNorm2d(ch[0]),
+              nn.ReLU(True)]
+    for i in range(k - 1):
+        layers += [nn.ConvTranspose2d(ch[i], ch[i + 1], 4, 2, 1, bias=False),
+                   nn.BatchNorm2d(ch[i + 1]), nn.ReLU(True)]
+    layers += [nn.ConvTranspose2d(ch[-1], channels, 4, 2, 1, bias=False), nn.Tanh()]
+    net = nn.Sequential(*layers)
+    init_dcgan_weights(net)
+    return net
+
+
+def dcgan_discriminator(channels: int, size: int, ndf: int = 64, max_mult: int = 8,
+                        bottom: int = 0, norm: str = "batch", bias: bool = False):
+    """images -> one raw score per sample (N,): strided convs with LeakyReLU(0.2) and
+    ``norm`` after every conv but the first and the last. ``bias`` adds biases to the
+    first and last convs (and the middle ones when ``norm`` is ``none``), as WGAN-GP's
+    critic has them."""
+    from torch import nn
+
+    b, k = size_plan(size, bottom)
+    ch = list(reversed(widths(ndf, k, max_mult)))
+    layers = [nn.Conv2d(channels, ch[0], 4, 2, 1, bias=bias), nn.LeakyReLU(0.2, True)]
+    for i in range(k - 1):
+        layers += [nn.Conv2d(ch[i], ch[i + 1], 4, 2, 1, bias=bias and norm == "none"),
+                   norm2d(norm, ch[i + 1]), nn.LeakyReLU(0.2, True)]
+    layers += [nn.Conv2d(ch[-1], 1, b, 1, 0, bias=bias), nn.Flatten(0)]
+    net = nn.Sequential(*layers)
+    init_dcgan_weights(net)
+    return net
