@@ -8,9 +8,10 @@ import click
 
 from .. import console
 from ..errors import UsageError
+from ..latent import latents_for_seeds  # noqa: F401 - re-exported for other commands
 
 
-def parse_seeds(text: str) -> list[int]:
+def parse_seeds(text: str, flag: str = "--seeds") -> list[int]:
     """``"0-99"``, ``"3,17,42"`` or a mix like ``"0-3,10"``."""
     seeds = []
     try:
@@ -26,25 +27,23 @@ def parse_seeds(text: str) -> list[int]:
             else:
                 seeds.append(int(part))
     except ValueError:
-        raise UsageError(f"--seeds {text}: expected numbers and ranges like 0-99 or 3,17,42") from None
+        raise UsageError(f"{flag} {text}: expected numbers and ranges like 0-99 or 3,17,42") from None
     if not seeds:
-        raise UsageError(f"--seeds {text}: no seeds")
+        raise UsageError(f"{flag} {text}: no seeds")
     if len(seeds) > 100_000:
-        raise UsageError(f"--seeds {text}: at most 100000 seeds")
+        raise UsageError(f"{flag} {text}: at most 100000 seeds")
     return seeds
 
 
-def latents_for_seeds(model, config, seeds, device="cpu"):
-    """One latent per seed, each reproducible from its seed alone."""
-    import torch
-
-    zs = [model.latent(config, 1, generator=torch.Generator().manual_seed(int(s))) for s in seeds]
-    return torch.cat(zs).to(device)
-
-
 def generate(model, nets, z, batch: int = 256):
+    """Samples for latents ``z``, ``batch`` at a time, in fp32. Conv nets run channels-last
+    on CPU and CUDA: about 1.7x faster on the CPU, the same values to ~1e-6."""
     import torch
 
+    for net in nets.values():
+        dev = next(net.parameters(), torch.empty(0)).device
+        if dev.type in ("cpu", "cuda"):
+            net.to(memory_format=torch.channels_last)
     outs = []
     with torch.no_grad():
         for i in range(0, z.shape[0], batch):
@@ -57,7 +56,8 @@ def write_outputs(images, out: Path, nrow: int, names=None) -> list[Path]:
     from ..checkpoints import atomic_write
     from ..images import save_grid, save_png, to_uint8
 
-    out_s = str(out)
+    out_s = str(out)  # a str keeps the trailing "/" that asks for a folder
+    out = Path(out)
     if out_s.endswith(".npy"):
         import numpy as np
 
@@ -79,6 +79,65 @@ def write_outputs(images, out: Path, nrow: int, names=None) -> list[Path]:
     return [out]
 
 
+def _label_font(labels, cell_width: int):
+    """Pillow's default font, as large as fits the widest label in a cell (10 px at most)."""
+    from PIL import ImageFont
+
+    widest = max(labels, key=len) if labels else ""
+    for size in (10, 9, 8, 7, 6):
+        try:
+            font = ImageFont.load_default(size=size)
+        except (TypeError, OSError, ImportError):  # no FreeType: the fixed bitmap font
+            return ImageFont.load_default()
+        if font.getbbox(widest)[2] <= cell_width + 1:
+            return font
+    return font
+
+
+def labelled_grid(images_u8, labels, nrow: int, padding: int = 2):
+    """A grid like :func:`gankit.images.save_grid` with a text line under each cell."""
+    from PIL import Image, ImageDraw
+
+    n, c, h, w = images_u8.shape
+    cols = max(1, min(nrow, n))
+    rows = -(-n // cols)
+    font = _label_font(labels, w + padding)
+    text_h = max(font.getbbox("0123456789")[3], 8) + 3
+    mode = "L" if c == 1 else "RGB"
+    sheet = Image.new(mode, (cols * (w + padding) + padding,
+                             rows * (h + text_h + padding) + padding), 0)
+    draw = ImageDraw.Draw(sheet)
+    ink = 225 if mode == "L" else (225, 225, 225)
+    for i in range(n):
+        r, col = divmod(i, cols)
+        x = padding + col * (w + padding)
+        y = padding + r * (h + text_h + padding)
+        arr = images_u8[i].permute(1, 2, 0).contiguous().numpy()
+        sheet.paste(Image.fromarray(arr[..., 0] if c == 1 else arr), (x, y))
+        tw = draw.textlength(labels[i], font=font)
+        draw.text((x + (w - tw) / 2, y + h + 1), labels[i], fill=ink, font=font)
+    return sheet
+
+
+def save_labelled_grid(images, labels, out: Path, nrow: int) -> Path:
+    from ..checkpoints import atomic_write
+    from ..images import to_uint8
+
+    out_s, out = str(out), Path(out)  # the str keeps a trailing "/"
+    if out.suffix.lower() not in (".png", "") or out_s.endswith(("/", "\\")) or out.is_dir():
+        raise UsageError(f"--label draws seeds under a grid: use --out FILE.png, not {out_s}")
+    out = out if out.suffix else out.with_suffix(".png")
+    sheet = labelled_grid(to_uint8(images), labels, nrow)
+    atomic_write(out, lambda tmp: sheet.save(tmp, format="PNG"))
+    return out
+
+
+def parse_direction_specs(values) -> list[tuple[str, float]]:
+    from ..latent import parse_direction_spec
+
+    return [parse_direction_spec(v) for v in values]
+
+
 @click.command("sample")
 @click.argument("run", required=False)
 @click.option("-n", "num", type=int, default=64, show_default=True, help="Number of samples.")
@@ -86,35 +145,58 @@ def write_outputs(images, out: Path, nrow: int, names=None) -> list[Path]:
               help="First seed: sample i uses seed SEED+i.")
 @click.option("--seeds", type=str, help="Explicit seeds, e.g. 0-99 or 3,17,42 (overrides -n).")
 @click.option("--grid", type=str, help="Grid layout COLSxROWS, e.g. 10x10.")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("samples.png"),
+@click.option("--label", is_flag=True, help="Print each sample's seed under its cell of the grid.")
+@click.option("--truncation", type=float, metavar="T",
+              help="Gaussian priors: redraw z components beyond |T| (BigGAN's truncation "
+                   "trick; smaller T = more typical, less varied samples).")
+@click.option("--direction", "directions", multiple=True, metavar="NAME:STRENGTH",
+              help="Add STRENGTH x an attribute direction of the run to every z "
+                   "(gankit direction fit/list); repeatable.")
+@click.option("--out", type=str, default="samples.png",
               show_default=True, help="FILE.png (a grid), DIR/ (one PNG each) or FILE.npy.")
 @click.option("--device", default="auto", show_default=True)
-def sample(run, num, seed, seeds, grid, out, device):
-    """Generate samples from a trained run (default: the newest under ./runs)."""
+def sample(run, num, seed, seeds, grid, label, truncation, directions, out, device):
+    """Generate samples from a trained run (default: the newest under ./runs).
+
+    RUN is a run folder or a .safetensors checkpoint. Each sample comes from its own
+    seed, so `--seeds 42` redraws sample 42 of `--seeds 0-99` exactly.
+    """
     from ..engine import pick_device
     from ..images import grid_shape
+    from ..latent import apply_directions, check_truncation, require_run_dir
     from ..models import UNCONDITIONAL, require_kind
     from ..runs import load_model
 
     if num < 1:
         raise UsageError("-n must be at least 1")
     seed_list = parse_seeds(seeds) if seeds else list(range(seed, seed + num))
+    specs = parse_direction_specs(directions)
     dev = pick_device(device)
     model, config, spec, nets, c = load_model(run, device=dev)
     require_kind(model, UNCONDITIONAL, "sample", "use `gankit translate` for translation models")
+    check_truncation(model, truncation)
+    if label and (spec.kind == "vector" or str(out).endswith(".npy")):
+        raise UsageError("--label draws seeds under an image grid: use --out FILE.png")
     cols, rows = grid_shape(len(seed_list), grid)
     if grid and cols * rows < len(seed_list):
         seed_list = seed_list[: cols * rows]
-    z = latents_for_seeds(model, config, seed_list, dev)
-    images = generate(model, nets, z)
+    z = latents_for_seeds(model, config, seed_list, "cpu", truncation=truncation)
+    if specs:
+        z = apply_directions(z, require_run_dir(c, "--direction"), specs, model, config)
+    images = generate(model, nets, z.to(dev))
     if spec.kind == "vector" and not str(out).endswith(".npy"):
         from ..plots import save_scatter
 
         save_scatter(images, out, spec)
         paths = [out]
+    elif label:
+        paths = [save_labelled_grid(images, [str(s) for s in seed_list], out, cols)]
     else:
         paths = write_outputs(images, out, cols, names=[f"seed{s:05d}" for s in seed_list])
-    console.info(f"{len(seed_list)} samples from {c.path} (step {c.step}) -> "
+    extras = ([f"truncation {truncation:g}"] if truncation is not None else []) + [
+        f"{n} {v:+g}" for n, v in specs]
+    console.info(f"{len(seed_list)} samples from {c.path} (step {c.step})"
+                 + (f" [{', '.join(extras)}]" if extras else "") + " -> "
                  f"{paths[0] if len(paths) == 1 else str(out)}")
 
 

@@ -1,0 +1,167 @@
+"""`gankit interpolate [RUN]`: walks through the latent space, as PNG frames and a GIF."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from pathlib import Path
+
+import click
+from click.core import ParameterSource
+
+from .. import console
+from ..errors import UsageError
+
+FRAME_RE = re.compile(r"^frame-(\d{3,})\.png$")
+PROGRESS_FROM = 40  # frames; fewer are written too fast to need a bar
+
+
+def frame_images(images, size: int | None = None):
+    """Float images in [-1, 1] -> PIL images, resized to ``size`` x ``size`` if asked."""
+    from PIL import Image
+
+    from ..images import to_uint8
+
+    out = []
+    for img in to_uint8(images):
+        arr = img.permute(1, 2, 0).contiguous().numpy()
+        pil = Image.fromarray(arr[..., 0] if arr.shape[2] == 1 else arr)
+        if size and pil.size != (size, size):
+            pil = pil.resize((size, size), Image.Resampling.LANCZOS)
+        out.append(pil)
+    return out
+
+
+def write_frames(frames, out_dir: Path, *, gif: bool, fps: float, name: str = "interpolation.gif"):
+    """frame-000.png ... in ``out_dir`` (stale higher-numbered frames of an earlier,
+    longer walk are removed) and, with ``gif``, ``out_dir/name``. Returns the GIF path."""
+    from ..checkpoints import atomic_write
+    from ..images import save_gif
+    from ..trainer import writable_dir
+
+    writable_dir(out_dir, "--out")
+    width = max(3, len(str(len(frames) - 1)))
+    written = set()
+    many = len(frames) >= PROGRESS_FROM
+    with console.progress(transient=True) if many else contextlib.nullcontext() as prog:
+        task = prog.add_task("frames", total=len(frames), rate="", info="") if many else None
+        for i, frame in enumerate(frames):
+            p = out_dir / f"frame-{i:0{width}d}.png"
+            atomic_write(p, lambda tmp, f=frame: f.save(tmp, format="PNG"))
+            written.add(p.name)
+            if task is not None:
+                prog.update(task, completed=i + 1)
+    for p in out_dir.iterdir():
+        if FRAME_RE.match(p.name) and p.name not in written:
+            p.unlink()
+    if gif:
+        path = out_dir / name
+        save_gif(frames, path, fps=fps)
+        return path
+    return None
+
+
+@click.command("interpolate")
+@click.argument("run", required=False)
+@click.option("--seed-a", type=int, help="Start point: the z of this seed.  [default: 0]")
+@click.option("--seed-b", type=int, help="End point: the z of this seed.  [default: 1]")
+@click.option("--seeds", type=str, help="Chain several points instead, e.g. 3,17,42 (or 0-4).")
+@click.option("--steps", type=int, default=50, show_default=True,
+              help="Frames per segment, both ends included; segments share their end frames.")
+@click.option("--method", type=click.Choice(["auto", "lerp", "slerp"]), default="auto",
+              show_default=True,
+              help="auto: slerp for a Gaussian prior, lerp for a uniform one.")
+@click.option("--loop", is_flag=True, help="Come back to the first point (a seamless GIF loop).")
+@click.option("--gif", is_flag=True, help="Also write OUT/interpolation.gif.")
+@click.option("--fps", type=float, default=12, show_default=True, help="GIF frames per second.")
+@click.option("--size", type=int, help="Resize frames to SIZE x SIZE pixels.")
+@click.option("--direction", type=str, metavar="NAME",
+              help="Walk along this attribute direction from seed A's point instead "
+                   "(gankit direction fit/list).")
+@click.option("--from", "start", type=float, default=-2.0, show_default=True,
+              help="With --direction: first strength.")
+@click.option("--to", "stop", type=float, default=2.0, show_default=True,
+              help="With --direction: last strength.")
+@click.option("--truncation", type=float, metavar="T",
+              help="Gaussian priors: truncate the seeds' z at |T| as `gankit sample` does.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("interpolation"),
+              show_default=True, help="Folder for frame-000.png ... and interpolation.gif.")
+@click.option("--device", default="auto", show_default=True)
+@click.pass_context
+def interpolate(ctx, run, seed_a, seed_b, seeds, steps, method, loop, gif, fps, size, direction,
+                start, stop, truncation, out, device):
+    """Walk from the z of seed A to the z of seed B (or through --seeds) and draw it.
+
+    \b
+    Frames: each segment is --steps frames from its start point to its end point,
+    both included; the frame where two segments meet is written once. K points give
+    (K-1)*(steps-1)+1 frames, or K*(steps-1) with --loop (the closing frame, equal to
+    the first, is left out so the GIF loops seamlessly). Two seeds and --steps 50 give
+    exactly 50 frames: frame 0 is `gankit sample --seeds A`, the last is seed B.
+    With --direction NAME the walk is z_A + s*NAME for s from --from to --to.
+
+    \b
+      gankit interpolate --seed-a 3 --seed-b 17 --steps 50 --gif
+      gankit interpolate --seeds 3,17,42 --steps 24 --loop --gif --size 128
+      gankit interpolate --seed-a 3 --direction tuna --from -2 --to 2 --gif
+    """
+    import torch
+
+    from ..engine import pick_device
+    from ..latent import (chain, check_truncation, default_method, latents_for_seeds,
+                          load_direction, require_run_dir, walk)
+    from ..models import UNCONDITIONAL, require_kind
+    from ..runs import load_model
+    from .sample import generate, parse_seeds
+
+    def given(name):
+        return ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
+
+    if steps < 2:
+        raise UsageError(f"--steps {steps}: must be at least 2 (both ends of a segment)")
+    if size is not None and not 8 <= size <= 2048:
+        raise UsageError(f"--size {size}: choose 8 to 2048 pixels")
+    if not fps > 0:
+        raise UsageError(f"--fps {fps}: must be positive")
+    if seeds and (seed_a is not None or seed_b is not None):
+        raise UsageError("give either --seeds or --seed-a/--seed-b, not both")
+    if direction is not None and (seeds or seed_b is not None):
+        raise UsageError("--direction walks from --seed-a only; drop --seeds/--seed-b")
+    if direction is None and (given("start") or given("stop")):
+        raise UsageError("--from/--to need --direction NAME")
+    if direction is not None and given("method"):
+        raise UsageError("--method does not apply to --direction: that walk is a straight line")
+    if seeds:
+        points = parse_seeds(seeds)
+        if len(points) < 2:
+            raise UsageError(f"--seeds {seeds}: give at least two seeds to walk between")
+    else:
+        points = [0 if seed_a is None else seed_a, 1 if seed_b is None else seed_b]
+    dev = pick_device(device)
+    model, config, spec, nets, c = load_model(run, device=dev)
+    require_kind(model, UNCONDITIONAL, "interpolate",
+                 "a translation model maps images and has no latent space to walk; "
+                 "use `gankit translate`")
+    if spec.kind != "image":
+        raise UsageError(f"'{model.name}' makes {spec.kind} data, not images; interpolate "
+                         "draws image frames (use `gankit sample --out FILE.npy`)")
+    check_truncation(model, truncation)
+    if direction is not None:
+        vec = load_direction(require_run_dir(c, "--direction"), direction, model, config)
+        z0 = latents_for_seeds(model, config, points[:1], truncation=truncation)
+        z, _ = walk(z0[0], vec, start, stop, steps, loop=loop)
+        what = f"seed {points[0]} along '{direction}' from {start:g} to {stop:g}"
+    else:
+        method = default_method(model) if method == "auto" else method
+        zs = latents_for_seeds(model, config, points, truncation=truncation)
+        z = chain(zs, steps, method, loop=loop)
+        what = f"{method} through seeds {','.join(map(str, points))}" + (" and back" if loop else "")
+    with torch.no_grad():
+        images = generate(model, nets, z.to(dev))
+    frames = frame_images(images, size)
+    gif_path = write_frames(frames, out, gif=gif, fps=fps)
+    console.info(f"{len(frames)} frames ({what}) from {c.path} (step {c.step}) -> {out}/"
+                 + (f" and {gif_path}" if gif_path else ""))
+
+
+COMMANDS = [interpolate]

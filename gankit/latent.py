@@ -1,0 +1,377 @@
+"""The latent space: seeds to z, lerp/slerp paths through z, truncation, attribute directions.
+
+Counting frames (what ``gankit interpolate --steps N`` means)
+-------------------------------------------------------------
+A *segment* goes from one point to the next and is ``N`` frames long, both ends
+included (``t = 0, 1/(N-1), ..., 1``). Consecutive segments share their boundary
+frame, which is written once. So for ``K`` points:
+
+* without ``--loop``: ``K - 1`` segments, ``(K - 1) * (N - 1) + 1`` frames; the first
+  frame is point 1, the last frame is point K;
+* with ``--loop``: ``K`` segments (the last one returns to point 1), and the closing
+  frame (point 1 again) is dropped because the GIF starts over with it:
+  ``K * (N - 1)`` frames.
+
+Two seeds and ``--steps 50`` give exactly 50 frames, seed A first, seed B last.
+
+Directions
+----------
+An attribute direction is the mean z of some seeds ("positive": they show the
+attribute) minus the mean z of others ("negative"), as in the anime-face article's
+"long hair" vector. It is stored in ``RUN/directions/NAME.safetensors`` (one float32
+tensor ``direction`` plus string metadata); strength 1 moves a point by exactly that
+difference. Importing this module does not import torch.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+from .errors import GankitError, UsageError
+
+GAUSSIAN = "gaussian"
+UNIFORM = "uniform"
+DIRECTION_FORMAT = "1"
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+# -- seeds to latent codes --------------------------------------------------------------
+
+
+def prior_of(model) -> str:
+    return getattr(model, "prior", GAUSSIAN) or GAUSSIAN
+
+
+def truncate_(z, threshold: float, generator, max_rounds: int = 10_000):
+    """Resample (in place) the components of Gaussian ``z`` with ``|z| > threshold``
+    from N(0, 1) until none is left: the truncation trick of BigGAN."""
+    import torch
+
+    for _ in range(max_rounds):
+        bad = z.abs() > threshold
+        if not bool(bad.any()):
+            return z
+        fresh = torch.randn(z.shape, generator=generator, dtype=z.dtype)
+        z = torch.where(bad, fresh, z)
+    return z.clamp_(-threshold, threshold)  # astronomically unlikely
+
+
+def check_truncation(model, threshold) -> None:
+    """Refuse ``--truncation`` where it means nothing."""
+    if threshold is None:
+        return
+    if prior_of(model) != GAUSSIAN:
+        raise UsageError(
+            f"--truncation: model '{model.name}' draws z uniformly from [-1, 1], which is "
+            "already bounded; truncation only applies to Gaussian priors (drop the flag)"
+        )
+    if not threshold > 0:
+        raise UsageError(f"--truncation {threshold}: must be a positive number like 0.7")
+
+
+def latents_for_seeds(model, config, seeds, device="cpu", truncation: float | None = None):
+    """One latent per seed, each reproducible from its seed alone.
+
+    With ``truncation`` (Gaussian priors), components beyond ``|truncation|`` are
+    redrawn from the same seed's generator, so a truncated sample is reproducible too.
+    """
+    import torch
+
+    check_truncation(model, truncation)
+    zs = []
+    for s in seeds:
+        g = torch.Generator().manual_seed(int(s))
+        z = model.latent(config, 1, generator=g)
+        if truncation is not None:
+            z = truncate_(z, float(truncation), g)
+        zs.append(z)
+    return torch.cat(zs).to(device)
+
+
+# -- paths between points -------------------------------------------------------------------
+
+
+def _prepare(a, b, t):
+    """Points as rows (1-D ones become one row) and ``t`` shaped to broadcast against them:
+    a 1-D ``t`` of N values gives N output rows."""
+    import torch
+
+    a, b = (a.unsqueeze(0) if a.dim() == 1 else a), (b.unsqueeze(0) if b.dim() == 1 else b)
+    t = torch.as_tensor(t, dtype=a.dtype, device=a.device)
+    return a, b, (t.reshape(-1, 1) if t.dim() == 1 else t)
+
+
+def lerp(a, b, t):
+    """Straight line: ``a + t (b - a)``. ``t`` a float or a 1-D tensor (one row per t).
+    ``t = 0`` and ``t = 1`` give ``a`` and ``b`` exactly."""
+    import torch
+
+    a, b, t = _prepare(a, b, t)
+    shape = torch.broadcast_shapes(a.shape, b.shape, t.shape)
+    return torch.lerp(a.expand(shape), b.expand(shape), t.expand(shape))
+
+
+def slerp(a, b, t, eps: float = 1e-7):
+    """Spherical interpolation of the direction, linear interpolation of the norm.
+
+    The direction of ``a`` turns into the direction of ``b`` along the great circle
+    while the length goes linearly from ``|a|`` to ``|b|``, so every point keeps a
+    norm between its endpoints' (a straight line would dip towards the origin, where
+    Gaussian latents almost never are). ``t = 0`` gives ``a`` and ``t = 1`` gives ``b``
+    exactly. Works on the last dimension, so ``a`` and ``b`` may be batches.
+    """
+    import torch
+
+    a, b, t = _prepare(a, b, t)
+    na = a.norm(dim=-1, keepdim=True)
+    nb = b.norm(dim=-1, keepdim=True)
+    ua = a / na.clamp_min(eps)
+    ub = b / nb.clamp_min(eps)
+    cos = (ua * ub).sum(-1, keepdim=True).clamp(-1.0, 1.0)
+    omega = torch.arccos(cos)
+    so = torch.sin(omega)
+    parallel = so.abs() < 1e-4  # (anti)parallel: the great circle is not unique
+    safe = torch.where(parallel, torch.ones_like(so), so)
+    wa = torch.where(parallel, 1 - t, torch.sin((1 - t) * omega) / safe)
+    wb = torch.where(parallel, t, torch.sin(t * omega) / safe)
+    direction = wa * ua + wb * ub
+    direction = direction / direction.norm(dim=-1, keepdim=True).clamp_min(eps)
+    out = direction * (na + (nb - na) * t)
+    out = torch.where(t == 0, a.expand_as(out), out)
+    return torch.where(t == 1, b.expand_as(out), out)
+
+
+METHODS = {"lerp": lerp, "slerp": slerp}
+
+
+def default_method(model) -> str:
+    """slerp for Gaussian z (it stays on the shell where samples live), lerp for uniform z."""
+    return "lerp" if prior_of(model) == UNIFORM else "slerp"
+
+
+def frame_count(points: int, steps: int, loop: bool) -> int:
+    """Frames of a chain of ``points`` with ``steps`` frames per segment (see module doc)."""
+    if points < 1 or steps < 2:
+        raise ValueError("need at least one point and two steps")
+    if points == 1:
+        return 1
+    return points * (steps - 1) if loop else (points - 1) * (steps - 1) + 1
+
+
+def chain(points, steps: int, method: str = "slerp", loop: bool = False):
+    """Latents for a walk through ``points`` (a (K, D) tensor): ``frame_count`` rows."""
+    import torch
+
+    if steps < 2:
+        raise UsageError(f"--steps {steps}: must be at least 2 (both ends of a segment)")
+    if method not in METHODS:
+        raise UsageError(f"--method {method}: choose lerp or slerp")
+    k = points.shape[0]
+    if k < 2:
+        raise UsageError("interpolation needs at least two points (e.g. --seeds 3,17)")
+    fn = METHODS[method]
+    ends = list(range(k)) + ([0] if loop else [])
+    t = torch.linspace(0, 1, steps, dtype=points.dtype)
+    t[0], t[-1] = 0.0, 1.0
+    rows = []
+    for i in range(len(ends) - 1):
+        a, b = points[ends[i]:ends[i] + 1], points[ends[i + 1]:ends[i + 1] + 1]
+        seg = fn(a, b, t)
+        rows.append(seg if i == 0 else seg[1:])
+    out = torch.cat(rows)
+    if loop:
+        out = out[:-1]
+    assert out.shape[0] == frame_count(k, steps, loop)
+    return out
+
+
+def walk(z, direction, start: float, stop: float, steps: int, loop: bool = False):
+    """Points ``z + s * direction`` for ``s`` from ``start`` to ``stop`` (``steps`` frames,
+    both ends included); with ``loop`` it comes back (``2 * (steps - 1)`` frames)."""
+    import torch
+
+    if steps < 2:
+        raise UsageError(f"--steps {steps}: must be at least 2 (both ends of the walk)")
+    s = torch.linspace(float(start), float(stop), steps, dtype=z.dtype)
+    if loop:
+        s = torch.cat([s, s.flip(0)[1:-1]])
+    return z.reshape(1, -1) + s.reshape(-1, 1) * direction.reshape(1, -1).to(z.dtype), s
+
+
+# -- runs and directions -------------------------------------------------------------------
+
+
+def run_dir_of(checkpoint) -> Path | None:
+    """The run folder holding a checkpoint (``RUN/checkpoints/step-*.safetensors``)."""
+    p = Path(checkpoint.path).resolve()
+    if p.parent.name == "checkpoints":
+        return p.parent.parent
+    return None
+
+
+def require_run_dir(checkpoint, flag: str) -> Path:
+    run = run_dir_of(checkpoint)
+    if run is None:
+        raise GankitError(
+            f"{checkpoint.path}: not inside a run folder (RUN/checkpoints/step-*.safetensors), "
+            f"so it has no directions/ for {flag}; pass the run folder instead"
+        )
+    return run
+
+
+def check_name(name: str) -> str:
+    if not NAME_RE.match(name or ""):
+        raise UsageError(
+            f"direction name '{name}': use letters, digits, '_', '-' or '.' (at most 64), "
+            "e.g. tuna or long-hair"
+        )
+    return name
+
+
+def direction_path(run_dir: Path, name: str) -> Path:
+    return Path(run_dir) / "directions" / f"{check_name(name)}.safetensors"
+
+
+def parse_direction_spec(text: str) -> tuple[str, float]:
+    """``NAME:STRENGTH`` (``tuna:1.5``, ``tuna:-2``); a bare ``NAME`` means strength 1."""
+    name, sep, strength = text.rpartition(":")
+    if not sep:
+        name, strength = text, "1"
+    try:
+        value = float(strength)
+    except ValueError:
+        raise UsageError(
+            f"--direction {text}: expected NAME:STRENGTH, e.g. tuna:1.5 or tuna:-2"
+        ) from None
+    if value != value or abs(value) == float("inf"):
+        raise UsageError(f"--direction {text}: the strength must be a finite number")
+    check_name(name)
+    return name, value
+
+
+def fit_direction(model, config, positive, negative):
+    """Mean z of the positive seeds minus mean z of the negative ones (float32, (D,))."""
+    both = set(positive) & set(negative)
+    if both:
+        raise UsageError(
+            f"--positive and --negative share seed(s) {', '.join(map(str, sorted(both)))}"
+        )
+    zp = latents_for_seeds(model, config, positive)
+    zn = latents_for_seeds(model, config, negative)
+    return (zp.mean(0) - zn.mean(0)).float().contiguous()
+
+
+def save_direction(run_dir: Path, name: str, vector, *, model, config, checkpoint,
+                   positive, negative, positive_text: str = "", negative_text: str = "") -> Path:
+    from safetensors.torch import save_file
+
+    from .checkpoints import atomic_write
+
+    path = direction_path(run_dir, name)
+    meta = {
+        "gankit.direction": DIRECTION_FORMAT,
+        "name": name,
+        "model": model.name,
+        "model_version": str(model.version),
+        "prior": prior_of(model),
+        "z_dim": str(int(vector.numel())),
+        "positive": positive_text or ",".join(map(str, positive)),
+        "negative": negative_text or ",".join(map(str, negative)),
+        "n_positive": str(len(positive)),
+        "n_negative": str(len(negative)),
+        "step": str(checkpoint.step),
+        "checkpoint": Path(checkpoint.path).name,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    tensor = vector.detach().cpu().float().contiguous()
+    atomic_write(path, lambda tmp: save_file({"direction": tensor}, tmp, metadata=meta))
+    return path
+
+
+def _read_direction(path: Path):
+    """(vector, metadata) of a direction file, or a GankitError naming the file."""
+    from safetensors import safe_open
+
+    from .checkpoints import read_header
+    from .errors import CheckpointError
+
+    try:
+        meta = read_header(path)
+    except CheckpointError as exc:
+        raise GankitError(f"{exc} (a damaged direction; fit it again)") from None
+    if meta.get("gankit.direction") != DIRECTION_FORMAT:
+        raise GankitError(f"{path}: not a gankit direction file")
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as fh:
+            vec = fh.get_tensor("direction")
+    except Exception as exc:  # noqa: BLE001 - safetensors raises its own types
+        raise GankitError(f"{path}: cannot read the direction ({exc})") from None
+    if vec.dim() != 1:
+        raise GankitError(f"{path}: the direction is not a vector")
+    return vec.float(), meta
+
+
+def available_directions(run_dir: Path) -> list[str]:
+    d = Path(run_dir) / "directions"
+    return sorted(p.stem for p in d.glob("*.safetensors")) if d.is_dir() else []
+
+
+def load_direction(run_dir: Path, name: str, model, config):
+    """The vector of direction ``name`` of a run, checked against the model's z."""
+    path = direction_path(run_dir, name)
+    if not path.is_file():
+        have = available_directions(run_dir)
+        raise GankitError(
+            f"no direction '{name}' in {Path(run_dir) / 'directions'}"
+            + (f" (have: {', '.join(have)})" if have else "")
+            + f"; fit it with `gankit direction fit {name} {run_dir} --positive SEEDS "
+            "--negative SEEDS`"
+        )
+    vec, meta = _read_direction(path)
+    want = model.z_dim(config)
+    if vec.numel() != want or meta.get("model") not in (None, model.name):
+        raise GankitError(
+            f"{path}: made for model '{meta.get('model')}' with z_dim {vec.numel()}, this run "
+            f"is '{model.name}' with z_dim {want}; fit it again"
+        )
+    return vec
+
+
+def list_directions(run_dir: Path) -> list[dict]:
+    rows = []
+    for name in available_directions(run_dir):
+        path = Path(run_dir) / "directions" / f"{name}.safetensors"
+        try:
+            vec, meta = _read_direction(path)
+        except GankitError as exc:
+            rows.append({"name": name, "path": str(path), "error": str(exc)})
+            continue
+        rows.append({
+            "name": name,
+            "path": str(path),
+            "model": meta.get("model"),
+            "z_dim": int(vec.numel()),
+            "norm": round(float(vec.norm()), 4),
+            "positive": meta.get("positive", ""),
+            "negative": meta.get("negative", ""),
+            "n_positive": int(meta.get("n_positive", 0) or 0),
+            "n_negative": int(meta.get("n_negative", 0) or 0),
+            "step": int(meta.get("step", 0) or 0),
+            "created": meta.get("created", ""),
+        })
+    return rows
+
+
+def apply_directions(z, run_dir, specs, model, config):
+    """``z + sum(strength * direction)`` for ``NAME:STRENGTH`` specs."""
+    for name, strength in specs:
+        vec = load_direction(run_dir, name, model, config)
+        z = z + strength * vec.to(z.device, z.dtype).reshape(1, -1)
+    return z
+
+
+def dumps(rows) -> str:
+    return json.dumps(rows, indent=2)

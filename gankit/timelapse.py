@@ -1,0 +1,124 @@
+"""A run's saved fixed-noise grids (``samples/step-NNNNNN.png``) as one animated GIF."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from pathlib import Path
+
+from . import console
+from .errors import GankitError, UsageError
+
+GRID_RE = re.compile(r"^step-(\d+)\.png$")
+MAX_AUTO_FRAMES = 200
+PROGRESS_FROM = 20  # frames; fewer are quick enough to need no bar
+
+
+def sample_grids(run_dir: Path) -> list[tuple[int, Path]]:
+    """(step, path) of every saved grid of a run, in step order."""
+    d = Path(run_dir) / "samples"
+    if not d.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in d.iterdir() if (m := GRID_RE.match(p.name))]
+    return sorted(found)
+
+
+def run_folder(target) -> Path:
+    """A run folder, the run holding a checkpoint file, a folder of runs (its newest),
+    or the newest run under ./runs."""
+    from .runs import newest_run
+
+    if not target:
+        return newest_run()
+    p = Path(target)
+    if not p.exists():
+        raise GankitError(f"{p}: no such run folder or checkpoint")
+    if p.is_file():
+        if p.parent.name == "checkpoints" and (p.parent.parent / "samples").is_dir():
+            return p.parent.parent
+        raise GankitError(f"{p}: not inside a run folder (RUN/checkpoints/); pass the run folder")
+    if not (p / "samples").is_dir() and any((d / "samples").is_dir() for d in p.glob("*/")):
+        return newest_run(p)
+    return p
+
+
+def _stamp(img, text: str):
+    """Write ``text`` in the top-left corner on a dark box (in place)."""
+    from PIL import ImageDraw, ImageFont
+
+    size = max(10, min(24, img.width // 24))
+    try:
+        font = ImageFont.load_default(size=size)
+    except (TypeError, OSError, ImportError):
+        font = ImageFont.load_default()
+    draw = ImageDraw.Draw(img)
+    left, top, right, bottom = draw.textbbox((4, 3), text, font=font)
+    draw.rectangle((0, 0, right + 4, bottom + 3), fill=(0, 0, 0))
+    draw.text((4, 3), text, fill=(255, 255, 255), font=font)
+    return img
+
+
+def write_timelapse(run_dir, out=None, every: int | None = None, fps: float = 8,
+                    size: int | None = None, stamp: bool = True) -> Path:
+    """GIF of a run's sample grids in step order, the step written in a corner.
+
+    ``every``: take every K-th grid (the last grid is always included); by default
+    every grid, or a stride that keeps at most 200 frames. ``size``: scale frames so
+    their width is ``size`` pixels. Writes ``RUN/timelapse.gif`` unless ``out`` is given.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    from .images import save_gif
+
+    run_dir = Path(run_dir)
+    grids = sample_grids(run_dir)
+    if not grids:
+        raise GankitError(
+            f"{run_dir / 'samples'}: no sample grids (step-NNNNNN.png) to animate; train with "
+            "--sample-every N"
+        )
+    out = Path(out) if out else run_dir / "timelapse.gif"
+    if out.is_dir():
+        out = out / "timelapse.gif"
+    if out.suffix.lower() != ".gif":
+        raise UsageError(f"--out {out}: the timelapse is a GIF; use a name ending in .gif")
+    if every is not None and every < 1:
+        raise UsageError(f"--every {every}: must be at least 1")
+    if not fps > 0:
+        raise UsageError(f"--fps {fps}: must be positive")
+    if size is not None and not 16 <= size <= 4096:
+        raise UsageError(f"--size {size}: choose 16 to 4096 pixels")
+    if every is None:
+        every = max(1, -(-len(grids) // MAX_AUTO_FRAMES))
+    picked = grids[::every]
+    if picked[-1] != grids[-1]:
+        picked.append(grids[-1])
+    frames, skipped = [], []
+    shape = None
+    many = len(picked) >= PROGRESS_FROM
+    with console.progress(transient=True) if many else contextlib.nullcontext() as prog:
+        task = prog.add_task("timelapse", total=len(picked), rate="", info="") if many else None
+        for i, (step, path) in enumerate(picked):
+            try:
+                with Image.open(path) as im:
+                    img = im.convert("RGB")
+            except (OSError, UnidentifiedImageError, ValueError):
+                skipped.append(path.name)
+                continue
+            if shape is None:
+                w, h = img.size
+                shape = (size, max(1, round(h * size / w))) if size else (w, h)
+            if img.size != shape:
+                img = img.resize(shape, Image.Resampling.LANCZOS)
+            frames.append(_stamp(img, f"step {step}") if stamp else img)
+            if task is not None:
+                prog.update(task, completed=i + 1)
+    if skipped:
+        console.warn(f"skipped {len(skipped)} unreadable grid(s) in {run_dir / 'samples'}: "
+                     f"{', '.join(skipped[:3])}{' ...' if len(skipped) > 3 else ''}")
+    if not frames:
+        raise GankitError(f"{run_dir / 'samples'}: none of the sample grids can be read")
+    save_gif(frames, out, fps=fps)
+    console.info(f"timelapse: {len(frames)} grids (steps {picked[0][0]}-{picked[-1][0]}"
+                 f"{f', every {every}' if every > 1 else ''}) -> {out}")
+    return out
