@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from . import checkpoints as ckpt
@@ -37,6 +38,23 @@ def open_checkpoint(target: str | Path | None) -> ckpt.Checkpoint:
     return ckpt.Checkpoint(p)
 
 
+@contextlib.contextmanager
+def _no_init():
+    """torch.nn.init as no-ops: shapes do not need values, and initialising meta tensors
+    imports torch._dynamo (about 3 s of `gankit sample`'s startup)."""
+    import torch.nn.init as init
+
+    saved = {n: getattr(init, n) for n in dir(init)
+             if n.endswith("_") and not n.startswith("_") and callable(getattr(init, n))}
+    try:
+        for n in saved:
+            setattr(init, n, lambda tensor, *args, **kwargs: tensor)
+        yield
+    finally:
+        for n, f in saved.items():
+            setattr(init, n, f)
+
+
 def check_fits(c: ckpt.Checkpoint, model, config, spec, loss=None, wanted=None) -> None:
     """Refuse a checkpoint whose metadata describes networks that its tensors do not
     match, before anything is allocated: the networks are built on torch's ``meta``
@@ -45,7 +63,7 @@ def check_fits(c: ckpt.Checkpoint, model, config, spec, loss=None, wanted=None) 
     import torch
 
     def meta_shapes(cfg):
-        with torch.device("meta"):
+        with torch.device("meta"), _no_init():
             nets = model.build(cfg, spec, loss)
         return {f"{k}.{n}": tuple(t.shape) for k, net in nets.items()
                 if not wanted or k in wanted for n, t in net.state_dict().items()}

@@ -42,7 +42,8 @@ _FIELD = {"no_flip": "flip"}
               show_default=True)
 @click.option("--download", is_flag=True, help="Let mnist/fashion-mnist/cifar10 download files.")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the decoded-image cache.")
-@click.option("--decay-from", type=int, help="Step where linear LR decay starts (cyclegan).")
+@click.option("--decay-from", type=int,
+              help="Step where linear LR decay to zero starts (cyclegan, vanilla).")
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile the networks.")
 @click.option("--timelapse", is_flag=True, help="Write a GIF of the sample grids at the end.")
 @click.option("--max-retries", type=int, default=3, show_default=True,

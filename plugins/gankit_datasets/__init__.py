@@ -104,6 +104,10 @@ def register_datasets(register):
     register(MNIST())
     register(FashionMNIST(), aliases=("fashion",))
     register(CIFAR10(), aliases=("cifar",))
+    from .toy2d import Grid25, Ring8  # 2-D mixtures (no torch at import time)
+
+    register(Ring8(), aliases=("ring",))
+    register(Grid25(), aliases=("grid",))
 
 
 __all__ = ["to_data", "GankitError"]

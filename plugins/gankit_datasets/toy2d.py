@@ -1,0 +1,79 @@
+"""2-D Gaussian mixtures for studying mode collapse: ``ring8`` and ``grid25``.
+
+The settings follow the mode-collapse literature:
+
+- ``ring8``: 8 Gaussians evenly spaced on a circle of radius 2, standard deviation 0.02
+  (Metz et al. 2017, "Unrolled GANs"; used again by Srivastava et al. 2017, VEEGAN).
+- ``grid25``: 25 Gaussians on the grid {-4, -2, 0, 2, 4}^2, standard deviation 0.05
+  (Srivastava et al. 2017; Lin et al. 2018, PacGAN).
+
+Samples are float32 (N, 2) in data units (not scaled to [-1, 1]); ``Data.meta`` holds
+the mode centres and the standard deviation, which ``gankit evaluate`` uses.
+"""
+
+from __future__ import annotations
+
+import math
+
+from gankit import Data, Dataset, DataSpec, GankitError
+
+DEFAULT_COUNT = 10_000
+
+
+def ring_centers(n: int = 8, radius: float = 2.0) -> list[list[float]]:
+    return [[radius * math.cos(2 * math.pi * k / n), radius * math.sin(2 * math.pi * k / n)]
+            for k in range(n)]
+
+
+def grid_centers(side: int = 5, spacing: float = 2.0) -> list[list[float]]:
+    half = (side - 1) / 2
+    vals = [(i - half) * spacing for i in range(side)]
+    return [[x, y] for x in vals for y in vals]
+
+
+def sample_mixture(centers, std: float, n: int, seed: int):
+    """``n`` float32 points: a uniformly chosen centre plus isotropic N(0, std^2) noise.
+
+    Uses its own generator (never the global RNG), so the same seed gives the same set.
+    """
+    import torch
+
+    g = torch.Generator().manual_seed(int(seed))
+    c = torch.tensor(centers, dtype=torch.float32)
+    idx = torch.randint(0, c.shape[0], (n,), generator=g)
+    return c[idx] + std * torch.randn((n, c.shape[1]), generator=g)
+
+
+class Mixture2D(Dataset):
+    kind = "vector"
+    std: float = 0.02
+
+    def centers(self) -> list[list[float]]:
+        raise NotImplementedError
+
+    def load(self, options):
+        n = int(options.extra.get("toy_count", DEFAULT_COUNT))
+        if n < 1:
+            raise GankitError(f"{self.name}: the sample count must be at least 1, not {n}")
+        centers = self.centers()
+        samples = sample_mixture(centers, self.std, n, options.seed)
+        spec = DataSpec(kind="vector", dim=2, channels=0, size=0, name=self.name)
+        return Data(samples=samples, spec=spec, meta={"centers": centers, "std": self.std})
+
+
+class Ring8(Mixture2D):
+    name = "ring8"
+    summary = "2-D: 8 Gaussians on a circle of radius 2, std 0.02 (mode-collapse benchmark)"
+    std = 0.02
+
+    def centers(self):
+        return ring_centers(8, 2.0)
+
+
+class Grid25(Mixture2D):
+    name = "grid25"
+    summary = "2-D: 25 Gaussians on the grid {-4,-2,0,2,4}^2, std 0.05 (mode-collapse benchmark)"
+    std = 0.05
+
+    def centers(self):
+        return grid_centers(5, 2.0)
