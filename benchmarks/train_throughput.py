@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import json
 import os
 import platform
@@ -178,8 +177,9 @@ class StepClock:
 class GankitRunner:
     """gankit's trainer as ``gankit train`` builds it; timed through ``fit()`` in chunks."""
 
+    count = 0
+
     def __init__(self, args, size: int, batch: int, overrides: dict, out: Path, label: str):
-        from gankit import console
         from gankit.config import parse_sets
         from gankit.plugins import get_plugins
         from gankit.trainer import TrainOptions
@@ -188,8 +188,10 @@ class GankitRunner:
         self.label = label
         plugins = get_plugins()
         self.clock = StepClock()
-        name = f"bench-clock-{id(self)}"
-        plugins.add_plugin(self.clock.make_plugin(), name)
+        GankitRunner.count += 1
+        self.plugin_name = f"bench-clock-{GankitRunner.count}"
+        self.plugins = plugins
+        plugins.add_plugin(self.clock.make_plugin(), self.plugin_name)
         opts = TrainOptions(
             model=args.model, dataset=args.dataset, data=args.data, image_size=size,
             batch_size=batch, steps=1, precision=overrides.get("precision", args.precision),
@@ -213,8 +215,8 @@ class GankitRunner:
         t.save_checkpoint = lambda: t.run_dir
         self.precision = t.precision
         self.batch = t.batch_size
-        self.console = console
         self.compile_s = None
+        self._progress = bool(args.progress)
 
     def levers(self) -> str:
         t = self.trainer
@@ -241,11 +243,14 @@ class GankitRunner:
         self.clock.arm(start + 1, start + steps, t.device)
         with quiet(not self._progress):
             t.fit()
-        if self.clock.t_first is None or self.clock.t_last is None or steps < 2:
+        if steps < 2:
             return None
+        if self.clock.t_first is None or self.clock.t_last is None:
+            raise RuntimeError("the step clock did not fire (is its plugin registered?)")
         return (steps - 1) * self.batch / (self.clock.t_last - self.clock.t_first)
 
-    _progress = False
+    def close(self) -> None:
+        self.plugins.remove_plugin(self.plugin_name)
 
     def real_images_per_step(self) -> int:
         loss = self.trainer.loss
@@ -705,14 +710,10 @@ def make_bare(trainer, levers: set, label: str, seed: int):
 
 def measure_train(args, size: int, batch: int, out: Path) -> dict:
     """Interleave every variant chunk by chunk; paired ratios per round."""
-    from gankit.plugins import set_plugins  # noqa: F401  (the process-wide manager is used)
-
     runners: list = []
     for i, spec in enumerate(args.gankit):
         label = "gankit" + ("" if spec in ("", "default") else f" [{spec}]")
         runners.append(GankitRunner(args, size, batch, parse_gankit_variant(spec), out, label))
-    for r in runners:
-        r._progress = args.progress
     first = runners[0]
     bare_specs = [] if args.no_bare else args.bare
     for spec in bare_specs:
@@ -904,7 +905,8 @@ def measure_data(args, train_result: dict | None, size: int, batch: int, out: Pa
     step = next(r for r in train_result["rows"] if r["label"] == runner.label)
     res["train_real_images_per_s"] = step["real_images_per_s"]
     res["pipeline_vs_step"] = res["batcher_images_per_s"] / step["real_images_per_s"]
-    torch.cuda.empty_cache() if device.type == "cuda" else None
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
     return res
 
 
@@ -1111,7 +1113,9 @@ def main(argv=None) -> int:
                         print(f"\ndata pipeline {size}px batch {batch}: {dec}Batcher "
                               f"{fmt_rate(d['batcher_images_per_s'])} images/s = "
                               f"{d['pipeline_vs_step']:.0f}x the training step")
-                res.pop("_runners", None)
+                for r in res.pop("_runners", []):
+                    if isinstance(r, GankitRunner):
+                        r.close()
                 results["train"].append(res)
                 del res
                 if device.type == "cuda":
