@@ -11,7 +11,7 @@ from pathlib import Path
 SIZE = 384
 BACKGROUND = (255, 255, 255)
 REAL = (200, 200, 200)
-CENTER = (90, 90, 90)
+CENTER = (150, 150, 150)
 FAKE = (31, 119, 180)
 OUTSIDE = (214, 39, 40)  # samples beyond the plot, pinned to its border
 
@@ -98,7 +98,7 @@ def scatter_array(samples, real=None, centers=None, size: int = SIZE, bounds=Non
     if s is not None and len(s):
         s = s[np.isfinite(s).all(1)]
         px = to_px(s)
-        dot = 2 if len(s) <= 500 else 1  # many samples: smaller dots keep clusters legible
+        dot = 2
         inside = ((px >= 0) & (px <= size - 1)).all(1)
         _stamp(img, np.round(px[inside]).astype(np.int64), FAKE, dot)
         if (~inside).any():

@@ -143,8 +143,8 @@ def test_textbook_defaults(plugins):
 def test_vector_defaults_are_the_papers_mlp(plugins):
     m, cfg = vanilla(plugins)
     nets = m.build(cfg, VEC)
-    assert linears(nets["G"]) == [(20, 128), (128, 128), (128, 128), (128, 2)]
-    assert linears(nets["D"]) == [(2, 128), (128, 128), (128, 128), (128, 1)]
+    assert linears(nets["G"]) == [(20, 128), (128, 128), (128, 128), (128, 128), (128, 2)]
+    assert linears(nets["D"]) == [(2, 128), (128, 128), (128, 128), (128, 128), (128, 1)]
     assert not any(isinstance(x, nn.Dropout) for x in nets["D"].modules())
     m, cfg = vanilla(plugins, hidden="100", dropout="0.5")  # the textbook's, on 2-D data
     nets = m.build(cfg, VEC)

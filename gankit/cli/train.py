@@ -44,7 +44,9 @@ _FIELD = {"no_flip": "flip"}
 @click.option("--no-cache", is_flag=True, help="Do not read or write the decoded-image cache.")
 @click.option("--decay-from", type=int,
               help="Step where linear LR decay to zero starts (cyclegan, vanilla).")
-@click.option("--compile", "compile_", is_flag=True, help="torch.compile the networks.")
+@click.option("--compile", "compile_", is_flag=True,
+              help="torch.compile the networks; the first step compiles (about a minute on "
+                   "a CPU), so it pays only in long runs (docs/performance.md).")
 @click.option("--timelapse", is_flag=True, help="Write a GIF of the sample grids at the end.")
 @click.option("--max-retries", type=int, default=3, show_default=True,
               help="Divergence guard: restores of the last good checkpoint (each halving the "
