@@ -229,7 +229,7 @@ class GankitRunner:
             out.append("fused Adam" if d.get("fused") else "foreach Adam" if d.get("foreach")
                        else "Adam")
         out.append(f"log every {t.options.log_every}")
-        if t.options.flip:
+        if t.batcher.flip:
             out.append("flips on device")
         if t.options.compile:
             out.append("compile")
@@ -347,7 +347,8 @@ class BareUnconditional:
         return iter(loader)
 
     def levers_text(self) -> str:
-        rest = sorted(self.levers - {"bf16", "fp16", "plain"})
+        rest = sorted(self.levers - {"bf16", "fp16", "plain"} - (set() if self.image
+                                                                  else {"channels_last"}))
         if self.examples:
             return "fp32, pytorch/examples loop" + (" + DataLoader" if self.loader else "")
         return self.precision + ", " + (", ".join(rest) if rest else "no lever")
