@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from pathlib import Path
 
 from .errors import UsageError
 
@@ -106,16 +107,31 @@ def make_adam(params, options):
     return torch.optim.Adam(params, foreach=True if params else None, **kw)
 
 
-def configure_threads() -> None:
-    """Torch's own threads beyond the core count slow training down: cap them."""
-    import torch
-
-    if "OMP_NUM_THREADS" in os.environ:
-        return
+def usable_cores(cgroup_root: str = "/sys/fs/cgroup") -> int:
+    """The cores this process may really use: its CPU affinity (a cpuset), further
+    limited by a cgroup v2 CPU quota (``docker --cpus``, Kubernetes limits) if one is set."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:
         cores = os.cpu_count() or 1
+    try:
+        quota, period = Path(cgroup_root, "cpu.max").read_text().split()[:2]
+        if quota != "max" and int(period) > 0:
+            cores = min(cores, max(1, -(-int(quota) // int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, cores)
+
+
+def configure_threads() -> None:
+    """Torch's own threads beyond the usable cores slow training down (OpenMP workers
+    spin at barriers for threads that are not running): cap them. ``OMP_NUM_THREADS``
+    wins when set."""
+    import torch
+
+    if "OMP_NUM_THREADS" in os.environ:
+        return
+    cores = usable_cores()
     if torch.get_num_threads() > cores:
         torch.set_num_threads(cores)
 
