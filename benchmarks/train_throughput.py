@@ -112,8 +112,9 @@ def parse_gankit_variant(text: str) -> dict:
     return out
 
 
-def parse_bare_variant(text: str, precision: str) -> tuple[str, set]:
-    """'none' | 'examples' | 'all' | 'a+b' | 'all-a+b' -> (label, levers)."""
+def parse_bare_variant(text: str, precision: str, channels_last: bool = True) -> tuple[str, set]:
+    """'none' | 'examples' | 'all' | 'a+b' | 'all-a+b' -> (label, levers). ``all`` takes
+    gankit's precision, and channels_last only where gankit's trainer uses it."""
     import re
 
     levers: set = set()
@@ -129,6 +130,8 @@ def parse_bare_variant(text: str, precision: str) -> tuple[str, set]:
             group = {"plain"}
         elif name == "all":
             group = set(ALL_LEVERS) | ({precision} if precision in ("bf16", "fp16") else set())
+            if not channels_last:
+                group.discard("channels_last")
         elif name in LEVER_NAMES or re.fullmatch(r"threads\d+", name):
             group = {name}
         else:
@@ -214,6 +217,7 @@ class GankitRunner:
         # the timed window never writes checkpoints; fit() would write one at its last step
         t.save_checkpoint = lambda: t.run_dir
         self.precision = t.precision
+        self.channels_last = t.channels_last
         self.batch = t.batch_size
         self.compile_s = None
         self._progress = bool(args.progress)
@@ -718,7 +722,7 @@ def measure_train(args, size: int, batch: int, out: Path) -> dict:
     first = runners[0]
     bare_specs = [] if args.no_bare else args.bare
     for spec in bare_specs:
-        label, levers = parse_bare_variant(spec, first.precision)
+        label, levers = parse_bare_variant(spec, first.precision, first.channels_last)
         bare = make_bare(first.trainer, levers, f"bare [{label}]", args.seed)
         bare.parsed = levers
         runners.append(bare)
@@ -770,7 +774,7 @@ def measure_train(args, size: int, batch: int, out: Path) -> dict:
         for b in runners:
             if isinstance(b, GankitRunner):
                 continue
-            if b.parsed == parse_bare_variant("all", g.precision)[1]:
+            if b.parsed == parse_bare_variant("all", g.precision, g.channels_last)[1]:
                 pair = [x / y for x, y in zip(rates[g.label], rates[b.label])]
                 same.append({"gankit": g.label, "bare": b.label, "ratio": median(pair)})
     result["same_levers"] = same

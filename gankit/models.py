@@ -52,6 +52,9 @@ class GANModel:
     }
     #: names of the networks that sampling needs (the rest is only for training)
     generator_nets: ClassVar[tuple[str, ...]] = ("G",)
+    #: run image networks in channels-last memory format (faster for plain conv stacks
+    #: on oneDNN and cuDNN; set False where benchmarks/train_throughput.py shows it slower)
+    channels_last: ClassVar[bool] = True
 
     # -- configuration ----------------------------------------------------------
     def default_config(self):

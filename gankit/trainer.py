@@ -181,7 +181,8 @@ class Trainer:
         torch.manual_seed(options.seed)
         nets = model.build(config, self.spec, loss)
         image = self.spec.kind == "image"
-        self.channels_last = bool(options.channels_last and image and self.device.type != "mps")
+        self.channels_last = bool(options.channels_last and image and self.device.type != "mps"
+                                  and getattr(model, "channels_last", True))
         for k, net in nets.items():
             net.to(self.device)
             if self.channels_last:

@@ -112,3 +112,20 @@ def test_missing_devices_are_refused_with_the_flag(monkeypatch):
         engine.pick_device("mps")
     with pytest.raises(UsageError, match="--device tpu: choose one of"):
         engine.pick_device("tpu")
+
+
+@pytest.mark.parametrize("model, sets, expected", [
+    ("dcgan", {"ngf": "8", "ndf": "8"}, True),
+    ("cyclegan", {"ngf": "8", "ndf": "8", "n_blocks": "1"}, False),  # the model opts out
+])
+def test_channels_last_follows_the_models_preference(tmp_path, model, sets, expected):
+    from gankit.trainer import TrainOptions
+    from gankit.training import prepare
+
+    t = prepare(TrainOptions(model=model, image_size=32, batch_size=2, steps=1, device="cpu",
+                             out=str(tmp_path), name="t", sample_every=0), sets=sets)
+    assert t.channels_last is expected
+    conv = next(m for n in t.nets.values() for m in n.modules()
+                if isinstance(m, nn.modules.conv._ConvNd) and m.weight.shape[-1] > 1)
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last) is expected
+    assert t.next_batch().is_contiguous(memory_format=torch.channels_last) is expected
