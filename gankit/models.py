@@ -150,7 +150,7 @@ class UnconditionalGAN(GANModel):
         G, D = t.nets["G"], t.nets["D"]
         n_critic = max(1, int(loss.n_critic))
         fake = None
-        D.requires_grad_(True)
+        t.requires_grad("D", True)
         for _ in range(n_critic):
             real = t.next_batch()
             z = t.latent(real.shape[0])
@@ -169,13 +169,13 @@ class UnconditionalGAN(GANModel):
                 gp = loss.penalty(D, real, fake_in.float())
                 loss_d = loss_d + loss.gp_weight * gp
             t.backward_step("D", loss_d)
-        D.requires_grad_(False)
+        t.requires_grad("D", False)
         with t.autocast():
             if fake is None:
                 fake = G(t.latent(t.batch_size))
             loss_g = loss.g_loss(D(fake))
         t.backward_step("G", loss_g)
-        D.requires_grad_(True)
+        t.requires_grad("D", True)
         return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach()}
 
 

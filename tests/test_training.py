@@ -161,3 +161,39 @@ def test_batch_size_larger_than_data_is_clamped(tmp_path, capsys):
     assert t.batch_size == 256
     assert "--batch-size 1000 is larger than the data set (256 samples)" in capsys.readouterr().err
     assert isinstance(t.data, Data) and isinstance(t.spec, DataSpec)
+
+
+def test_loss_sums_track_keys_and_non_finite_values():
+    from gankit.trainer import _LossSums
+
+    s = _LossSums(torch.device("cpu"))
+    s.add({})  # a step without losses adds nothing
+    s.add({"loss_d": torch.tensor(1.0), "loss_g": torch.tensor(2.0, dtype=torch.bfloat16)})
+    s.add({"loss_d": torch.tensor(3.0), "loss_g": torch.tensor(4.0)})
+    assert s.keys == ("loss_d", "loss_g") and s.values().tolist() == [4.0, 6.0]
+    s.add({"loss_g": torch.tensor(1.0), "extra": torch.tensor(5.0)})  # other keys: merged
+    assert s.keys == ("loss_d", "loss_g", "extra") and s.values().tolist() == [4.0, 7.0, 5.0]
+    assert not bool(s.non_finite())
+    s.add({"loss_d": torch.tensor(float("inf")), "loss_g": torch.tensor(0.0),
+           "extra": torch.tensor(0.0)})
+    assert bool(s.non_finite())
+    t = _LossSums(torch.device("cpu"))
+    t.add({"loss_d": torch.tensor(float("nan"))})
+    t.add({"loss_d": torch.tensor(1.0)})
+    assert bool(t.non_finite())  # a NaN early in the interval is not washed out
+
+
+def test_requires_grad_toggles_a_networks_weights(tmp_path):
+    from gankit.trainer import TrainOptions
+    from gankit.training import prepare
+
+    t = prepare(TrainOptions(model="dcgan", image_size=32, batch_size=2, steps=1, device="cpu",
+                             out=str(tmp_path), name="t", sample_every=0),
+                sets={"ngf": "8", "ndf": "8"})
+    t.requires_grad("D", False)
+    assert not any(p.requires_grad for p in t.nets["D"].parameters())
+    assert all(p.requires_grad for p in t.nets["G"].parameters())
+    t.requires_grad(("D", "G"), True)
+    assert all(p.requires_grad for n in ("D", "G") for p in t.nets[n].parameters())
+    t.fit()  # the built-in step leaves D trainable after its G step
+    assert all(p.requires_grad for p in t.nets["D"].parameters())

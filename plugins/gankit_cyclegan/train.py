@@ -227,14 +227,12 @@ class CycleState:
         D_A, D_B = nets["D_A"], nets["D_B"]
 
         # generators, with the discriminators frozen
-        D_A.requires_grad_(False)
-        D_B.requires_grad_(False)
+        t.requires_grad(("D_A", "D_B"), False)
         with t.autocast():
             g = generator_losses(nets, real_a, real_b, t.loss, cfg.lambda_cycle,
                                  cfg.lambda_identity)
         t.backward_step(("G_AB", "G_BA"), g["total"])
-        D_A.requires_grad_(True)
-        D_B.requires_grad_(True)
+        t.requires_grad(("D_A", "D_B"), True)
 
         # discriminators, on generated images drawn through the pools
         fake_a = self._fmt(self.pool_a.query(g["fake_a"]))
