@@ -129,3 +129,32 @@ def test_channels_last_follows_the_models_preference(tmp_path, model, sets, expe
                 if isinstance(m, nn.modules.conv._ConvNd) and m.weight.shape[-1] > 1)
     assert conv.weight.is_contiguous(memory_format=torch.channels_last) is expected
     assert t.next_batch().is_contiguous(memory_format=torch.channels_last) is expected
+
+
+def test_fp16_gradient_scaler_path_trains_and_resumes(tmp_path, monkeypatch):
+    """The CUDA-without-bf16 path (fp16 autocast + GradScaler), run on the CPU, where
+    torch supports both: the scaler steps every optimizer and its state is checkpointed."""
+    from gankit.trainer import TrainOptions
+    from gankit.training import prepare
+
+    monkeypatch.setattr(engine, "pick_precision", lambda *a, **k: "fp16")
+
+    def opts(steps):
+        return TrainOptions(model="dcgan", image_size=32, batch_size=4, steps=steps, device="cpu",
+                            out=str(tmp_path), name="f", sample_every=0, log_every=1)
+
+    t = prepare(opts(2), sets={"ngf": "8", "ndf": "8"})
+    assert t.precision == "fp16" and t.scaler is not None
+    before = {k: v.clone() for k, v in t.nets["G"].state_dict().items()}
+    t.fit()
+    assert all(torch.isfinite(torch.tensor(list(t.last_metrics.values()))))
+    assert any(not torch.equal(before[k], v) for k, v in t.nets["G"].state_dict().items())
+    t.scaler.update(new_scale=1024.0)  # a scale the checkpoint must carry over
+    t.save_checkpoint()
+    scale = t.scaler.get_scale()
+    assert scale == 1024.0
+    resumed = prepare(opts(3), sets={"ngf": "8", "ndf": "8"}, explicit={"steps"},
+                      resume=str(t.run_dir))
+    assert resumed.scaler.get_scale() == scale
+    resumed.fit()
+    assert resumed.step == 3
