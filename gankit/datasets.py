@@ -78,6 +78,9 @@ class Dataset:
     kind: str = "image"
     needs_path: bool = False
     default_size: int | None = None
+    #: random horizontal flips keep what the images mean (False for digits and text: a
+    #: mirrored 7 is not a 7); training flips only when this and ``--no-flip`` allow
+    flip: bool = True
 
     def load(self, options: LoadOptions) -> Data:
         raise NotImplementedError
@@ -88,5 +91,6 @@ class Dataset:
             "summary": self.summary,
             "kind": self.kind,
             "needs_path": self.needs_path,
+            "flip": bool(getattr(self, "flip", True)),
             "plugin": getattr(self, "plugin", None),
         }

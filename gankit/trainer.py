@@ -87,7 +87,7 @@ class Batcher:
         self.n = len(data)
         self.batch_size = batch_size
         self.device = device
-        self.flip = flip and data.spec.kind == "image"
+        self.flip = bool(flip and data.spec.kind == "image" and (data.meta or {}).get("flip", True))
         self.channels_last = channels_last and data.spec.kind == "image"
         self.gen = torch.Generator().manual_seed(int(seed) + 7919)
         samples = data.samples

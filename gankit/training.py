@@ -58,6 +58,8 @@ def load_data(plugins, model, options: TrainOptions, *, path, name, progress=Non
     data = ds.load(lo)
     if data is None or len(data) == 0:
         raise GankitError(f"data set '{name}'" + (f" at {path}" if path else "") + " is empty")
+    if not getattr(ds, "flip", True):
+        data.meta = {**(data.meta or {}), "flip": False}  # the batcher honours it
     return data
 
 

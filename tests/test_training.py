@@ -197,3 +197,34 @@ def test_requires_grad_toggles_a_networks_weights(tmp_path):
     assert all(p.requires_grad for n in ("D", "G") for p in t.nets[n].parameters())
     t.fit()  # the built-in step leaves D trainable after its G step
     assert all(p.requires_grad for p in t.nets["D"].parameters())
+
+
+def _write_mnist(root, n=16):
+    import struct
+
+    import numpy as np
+
+    root.mkdir(parents=True, exist_ok=True)
+    pixels = (np.arange(n * 28 * 28) % 251).astype(np.uint8)
+    (root / "train-images-idx3-ubyte").write_bytes(
+        struct.pack(">IIII", 2051, n, 28, 28) + pixels.tobytes())
+    return root
+
+
+@pytest.mark.parametrize("dataset, flips", [("mnist", False), ("fashion-mnist", True)])
+def test_digits_are_never_flipped(tmp_path, dataset, flips):
+    """A mirrored digit is not a digit: MNIST says so (Dataset.flip) and the batcher obeys,
+    while Fashion-MNIST (left-right symmetric clothes) keeps the random flips."""
+    sub = "FashionMNIST" if dataset == "fashion-mnist" else "MNIST"
+    root = tmp_path / "data"
+    _write_mnist(root / sub / "raw")
+    t = prepare(TrainOptions(model="dcgan", dataset=dataset, data=str(root), image_size=28,
+                             batch_size=8, steps=1, device="cpu", out=str(tmp_path), name="m",
+                             sample_every=0), sets=SETS)
+    assert t.batcher.flip is flips
+    a, b = t.batcher.next(), t.batcher.next()
+    # the IDX pixels are not left-right symmetric: any flip would show in a batch
+    rows = {tuple(x.flatten().tolist()) for x in t.data.samples}
+    got = [tuple(x.add(1).mul(127.5).round().to(torch.uint8).flatten().tolist())
+           for x in torch.cat([a, b])]
+    assert all(g in rows for g in got) is (not flips)

@@ -68,6 +68,7 @@ class MNIST(Dataset):
     needs_path = True
     default_size = 28
     fashion = False
+    flip = False  # mirrored digits are not digits
 
     def load(self, options):
         from .images import load_mnist
@@ -81,6 +82,7 @@ class FashionMNIST(MNIST):
     name = "fashion-mnist"
     summary = "Fashion-MNIST 28x28 from local IDX files (--data ROOT, --download to fetch)"
     fashion = True
+    flip = True  # clothes are left-right symmetric
 
 
 class CIFAR10(Dataset):

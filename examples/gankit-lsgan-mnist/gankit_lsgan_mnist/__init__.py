@@ -82,6 +82,7 @@ class Digits(Dataset):
     summary = "MNIST-like handwritten digits 0-9, drawn procedurally (offline, 2048 images)"
     kind = "image"
     default_size = 28
+    flip = False  # mirrored digits are not digits
 
     def load(self, options):
         import torch
