@@ -277,6 +277,31 @@ def quiet(on: bool):
 # -- the bare loops -------------------------------------------------------------------
 
 
+def timed_steps(step, steps: int, nets, device, threads: int | None, batch: int) -> float:
+    """Run ``step`` ``steps`` times (with ``threads`` torch threads if given); images/s
+    over steps 2..steps, the first one being a warm-up inside the chunk."""
+    import torch
+
+    old_threads = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        for m in nets:
+            m.train()
+        t_first = None
+        for i in range(steps):
+            step()
+            if i == 0:
+                sync(device)
+                t_first = time.perf_counter()
+        sync(device)
+        t_last = time.perf_counter()
+    finally:
+        if threads:
+            torch.set_num_threads(old_threads)
+    return (steps - 1) * batch / (t_last - t_first)
+
+
 class BareUnconditional:
     """A plain PyTorch loop of the same G and D (built by the same plugin, same seed)."""
 
@@ -512,27 +537,8 @@ class BareUnconditional:
         return (loss_d.item(), loss_g.item())
 
     def run(self, steps: int) -> float:
-        import torch
-
         step = self.step_examples if self.examples else self.step_levers
-        old_threads = torch.get_num_threads()
-        if self.threads:
-            torch.set_num_threads(self.threads)
-        try:
-            self.G.train()
-            self.D.train()
-            t_first = None
-            for i in range(steps):
-                step()
-                if i == 0:
-                    sync(self.device)
-                    t_first = time.perf_counter()
-            sync(self.device)
-            t_last = time.perf_counter()
-        finally:
-            if self.threads:
-                torch.set_num_threads(old_threads)
-        return (steps - 1) * self.batch / (t_last - t_first)
+        return timed_steps(step, steps, [self.G, self.D], self.device, self.threads, self.batch)
 
 
 class BareCycleGAN:
@@ -679,26 +685,8 @@ class BareCycleGAN:
             torch.stack(losses + [loss_g.detach()]).tolist()
 
     def run(self, steps: int) -> float:
-        import torch
-
-        old_threads = torch.get_num_threads()
-        if self.threads:
-            torch.set_num_threads(self.threads)
-        try:
-            for m in self.nets.values():
-                m.train()
-            t_first = None
-            for i in range(steps):
-                self.step()
-                if i == 0:
-                    sync(self.device)
-                    t_first = time.perf_counter()
-            sync(self.device)
-            t_last = time.perf_counter()
-        finally:
-            if self.threads:
-                torch.set_num_threads(old_threads)
-        return (steps - 1) * self.batch / (t_last - t_first)
+        return timed_steps(self.step, steps, self.nets.values(), self.device, self.threads,
+                           self.batch)
 
 
 def make_bare(trainer, levers: set, label: str, seed: int):
