@@ -222,6 +222,7 @@ def test_digits_are_never_flipped(tmp_path, dataset, flips):
                              batch_size=8, steps=1, device="cpu", out=str(tmp_path), name="m",
                              sample_every=0), sets=SETS)
     assert t.batcher.flip is flips
+    assert t.plugins.datasets().get(dataset).describe()["flip"] is flips  # list-datasets --json
     a, b = t.batcher.next(), t.batcher.next()
     # the IDX pixels are not left-right symmetric: any flip would show in a batch
     rows = {tuple(x.flatten().tolist()) for x in t.data.samples}
