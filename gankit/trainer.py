@@ -119,9 +119,9 @@ class Batcher:
         if flips is not None:
             m = flips.to(self.device, non_blocking=True).view(-1, 1, 1, 1)
             x = torch.where(m, x.flip(3), x)
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        return x
+        # the samples may be stored either way (loaders keep decoded NHWC memory as is)
+        return x.contiguous(memory_format=torch.channels_last if self.channels_last
+                            else torch.contiguous_format)
 
     def state_dict(self) -> dict:
         return {"gen": self.gen.get_state(), "perm": self.perm.clone(), "pos": self.pos,

@@ -390,3 +390,18 @@ def test_cifar_errors(tmp_path):
     (tmp_path / "b" / "data_batch_1.bin").write_bytes(cifar_batch(1, 0))
     with pytest.raises(GankitError, match=r"data_batch_2.bin, .*data_batch_5.bin not found in"):
         load_cifar10(tmp_path / "b")
+
+
+def test_decoded_images_are_held_once():
+    """to_data wraps the decoded NHWC array as an NCHW view (channels-last strides): no
+    second copy of a folder in memory; resizing still gives the requested size."""
+    import torch
+    from gankit_datasets import to_data
+
+    arr = np.random.default_rng(0).integers(0, 256, (5, 12, 12, 3), dtype=np.uint8)
+    d = to_data(arr, "x")
+    assert tuple(d.samples.shape) == (5, 3, 12, 12) and d.samples.dtype == torch.uint8
+    assert d.samples.data_ptr() == arr.ctypes.data  # the same memory
+    assert np.array_equal(d.samples.permute(0, 2, 3, 1).numpy(), arr)
+    small = to_data(arr, "x", size=6)
+    assert tuple(small.samples.shape) == (5, 3, 6, 6) and small.spec.size == 6

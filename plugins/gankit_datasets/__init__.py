@@ -12,10 +12,15 @@ __version__ = "1.0.0"
 
 
 def to_data(array_nhwc, name: str, names=None, size: int | None = None) -> Data:
-    """uint8 (N, H, W, C) numpy -> :class:`gankit.Data`, resized to ``size`` if needed."""
+    """uint8 (N, H, W, C) numpy -> :class:`gankit.Data`, resized to ``size`` if needed.
+
+    The samples are an (N, C, H, W) view of the same memory (channels-last strides), not
+    a copy: a decoded folder is held once, and batches come out channels-last as the
+    trainer wants them for convolutional nets."""
+    import numpy as np
     import torch
 
-    t = torch.from_numpy(array_nhwc).permute(0, 3, 1, 2).contiguous()
+    t = torch.from_numpy(np.ascontiguousarray(array_nhwc)).permute(0, 3, 1, 2)
     if size and t.shape[-1] != size:
         x = torch.nn.functional.interpolate(t.float(), size=(size, size), mode="bilinear",
                                             antialias=True, align_corners=False)
