@@ -15,6 +15,7 @@ from .losses import Loss
 from .models import TRANSLATION, UNCONDITIONAL, GANModel, UnconditionalGAN
 from .runs import load_model
 from .trainer import Trainer, TrainOptions
+from .training import load_data
 
 __all__ = [
     "__version__",
@@ -32,6 +33,7 @@ __all__ = [
     "TrainOptions",
     "Checkpoint",
     "load_model",
+    "load_data",
     "atomic_write",
     "console",
     "GankitError",

@@ -37,8 +37,10 @@ def resolve_resume(target: str):
     return c, run_dir
 
 
-def load_data(plugins, model, options: TrainOptions, *, path, name, progress=None):
-    """Load one data set for ``model`` as the flags ask."""
+def load_data(plugins, model, options: TrainOptions, *, path, name, progress=None,
+              image_size: int | None = None, flag: str = ""):
+    """Load one data set for ``model`` as the flags ask (``image_size`` overrides
+    ``options.image_size``; ``flag`` names the data flag in errors, e.g. ``--data-b``)."""
     defaults = model.training_defaults()
     name = name or ("imagefolder" if path else defaults.get("dataset") or "sushi")
     ds = plugins.datasets().get(name)
@@ -46,7 +48,7 @@ def load_data(plugins, model, options: TrainOptions, *, path, name, progress=Non
         raise UsageError(f"--dataset {name} needs --data PATH (a folder with its files)")
     lo = LoadOptions(
         path=path,
-        image_size=options.image_size,
+        image_size=image_size or options.image_size,
         grayscale=options.grayscale,
         download=bool(options.extra.get("download", False)),
         cache=bool(options.extra.get("cache", True)),
@@ -57,8 +59,9 @@ def load_data(plugins, model, options: TrainOptions, *, path, name, progress=Non
     )
     data = ds.load(lo)
     if data is None or len(data) == 0:
-        raise GankitError(f"data set '{name}'" + (f" at {path}" if path else "") + " is empty")
-    if not getattr(ds, "flip", True):
+        raise GankitError((f"{flag}: " if flag else "") + f"data set '{name}'"
+                          + (f" at {path}" if path else "") + " is empty")
+    if not ds.flip:
         data.meta = {**(data.meta or {}), "flip": False}  # the batcher honours it
     return data
 

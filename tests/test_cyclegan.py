@@ -288,3 +288,26 @@ def test_resume_continues_bit_for_bit(run_cli, domains, tmp_path):
     assert {"s.extra.crop_gen", "s.extra.pool_gen"} <= set(x)
     different = [k for k in x if not torch.equal(x[k], y[k])]
     assert different == []
+
+
+def test_domains_keep_their_data_sets_flip_choice(tmp_path):
+    """The domains load through gankit.load_data, so a data set that forbids flips
+    (MNIST) is not flipped here either."""
+    import struct
+
+    from gankit.trainer import TrainOptions
+    from gankit.training import prepare
+
+    roots = []
+    for k in "ab":
+        root = tmp_path / k
+        root.mkdir()
+        pixels = (np.arange(6 * 28 * 28) % 251).astype(np.uint8)
+        (root / "train-images-idx3-ubyte").write_bytes(
+            struct.pack(">IIII", 2051, 6, 28, 28) + pixels.tobytes())
+        roots.append(str(root))
+    t = prepare(TrainOptions(model="cyclegan", dataset="mnist", data=roots[0], data_b=roots[1],
+                             image_size=32, batch_size=1, steps=1, device="cpu",
+                             out=str(tmp_path), name="c", sample_every=0),
+                sets={"ngf": "8", "ndf": "8", "n_blocks": "1"})
+    assert t.batcher.flip is False and t.batcher_b.flip is False

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gankit import TRANSLATION, GankitError, GANModel, LoadOptions, UsageError, console, hookimpl
+from gankit import TRANSLATION, GankitError, GANModel, UsageError, console, hookimpl, load_data
 
 __version__ = "1.0.0"
 
@@ -155,19 +155,10 @@ class CycleGAN(GANModel):
             raise UsageError("--data-b needs --data too (the domain A images)")
 
         def load(name, path, image_size, flag):
-            ds = plugins.datasets().get(name)
-            if ds.needs_path and not path:
-                raise UsageError(f"--dataset {name} needs --data PATH")
             if path and not Path(path).exists():
                 raise GankitError(f"{flag} {path}: no such folder")
-            lo = LoadOptions(path=path, image_size=image_size, grayscale=options.grayscale,
-                             download=bool(options.extra.get("download", False)),
-                             cache=bool(options.extra.get("cache", True)), seed=options.seed,
-                             warn=console.warn, progress=progress, extra=dict(options.extra))
-            data = ds.load(lo)
-            if data is None or len(data) == 0:
-                raise GankitError(f"{flag}: data set '{name}'"
-                                  + (f" at {path}" if path else "") + " is empty")
+            data = load_data(plugins, self, options, path=path, name=name, progress=progress,
+                             image_size=image_size, flag=flag)
             if data.spec.kind != "image":
                 raise GankitError(f"{flag}: cyclegan needs image data; '{name}' is "
                                   f"{data.spec.kind} data")
