@@ -91,6 +91,6 @@ class Dataset:
             "summary": self.summary,
             "kind": self.kind,
             "needs_path": self.needs_path,
-            "flip": self.kind == "image" and bool(getattr(self, "flip", True)),
+            "flip": self.kind == "image" and bool(self.flip),
             "plugin": getattr(self, "plugin", None),
         }

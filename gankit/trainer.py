@@ -162,6 +162,7 @@ class _LossSums:
 
         if not losses:
             return
+        vals = losses.values()
         if tuple(losses) != self.keys:  # first step, or the model returned other losses
             new = tuple(k for k in losses if k not in self.keys)
             if new:
@@ -169,11 +170,8 @@ class _LossSums:
                 self.acc = extra if self.acc is None else torch.cat([self.acc, extra])
                 self.keys += new
             zero = torch.zeros((), device=self.device)
-            vec = torch.stack([losses[k].detach().float().reshape(()) if k in losses else zero
-                               for k in self.keys])
-        else:
-            vec = torch.stack([v.detach().float().reshape(()) for v in losses.values()])
-        self.acc.add_(vec)
+            vals = [losses.get(k, zero) for k in self.keys]
+        self.acc.add_(torch.stack([v.detach().float().reshape(()) for v in vals]))
 
     def values(self):
         import torch
@@ -221,7 +219,7 @@ class Trainer:
         nets = model.build(config, self.spec, loss)
         image = self.spec.kind == "image"
         self.channels_last = bool(options.channels_last and image and self.device.type != "mps"
-                                  and getattr(model, "channels_last", True))
+                                  and model.channels_last)
         for k, net in nets.items():
             net.to(self.device)
             if self.channels_last:

@@ -42,7 +42,7 @@ def generate(model, nets, z, batch: int = 256):
 
     for net in nets.values():
         dev = next(net.parameters(), torch.empty(0)).device
-        if dev.type in ("cpu", "cuda") and getattr(model, "channels_last", True):
+        if dev.type in ("cpu", "cuda") and model.channels_last:
             net.to(memory_format=torch.channels_last)
     outs = []
     with torch.no_grad():
