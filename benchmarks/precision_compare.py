@@ -75,7 +75,8 @@ def sample_distance(run: Path, n: int, size: int = 16) -> tuple[float, float]:
     import torch.nn.functional as F
 
     from gankit import LoadOptions
-    from gankit.cli.sample import generate, latents_for_seeds
+    from gankit.latent import latents_for_seeds
+    from gankit.sampling import generate
     from gankit.plugins import get_plugins
     from gankit.runs import load_model
 

@@ -51,7 +51,7 @@ def fit(name, run, positive, negative, force):
     labelled real images would need an encoder and is out of scope for now.
     """
     from ..latent import check_name, direction_path, fit_direction, save_direction
-    from .sample import parse_seeds
+    from ..sampling import parse_seeds
 
     check_name(name)
     pos = parse_seeds(positive, "--positive")

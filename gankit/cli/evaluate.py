@@ -55,7 +55,8 @@ def evaluate(run, num, seed, min_count, device, as_json):
     from ..metrics2d import mode_stats
     from ..models import UNCONDITIONAL, require_kind
     from ..runs import load_model
-    from .sample import generate, latents_for_seeds
+    from ..latent import latents_for_seeds
+    from ..sampling import generate
 
     if num < 1:
         raise UsageError("-n must be at least 1")

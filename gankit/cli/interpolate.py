@@ -112,7 +112,7 @@ def interpolate(ctx, run, seed_a, seed_b, seeds, steps, method, loop, gif, fps, 
                           load_direction, require_run_dir, walk)
     from ..models import UNCONDITIONAL, require_kind
     from ..runs import load_model
-    from .sample import generate, parse_seeds
+    from ..sampling import generate, parse_seeds
 
     def given(name):
         return ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE

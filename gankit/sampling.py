@@ -1,0 +1,137 @@
+"""Sampling from a trained generator: seeds, batched generation and writing the results.
+
+Used by ``gankit sample``, ``interpolate``, ``direction``, ``evaluate`` and the studio.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import UsageError
+
+
+def parse_seeds(text: str, flag: str = "--seeds") -> list[int]:
+    """``"0-99"``, ``"3,17,42"`` or a mix like ``"0-3,10"``."""
+    seeds = []
+    try:
+        for part in text.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            if "-" in part:
+                a, b = (int(v) for v in part.split("-", 1))
+                if b < a or a < 0:
+                    raise ValueError
+                seeds.extend(range(a, b + 1))
+            else:
+                seeds.append(int(part))
+    except ValueError:
+        raise UsageError(f"{flag} {text}: expected numbers and ranges like 0-99 or 3,17,42") from None
+    if not seeds:
+        raise UsageError(f"{flag} {text}: no seeds")
+    if len(seeds) > 100_000:
+        raise UsageError(f"{flag} {text}: at most 100000 seeds")
+    return seeds
+
+
+def generate(model, nets, z, batch: int = 256):
+    """Samples for latents ``z``, ``batch`` at a time, in fp32. Conv nets run channels-last
+    on CPU and CUDA: about 1.7x faster on the CPU, the same values to ~1e-6."""
+    import torch
+
+    for net in nets.values():
+        dev = next(net.parameters(), torch.empty(0)).device
+        if dev.type in ("cpu", "cuda") and model.channels_last:
+            net.to(memory_format=torch.channels_last)
+    outs = []
+    with torch.no_grad():
+        for i in range(0, z.shape[0], batch):
+            outs.append(model.generate(nets, z[i:i + batch]).float().cpu())
+    return torch.cat(outs)
+
+
+def write_outputs(images, out: Path, nrow: int, names=None) -> list[Path]:
+    """Grid PNG, a folder of PNGs (out ends with / or is a folder), or .npy."""
+    from .checkpoints import atomic_write
+    from .images import save_grid, save_png, to_uint8
+
+    out_s = str(out)  # a str keeps the trailing "/" that asks for a folder
+    out = Path(out)
+    if out_s.endswith(".npy"):
+        import numpy as np
+
+        arr = images.numpy().astype("float32")
+        atomic_write(out, lambda tmp: np.save(open(tmp, "wb"), arr, allow_pickle=False))
+        return [out]
+    u8 = to_uint8(images)
+    if out_s.endswith(("/", "\\")) or out.is_dir():
+        out.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for i, img in enumerate(u8):
+            p = out / f"{names[i] if names else f'{i:05d}'}.png"
+            save_png(img, p)
+            paths.append(p)
+        return paths
+    if out.suffix.lower() not in (".png", ""):
+        raise UsageError(f"--out {out}: use a .png file, a folder ending in /, or a .npy file")
+    save_grid(u8, out if out.suffix else out.with_suffix(".png"), nrow=nrow)
+    return [out]
+
+
+def _label_font(labels, cell_width: int):
+    """Pillow's default font, as large as fits the widest label in a cell (10 px at most)."""
+    from PIL import ImageFont
+
+    widest = max(labels, key=len) if labels else ""
+    for size in (10, 9, 8, 7, 6):
+        try:
+            font = ImageFont.load_default(size=size)
+        except (TypeError, OSError, ImportError):  # no FreeType: the fixed bitmap font
+            return ImageFont.load_default()
+        if font.getbbox(widest)[2] <= cell_width + 1:
+            return font
+    return font
+
+
+def labelled_grid(images_u8, labels, nrow: int, padding: int = 2):
+    """A grid like :func:`gankit.images.save_grid` with a text line under each cell."""
+    from PIL import Image, ImageDraw
+
+    n, c, h, w = images_u8.shape
+    cols = max(1, min(nrow, n))
+    rows = -(-n // cols)
+    font = _label_font(labels, w + padding)
+    text_h = max(font.getbbox("0123456789")[3], 8) + 3
+    mode = "L" if c == 1 else "RGB"
+    sheet = Image.new(mode, (cols * (w + padding) + padding,
+                             rows * (h + text_h + padding) + padding), 0)
+    draw = ImageDraw.Draw(sheet)
+    ink = 225 if mode == "L" else (225, 225, 225)
+    for i in range(n):
+        r, col = divmod(i, cols)
+        x = padding + col * (w + padding)
+        y = padding + r * (h + text_h + padding)
+        arr = images_u8[i].permute(1, 2, 0).contiguous().numpy()
+        sheet.paste(Image.fromarray(arr[..., 0] if c == 1 else arr), (x, y))
+        tw = draw.textlength(labels[i], font=font)
+        draw.text((x + (w - tw) / 2, y + h + 1), labels[i], fill=ink, font=font)
+    return sheet
+
+
+def save_labelled_grid(images, labels, out: Path, nrow: int) -> Path:
+    from .checkpoints import atomic_write
+    from .images import to_uint8
+
+    out_s, out = str(out), Path(out)  # the str keeps a trailing "/"
+    if out.suffix.lower() not in (".png", "") or out_s.endswith(("/", "\\")) or out.is_dir():
+        raise UsageError(f"--label draws seeds under a grid: use --out FILE.png, not {out_s}")
+    out = out if out.suffix else out.with_suffix(".png")
+    sheet = labelled_grid(to_uint8(images), labels, nrow)
+    atomic_write(out, lambda tmp: sheet.save(tmp, format="PNG"))
+    return out
+
+
+def parse_direction_specs(values) -> list[tuple[str, float]]:
+    from .latent import parse_direction_spec
+
+    return [parse_direction_spec(v) for v in values]
