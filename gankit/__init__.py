@@ -7,15 +7,15 @@ private and may change between releases. See docs/plugins.md.
 __version__ = "0.1.0"
 
 from . import console
-from .checkpoints import Checkpoint, atomic_write
+from .checkpoints import Checkpoint
 from .datasets import Data, Dataset, DataSpec, LoadOptions
 from .errors import CheckpointError, GankitError, UnknownNameError, UsageError
+from .files import atomic_write
 from .hookspecs import hookimpl
+from .loading import load_model
 from .losses import Loss
-from .models import TRANSLATION, UNCONDITIONAL, GANModel, UnconditionalGAN
-from .runs import load_model
-from .trainer import Trainer, TrainOptions
-from .training import load_data
+from .models import TRANSLATION, UNCONDITIONAL, Flag, GANModel, RunState, UnconditionalGAN
+from .train import TrainOptions, load_data
 
 __all__ = [
     "__version__",
@@ -24,6 +24,8 @@ __all__ = [
     "UnconditionalGAN",
     "UNCONDITIONAL",
     "TRANSLATION",
+    "RunState",
+    "Flag",
     "Loss",
     "Dataset",
     "Data",
@@ -41,3 +43,12 @@ __all__ = [
     "UnknownNameError",
     "CheckpointError",
 ]
+
+
+def __getattr__(name):
+    # the trainer imports torch: load it when first asked for, not with `import gankit`
+    if name == "Trainer":
+        from .train.loop import Trainer
+
+        return Trainer
+    raise AttributeError(f"module 'gankit' has no attribute {name!r}")

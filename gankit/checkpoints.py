@@ -19,18 +19,15 @@ flushed, fsynced and renamed into place, so a crash leaves the previous file int
 from __future__ import annotations
 
 import json
-import os
-import re
 import struct
-import tempfile
 from pathlib import Path
 
 from .errors import CheckpointError
+from .files import atomic_write  # noqa: F401 - part of this module's names
 
 FORMAT = 1
 MAX_HEADER_BYTES = 64 * 1024 * 1024
 MAX_METADATA_BYTES = 4 * 1024 * 1024
-CKPT_RE = re.compile(r"^step-(\d+)\.safetensors$")
 
 
 # -- nested state <-> flat tensors + JSON ----------------------------------------------
@@ -84,40 +81,6 @@ def unflatten_state(skel, tensors: dict):
 
 
 # -- reading and writing ------------------------------------------------------------------
-
-
-def atomic_write(path: Path, write) -> None:
-    """Call ``write(tmp_path)``, fsync, and rename into ``path``; remove the temp on error."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual file mode
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        try:
-            dfd = os.open(path.parent, os.O_RDONLY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
-        except OSError:
-            pass
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def save(path: Path, tensors: dict, metadata: dict) -> None:
@@ -249,63 +212,54 @@ class Checkpoint:
         return out
 
     def state(self) -> dict:
+        return self._unflatten(self.tensors())
+
+    def state_layout(self) -> dict:
+        """The training state's structure with each tensor's shape in its place, from the
+        header alone (nothing is read into memory): for checks before loading."""
+        return self._unflatten(self.shapes())
+
+    def _unflatten(self, tensors: dict) -> dict:
         skel = _json_field(self.metadata, "gankit.state", self.path)
         try:
-            return unflatten_state(skel, self.tensors())
+            state = unflatten_state(skel, tensors)
         except (TypeError, ValueError, AttributeError, RecursionError):  # an edited skeleton
             raise CheckpointError(f"{self.path}: metadata 'gankit.state' is malformed") from None
+        if not isinstance(state, dict):
+            raise CheckpointError(f"{self.path}: metadata 'gankit.state' is malformed")
+        return state
 
 
-# -- run folders --------------------------------------------------------------------------
+# -- run folders (the layout lives in gankit.run; these names stay for existing callers) ----
 
 
 def checkpoint_path(run_dir: Path, step: int) -> Path:
-    return Path(run_dir) / "checkpoints" / f"step-{step:07d}.safetensors"
+    from .run import Run
+
+    return Run(run_dir).checkpoint_path(step)
 
 
 def list_checkpoints(run_dir: Path) -> list[Path]:
-    d = Path(run_dir) / "checkpoints"
-    if not d.is_dir():
-        return []
-    found = [(int(m.group(1)), p) for p in d.iterdir() if (m := CKPT_RE.match(p.name))]
-    return [p for _, p in sorted(found)]
+    from .run import Run
+
+    return Run(run_dir).checkpoints()
 
 
-def prune(run_dir: Path, keep_last: int) -> list[Path]:
+def prune(run_dir: Path, keep_last: int, keep=()) -> list[Path]:
     """Delete all but the newest ``keep_last`` checkpoints (0 keeps all)."""
-    if keep_last <= 0:
-        return []
-    old = list_checkpoints(run_dir)[:-keep_last]
-    for p in old:
-        try:
-            p.unlink()
-        except OSError:
-            pass
-    return old
+    from .run import Run
+
+    return Run(run_dir).prune(keep_last, keep)
 
 
 def latest_loadable(run_dir: Path):
     """The newest checkpoint of a run that parses, skipping damaged ones."""
-    for p in reversed(list_checkpoints(run_dir)):
-        try:
-            return Checkpoint(p)
-        except CheckpointError:
-            continue
-    return None
+    from .run import Run
+
+    return Run(run_dir).latest_loadable()
 
 
 def remove_stale_temps(run_dir: Path) -> list[Path]:
-    """Delete the ``.NAME.XXXX.tmp`` files that a killed :func:`atomic_write` left in a run
-    (its folder, checkpoints/ and samples/). Called when training (re)starts."""
-    removed = []
-    for d in (Path(run_dir), Path(run_dir) / "checkpoints", Path(run_dir) / "samples"):
-        if not d.is_dir():
-            continue
-        for p in d.iterdir():
-            if p.name.startswith(".") and p.name.endswith(".tmp") and p.is_file():
-                try:
-                    p.unlink()
-                    removed.append(p)
-                except OSError:
-                    pass
-    return removed
+    from .run import Run
+
+    return Run(run_dir).remove_stale_temps()

@@ -21,7 +21,7 @@ from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from .errors import GankitError
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif")
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 
 MAX_PIXELS = 200_000_000  # refuse larger images (decompression bombs); 10000x10000 is fine
 DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError,

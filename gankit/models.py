@@ -23,6 +23,34 @@ class EmptyConfig:
     pass
 
 
+@dataclasses.dataclass(frozen=True)
+class Flag:
+    """A ``gankit train`` flag that a model declares for itself (``GANModel.train_flags``).
+
+    Its value lands in ``options.extra[dest]`` (``None`` when not given), is recorded in
+    config.json and checkpoints, and is listed by ``gankit train --help``. Two models
+    declaring the same flag share it.
+    """
+
+    name: str  # e.g. "--data-b"
+    dest: str  # key in TrainOptions.extra, e.g. "data_b"
+    type: type = str
+    help: str = ""
+
+
+class RunState:
+    """Per-run state a model keeps while it trains (image pools, its own random
+    generators...), created by :meth:`GANModel.setup` for one trainer, so two trainers
+    of the same registered model never share it. Its :meth:`state_dict` is saved with the
+    checkpoint beside :meth:`GANModel.extra_state` and given back on resume."""
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+
 class GANModel:
     """Base class of every registered model.
 
@@ -52,6 +80,10 @@ class GANModel:
     }
     #: names of the networks that sampling needs (the rest is only for training)
     generator_nets: ClassVar[tuple[str, ...]] = ("G",)
+    #: the kinds of data (``DataSpec.kind``) the networks accept, checked before building
+    data_kinds: ClassVar[tuple[str, ...]] = ("image", "vector")
+    #: ``gankit train`` flags of this model's own (:class:`Flag`), read from options.extra
+    train_flags: ClassVar[tuple] = ()
     #: run image networks in channels-last memory format (faster for plain conv stacks
     #: on oneDNN and cuDNN; set False where benchmarks/train_throughput.py shows it slower)
     channels_last: ClassVar[bool] = True
@@ -102,6 +134,74 @@ class GANModel:
 
     def load_extra_state(self, state: dict) -> None:
         pass
+
+    # -- the parts of a run a model may take over (each has a default) -------------------
+    def load_data(self, plugins, options, progress=None):
+        """The run's data: one ``Data``, a ``(data, data_b)`` pair, or ``{domain: Data}``
+        (the first is the main data; ``trainer.next_batch(domain)`` draws from the others).
+        Default: the ``--dataset``/``--data`` the options name, at ``--image-size`` or the
+        data set's own size."""
+        from .train.plan import load_data
+
+        if options.image_size is None:
+            defaults = self.training_defaults()
+            name = options.dataset or ("imagefolder" if options.data else
+                                       defaults.get("dataset") or "sushi")
+            ds = plugins.datasets().get(name)
+            options.image_size = ds.default_size or defaults.get("image_size", 64)
+        return load_data(plugins, self, options, path=options.data, name=options.dataset,
+                         progress=progress)
+
+    def setup(self, trainer) -> RunState | None:
+        """Called once per trainer after its networks are built: return the per-run state
+        (a :class:`RunState`, kept as ``trainer.run_state``) or None."""
+        return None
+
+    def preview_inputs(self, config, n: int, generator):
+        """The fixed inputs of the progress grid (noise for unconditional models), drawn
+        once per run with ``generator`` and kept in the checkpoint; None if the model
+        makes its previews otherwise."""
+        try:
+            return self.latent(config, n, generator=generator)
+        except NotImplementedError:
+            return None
+
+    def preview(self, trainer):
+        """``(uint8 NCHW images, columns)`` for the progress grid, or None for none.
+        Default: the generator on the run's fixed noise (a scatter plot for 2-D data)."""
+        import torch
+
+        if trainer.fixed_noise is None:
+            return None
+        for n in trainer.nets.values():
+            n.eval()
+        with torch.no_grad(), trainer.autocast():
+            out = self.generate(trainer.nets, trainer.fixed_noise.to(trainer.device))
+        if trainer.spec.kind == "vector":
+            from .plots import scatter_image
+
+            return scatter_image(out.float().cpu(), trainer.data.samples,
+                                 (trainer.data.meta or {}).get("centers")), 1
+        from .images import grid_shape, to_uint8
+
+        return to_uint8(out), grid_shape(out.shape[0])[0]
+
+    # -- inference --------------------------------------------------------------------------
+    def latent(self, config, n: int, device="cpu", generator=None):
+        """Latent codes for ``n`` samples (unconditional models)."""
+        raise NotImplementedError(f"model '{self.name}' does not sample from noise")
+
+    def generate(self, nets: dict, z):
+        """Samples in [-1, 1] for latent codes ``z`` (unconditional models)."""
+        raise NotImplementedError(f"model '{self.name}' does not sample from noise")
+
+    def translate(self, nets, x, direction: str = "a2b"):
+        """Images in [-1, 1] translated ``a2b`` or ``b2a`` (translation models)."""
+        raise GankitError(f"model '{self.name}' does not translate images")
+
+    def size_multiple(self, config, spec) -> int:
+        """Translation inputs are padded to a multiple of this side."""
+        return 4
 
     def describe(self) -> dict:
         from .config import describe

@@ -1,144 +1,18 @@
-"""Finding runs and checkpoints given on the command line, and loading trained networks."""
+"""Finding runs and loading trained networks (0.1.0 names; see gankit.run, gankit.loading)."""
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
-from . import checkpoints as ckpt
-from .errors import CheckpointError, GankitError
-
-DEFAULT_RUNS = Path("runs")
+from .loading import check_fits, load_model  # noqa: F401
+from .run import DEFAULT_ROOT as DEFAULT_RUNS
+from .run import Run
 
 
 def newest_run(root: Path = DEFAULT_RUNS) -> Path:
-    runs = [p for p in Path(root).glob("*/") if ckpt.list_checkpoints(p)] if Path(root).is_dir() else []
-    if not runs:
-        raise GankitError(
-            f"no trained run under {root}; train one with `gankit train dcgan` "
-            "or pass a run folder or .safetensors file"
-        )
-    return max(runs, key=lambda p: max(c.stat().st_mtime for c in ckpt.list_checkpoints(p)))
+    return Run.newest(root).path
 
 
-def open_checkpoint(target: str | Path | None) -> ckpt.Checkpoint:
+def open_checkpoint(target=None):
     """A run folder (newest readable checkpoint), a .safetensors file, or the newest run."""
-    p = Path(target) if target else newest_run()
-    if not p.exists():
-        raise GankitError(f"{p}: no such run folder or checkpoint")
-    if p.is_dir():
-        if not ckpt.list_checkpoints(p) and any(ckpt.list_checkpoints(d) for d in p.glob("*/")):
-            p = newest_run(p)  # a folder of runs: its newest
-        if not ckpt.list_checkpoints(p):
-            raise GankitError(f"{p}: not a gankit run (no checkpoints/step-*.safetensors in it)")
-        c = ckpt.latest_loadable(p)
-        if c is None:
-            raise CheckpointError(f"{p}: none of its checkpoints can be read")
-        return c
-    return ckpt.Checkpoint(p)
-
-
-@contextlib.contextmanager
-def _no_init():
-    """torch.nn.init as no-ops: shapes do not need values, and initialising meta tensors
-    imports torch._dynamo (about 3 s of `gankit sample`'s startup)."""
-    import torch.nn.init as init
-
-    saved = {n: getattr(init, n) for n in dir(init)
-             if n.endswith("_") and not n.startswith("_") and callable(getattr(init, n))}
-    try:
-        for n in saved:
-            setattr(init, n, lambda tensor, *args, **kwargs: tensor)
-        yield
-    finally:
-        for n, f in saved.items():
-            setattr(init, n, f)
-
-
-def check_fits(c: ckpt.Checkpoint, model, config, spec, loss=None, wanted=None) -> None:
-    """Refuse a checkpoint whose metadata describes networks that its tensors do not
-    match, before anything is allocated: the networks are built on torch's ``meta``
-    device (shapes only) and compared with the shapes in the file's header. Edited or
-    hostile metadata (``ngf=10**9``) fails here instead of exhausting memory."""
-    import torch
-
-    def meta_shapes(cfg):
-        with torch.device("meta"), _no_init():
-            nets = model.build(cfg, spec, loss)
-        return {f"{k}.{n}": tuple(t.shape) for k, net in nets.items()
-                if not wanted or k in wanted for n, t in net.state_dict().items()}
-
-    try:
-        expected = meta_shapes(config)
-    except Exception as exc:  # noqa: BLE001
-        try:
-            meta_shapes(model.default_config())
-        except Exception:  # noqa: BLE001 - this model cannot build on meta: the load checks
-            return
-        first = str(exc).splitlines()[0] if str(exc) else ""
-        raise CheckpointError(f"{c.path}: metadata does not describe a buildable model "
-                              f"({type(exc).__name__}: {first[:200]})") from None
-    found = c.shapes("s.nets.")
-    for key, shape in expected.items():
-        if found.get(key) != shape:
-            got = "missing" if key not in found else f"{list(found[key])}"
-            raise CheckpointError(
-                f"{c.path}: weights do not fit model '{model.name}' as its metadata describes "
-                f"it ({key}: file has {got}, the config needs {list(shape)})"
-            )
-
-
-def load_model(target, plugins=None, device="cpu", nets_wanted=None):
-    """Rebuild a trained model from a checkpoint: (model, config, spec, nets, checkpoint).
-
-    Only the networks in ``model.generator_nets`` (or ``nets_wanted``) are built and
-    loaded, in eval mode.
-    """
-    import torch
-
-    from .config import from_dict
-    from .datasets import DataSpec
-    from .plugins import get_plugins
-
-    plugins = plugins or get_plugins()
-    c = open_checkpoint(target)
-    models = plugins.models()
-    if c.model not in models:
-        hint = f"it was made by plugin '{c.plugin}'" if c.plugin else ""
-        if c.plugin and c.plugin_version:
-            hint += f" {c.plugin_version}"
-        raise GankitError(
-            f"{c.path}: needs model '{c.model}', which no installed plugin provides"
-            + (f" ({hint}; install it)" if hint else "")
-        )
-    model = models.get(c.model)
-    if str(c.model_version) != str(model.version):
-        raise CheckpointError(
-            f"{c.path}: made with version {c.model_version} of model '{model.name}', installed "
-            f"is version {model.version}; use the plugin release it was trained with"
-        )
-    try:
-        config = from_dict(model.Config, c.config, strict=True)
-        spec = from_dict(DataSpec, c.data, strict=False)  # type-checked, unlike DataSpec.from_dict
-    except (GankitError, TypeError, ValueError) as exc:
-        raise CheckpointError(f"{c.path}: metadata does not describe a valid model ({exc})") from None
-    try:
-        model.check(config, spec)
-    except (GankitError, TypeError, ValueError) as exc:
-        raise CheckpointError(f"{c.path}: metadata does not describe a buildable model ({exc})") from None
-    wanted = tuple(nets_wanted or model.generator_nets)
-    check_fits(c, model, config, spec, None, wanted)
-    torch.manual_seed(0)
-    nets = {k: v for k, v in model.build(config, spec, None).items() if k in wanted}
-    weights = c.tensors("s.nets.", device="cpu")
-    for k, net in nets.items():
-        prefix = f"{k}."
-        sd = {n[len(prefix):]: t for n, t in weights.items() if n.startswith(prefix)}
-        try:
-            net.load_state_dict(sd)
-        except RuntimeError as exc:
-            raise CheckpointError(
-                f"{c.path}: weights do not fit model '{model.name}' ({str(exc).splitlines()[0]})"
-            ) from None
-        net.to(device).eval()
-    return model, config, spec, nets, c
+    return Run.find_checkpoint(target)

@@ -261,7 +261,7 @@ def check_model(model, spec=None, *, plugins=None, loss=_DEFAULT, config=None, s
     from .losses import Loss
     from .models import TRANSLATION, UNCONDITIONAL
     from .runs import load_model
-    from .trainer import Trainer, TrainOptions
+    from .train import Trainer, TrainOptions, plan
 
     p = plugins if plugins is not None else builtin_plugins()
     if isinstance(model, str):
@@ -322,28 +322,24 @@ def check_model(model, spec=None, *, plugins=None, loss=_DEFAULT, config=None, s
         root = Path(workdir) if workdir else Path(stack.enter_context(tempfile.TemporaryDirectory(
             prefix="gankit-check-")))
         _ensure_registered(p, model)
-        lr, betas = defaults.get("lr", 2e-4), defaults.get("betas", (0.5, 0.999))
-        if loss is not None and loss.optimizer:
-            lr = loss.optimizer.get("lr", lr)
-            betas = loss.optimizer.get("betas", betas)
         n = max(2 * batch_size, 8)
-        data = _random_data(spec, n, 1)
-        data_b = _random_data(spec, n, 2) if model.kind == TRANSLATION else None
+        data = {"A": _random_data(spec, n, 1)}
+        if model.kind == TRANSLATION:
+            data["B"] = _random_data(spec, n, 2)
         options = TrainOptions(
             model=model.name, dataset="random", batch_size=batch_size, steps=steps,
-            lr=lr, betas=tuple(betas), loss=loss.name if loss is not None else None,
+            loss=loss.name if loss is not None else None,
             image_size=spec.size if spec.kind == "image" else None, device="cpu",
             precision="fp32", out=str(root), name="check", sample_every=steps,
             checkpoint_every=steps, log_every=steps, keep_last=0, grid=4, compile=False,
         )
-        run_dir = root / "check"
-        for sub in ("samples", "checkpoints"):
-            (run_dir / sub).mkdir(parents=True, exist_ok=True)
+        # the same plan as `gankit train` (defaults, the loss's optimizer, checks), with
+        # the kit's random data and this config
+        run_plan = plan(options, p, config=config, data=data, loss=loss)
+        run_dir = run_plan.run.path
 
         def make_trainer():
-            return Trainer(model=model, config=config, options=options, data=data,
-                           data_b=data_b, loss=loss, plugins=p, run_dir=run_dir,
-                           total_steps=steps)
+            return Trainer.from_plan(dataclasses.replace(run_plan, checkpoint=None))
 
         trainer = make_trainer()
         before = _params(trainer.nets, model.generator_nets)

@@ -254,7 +254,7 @@ def test_hook_on_log(run):
     assert [c["step"] for c in calls] == [2, 4]
     for c in calls:
         m = c["metrics"]
-        assert set(m) == {"loss_d", "loss_g", "images_per_s", "elapsed_s"}
+        assert set(m) == {"loss_d", "loss_g", "images_per_s", "wall_time", "elapsed_s"}
         assert all(type(v) is float for v in m.values())
         assert c["last_line"]["step"] == c["step"]  # metrics.jsonl got its line first
         assert c["last_line"]["loss_d"] == pytest.approx(m["loss_d"], abs=1e-5)

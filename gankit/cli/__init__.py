@@ -62,17 +62,17 @@ class GankitGroup(click.Group):
             sys.exit(1)
 
 
-CORE_COMMANDS = {}
-
-
 def make_cli(plugins=None) -> click.Group:
     """A fresh root group with the core commands and every plugin's commands."""
 
     @click.group(cls=GankitGroup, context_settings={"help_option_names": ["-h", "--help"]})
     @click.version_option(__version__, "--version", prog_name="gankit")
-    @click.option("--debug", is_flag=True, help="Show tracebacks.")
-    @click.option("-q", "--quiet", is_flag=True, help="No progress bars or status lines.")
-    def cli(debug, quiet):
+    # --debug and --quiet are taken by GankitGroup.parse_args wherever they stand on the
+    # line; declared here for --help only
+    @click.option("--debug", is_flag=True, expose_value=False, help="Show tracebacks.")
+    @click.option("-q", "--quiet", is_flag=True, expose_value=False,
+                  help="No progress bars or status lines.")
+    def cli():
         """gankit: train and play with generative adversarial networks.
 
         \b
@@ -81,23 +81,20 @@ def make_cli(plugins=None) -> click.Group:
           gankit sample --seeds 0-63              # from the newest run under ./runs
           gankit list-models
         """
-        if debug:
-            console.set_debug(True)
-        if quiet:
-            console.set_quiet(True)
 
     from . import (datasets_cmd, direction, evaluate, interpolate, listing, new_plugin,
                    sample, timelapse, train, translate)
 
-    for mod in (train, sample, evaluate, listing, datasets_cmd, interpolate, timelapse,
+    from ..plugins import get_plugins
+
+    plugins_to_use = plugins or get_plugins()
+    cli.add_command(train.make_command(plugins_to_use))
+    for mod in (sample, evaluate, listing, datasets_cmd, interpolate, timelapse,
                 direction, new_plugin, translate):
         for cmd in mod.COMMANDS:
             cli.add_command(cmd)
     core = set(cli.commands)
 
-    from ..plugins import get_plugins
-
-    plugins_to_use = plugins or get_plugins()
     for plugin, name, cmd in plugins_to_use.commands():
         if name in cli.commands:
             owner = "gankit's own" if name in core else "another plugin's"

@@ -14,7 +14,6 @@ _FIELD = {"no_flip": "flip"}
 @click.command("train")
 @click.argument("model", required=False, default="dcgan")
 @click.option("--data", type=str, help="A folder of images (or the files a --dataset reads).")
-@click.option("--data-b", type=str, help="Second image folder (translation models: domain B).")
 @click.option("--dataset", type=str, help="A registered data set (gankit list-datasets); default sushi.")
 @click.option("--image-size", type=int, help="Side of the square images (default: the data's).")
 @click.option("--batch-size", type=int, help="Samples per step (clamped to the data size).")
@@ -42,12 +41,12 @@ _FIELD = {"no_flip": "flip"}
               show_default=True)
 @click.option("--download", is_flag=True, help="Let mnist/fashion-mnist/cifar10 download files.")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the decoded-image cache.")
-@click.option("--decay-from", type=int,
-              help="Step where linear LR decay to zero starts (cyclegan, vanilla).")
 @click.option("--compile", "compile_", is_flag=True,
               help="torch.compile the networks; the first step compiles (about a minute on "
                    "a CPU), so it pays only in long runs (docs/performance.md).")
 @click.option("--timelapse", is_flag=True, help="Write a GIF of the sample grids at the end.")
+@click.option("--log", "log", multiple=True, metavar="NAME",
+              help="Switch on a logging plugin for this run, e.g. tensorboard; repeatable.")
 @click.option("--max-retries", type=int, default=3, show_default=True,
               help="Divergence guard: restores of the last good checkpoint (each halving the "
                    "learning rate) before giving up.")
@@ -56,18 +55,17 @@ _FIELD = {"no_flip": "flip"}
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Model option (gankit list-models --options); repeatable.")
 @click.pass_context
-def train(ctx, model, data, data_b, dataset, image_size, batch_size, steps, epochs, lr, beta1,
+def train(ctx, model, data, dataset, image_size, batch_size, steps, epochs, lr, beta1,
           beta2, loss, seed, device, precision, out, name, sample_every, checkpoint_every,
-          keep_last, log_every, grid, no_flip, grayscale, download, no_cache, decay_from,
-          compile_, timelapse, max_retries, resume, override, sets):
+          keep_last, log_every, grid, no_flip, grayscale, download, no_cache,
+          compile_, timelapse, log, max_retries, resume, override, sets, **model_flags):
     """Train MODEL (default dcgan) on --data, --dataset or the built-in sushi set.
 
     Runs go to RUNS/MODEL-TIMESTAMP/ with config.json, metrics.jsonl, samples/ and
     checkpoints/. Ctrl-C writes a checkpoint; --resume RUN continues it.
     """
     from ..config import parse_sets
-    from ..trainer import Interrupted, TrainOptions
-    from ..training import prepare
+    from ..train import Interrupted, Trainer, TrainOptions, plan
 
     explicit = {
         _FIELD.get(p, p) for p in ctx.params
@@ -79,21 +77,21 @@ def train(ctx, model, data, data_b, dataset, image_size, batch_size, steps, epoc
     if beta1 is not None or beta2 is not None:
         betas = (beta1 if beta1 is not None else 0.5, beta2 if beta2 is not None else 0.999)
         explicit.add("betas")
-    extra = {"download": download, "cache": not no_cache}
-    if decay_from is not None:
-        extra["decay_from"] = decay_from
+    extra = {"download": download, "cache": not no_cache,
+             **{k: v for k, v in model_flags.items() if v is not None}}
     opts = TrainOptions(
-        model=model, dataset=dataset, data=data, data_b=data_b, image_size=image_size,
+        model=model, dataset=dataset, data=data, image_size=image_size,
         batch_size=batch_size, steps=steps, epochs=epochs, lr=lr, betas=betas, loss=loss,
         seed=seed, device=device, precision=precision, out=out, name=name,
         sample_every=sample_every, checkpoint_every=checkpoint_every, keep_last=keep_last,
         log_every=log_every, grid=grid, flip=not no_flip, grayscale=grayscale,
-        compile=compile_, timelapse=timelapse, max_retries=max_retries, extra=extra,
+        compile=compile_, timelapse=timelapse, max_retries=max_retries, log=tuple(log),
+        extra=extra,
     )
     if resume and "model" not in explicit:
         opts.model = None
-    trainer = prepare(opts, sets=parse_sets(sets), explicit=explicit, resume=resume,
-                      override=override)
+    trainer = Trainer.from_plan(plan(opts, sets=parse_sets(sets), explicit=explicit,
+                                     resume=resume, override=override))
     o = trainer.options
     console.info(
         f"training {trainer.model.name} on {trainer.spec.name or 'data'} "
@@ -115,6 +113,33 @@ def train(ctx, model, data, data_b, dataset, image_size, batch_size, steps, epoc
         if write_timelapse is not None:
             write_timelapse(trainer.run_dir)
     console.info(f"done: {trainer.run_dir} (samples/, checkpoints/)")
+
+
+class _TrainCommand(click.Command):
+    """``train`` with the flags that installed models declare for themselves, collected
+    when the command is parsed or its help shown (not when the CLI is built)."""
+
+    plugins = None
+
+    def get_params(self, ctx):
+        params = super().get_params(ctx)
+        core = {o for p in params for o in p.opts}
+        declared: dict = {}  # flag name -> (Flag, model names)
+        for model in self.plugins.models():
+            for flag in model.train_flags:
+                if flag.name not in core:
+                    declared.setdefault(flag.name, (flag, []))[1].append(model.name)
+        extra = [click.Option([flag.name, flag.dest], type=flag.type,
+                              help=f"{flag.help} ({', '.join(models)})")
+                 for flag, models in declared.values()]
+        return params[:-1] + extra + params[-1:]  # --help stays last
+
+
+def make_command(plugins) -> click.Command:
+    cmd = _TrainCommand(name=train.name, callback=train.callback, params=list(train.params),
+                        help=train.help, context_settings=train.context_settings)
+    cmd.plugins = plugins
+    return cmd
 
 
 COMMANDS = [train]

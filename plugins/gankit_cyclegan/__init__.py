@@ -16,7 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gankit import TRANSLATION, GankitError, GANModel, UsageError, console, hookimpl, load_data
+from gankit import (TRANSLATION, Flag, GankitError, GANModel, UsageError, console, hookimpl,
+                    load_data)
 
 __version__ = "1.0.0"
 
@@ -78,11 +79,14 @@ class CycleGAN(GANModel):
     channels_last = False
     #: net that translates each way
     directions = {"a2b": "G_AB", "b2a": "G_BA"}
+    data_kinds = ("image",)
+    train_flags = (
+        Flag("--data-b", "data_b", str, "Second image folder (domain B)"),
+        Flag("--decay-from", "decay_from", int, "Step where linear LR decay to zero starts"),
+    )
 
     # -- configuration --------------------------------------------------------------
     def check(self, config, spec):
-        if spec.kind != "image":
-            raise GankitError(f"cyclegan needs image data; '{spec.name}' is {spec.kind} data")
         if config.generator not in ("resnet", "unet"):
             raise GankitError(f"--set generator={config.generator}: choose resnet or unet")
         if config.norm not in ("instance", "batch", "none"):
@@ -137,8 +141,7 @@ class CycleGAN(GANModel):
         size = options.image_size or defaults["image_size"]
         options.image_size = size
         load_size = load_size_for(size)
-        self._preview_data = (None, None)
-        path_a, path_b = options.data, options.data_b
+        path_a, path_b = options.data, options.extra.get("data_b")
         test_a = test_b = None
         if path_a and not path_b:
             root = Path(path_a)
@@ -181,33 +184,31 @@ class CycleGAN(GANModel):
             data_a = load(name_a, None, load_size, "--dataset")
             data_b = load(pairs[name_a], None, load_size, "--dataset")
             labels = (name_a, pairs[name_a])
+        preview = None
         if test_a:
             try:
-                self._preview_data = (load("imagefolder", test_a, size, "testA"),
-                                      load("imagefolder", test_b, size, "testB"))
+                preview = (load("imagefolder", test_a, size, "testA"),
+                           load("imagefolder", test_b, size, "testB"))
             except GankitError as exc:
                 console.warn(f"previews use training images: {exc}")
         from .train import as_domains
 
-        return as_domains(data_a, data_b, size, load_size, labels)
+        a, b = as_domains(data_a, data_b, size, load_size, labels)
+        if preview is not None:  # the run's preview images travel with its data
+            a.meta = {**a.meta, "preview": preview}
+        return {"A": a, "B": b}
 
     # -- training -----------------------------------------------------------------------
     def setup(self, trainer):
         from .train import CycleState
 
-        self.state = CycleState(self, trainer)
+        return CycleState(trainer)
 
     def train_step(self, t):
-        return self.state.step(t)
-
-    def extra_state(self):
-        return self.state.state_dict()
-
-    def load_extra_state(self, state):
-        self.state.load_state_dict(state)
+        return t.run_state.step(t)
 
     def preview(self, trainer):
-        return self.state.preview(trainer)
+        return trainer.run_state.preview(trainer)
 
     # -- inference ------------------------------------------------------------------------
     def translate(self, nets, x, direction: str = "a2b"):

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import torch
 
-from gankit import Data, DataSpec, GankitError
+from gankit import Data, DataSpec, GankitError, RunState
 
 #: the generator's adversarial term is Zhu et al.'s MSE(D(G(x)), 1); gankit's lsgan
 #: g_loss is half of that (Mao et al.'s form), so it is doubled to keep the paper's
@@ -178,10 +178,10 @@ def linear_decay_schedulers(optimizers: dict, decay_from: int, total: int) -> di
 # -- per-run state ------------------------------------------------------------------------------
 
 
-class CycleState:
+class CycleState(RunState):
     """What a CycleGAN run keeps between steps: pools, generators, preview images."""
 
-    def __init__(self, model, trainer):
+    def __init__(self, trainer):
         cfg = trainer.config
         self.cfg = cfg
         self.size = trainer.spec.size
@@ -193,11 +193,11 @@ class CycleState:
         self.pool_gen = torch.Generator().manual_seed(seed + 3_141_592)
         self.pool_a = ImagePool(cfg.pool_size, self.pool_gen)
         self.pool_b = ImagePool(cfg.pool_size, self.pool_gen)
-        self.preview_a, self.preview_b = self._preview_images(model, trainer)
+        self.preview_a, self.preview_b = self._preview_images(trainer)
 
-    def _preview_images(self, model, trainer):
+    def _preview_images(self, trainer):
         n = max(1, int(self.cfg.preview))
-        test = getattr(model, "_preview_data", (None, None))
+        test = (trainer.data.meta or {}).get("preview") or (None, None)
         out = []
         for data, test_data in ((trainer.data, test[0]), (trainer.data_b, test[1])):
             src = test_data if test_data is not None else data
@@ -223,7 +223,7 @@ class CycleState:
             raise GankitError("cyclegan needs an adversarial loss (--loss lsgan)")
         cfg, nets = self.cfg, t.nets
         real_a = self._fmt(random_crop(t.next_batch(), self.size, self.crop_gen))
-        real_b = self._fmt(random_crop(t.next_batch_b(), self.size, self.crop_gen))
+        real_b = self._fmt(random_crop(t.next_batch("B"), self.size, self.crop_gen))
         D_A, D_B = nets["D_A"], nets["D_B"]
 
         # generators, with the discriminators frozen

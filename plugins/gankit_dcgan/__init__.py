@@ -29,10 +29,9 @@ class DCGAN(UnconditionalGAN):
     defaults = {"image_size": 64, "batch_size": 64, "lr": 2e-4, "betas": (0.5, 0.999),
                 "loss": "bce", "dataset": "sushi", "steps": 2000}
 
+    data_kinds = ("image",)
+
     def check(self, config, spec):
-        if spec.kind != "image":
-            raise GankitError(f"dcgan needs image data; '{spec.name}' is {spec.kind} data "
-                              "(try `gankit train vanilla`)")
         gnn.check_conv_size(self.name, spec.size, config.bottom)
         if config.d_norm != "auto" and config.d_norm not in gnn.NORMS:
             raise GankitError(f"--set d_norm={config.d_norm}: choose auto, batch, layer, "

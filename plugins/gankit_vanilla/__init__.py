@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from gankit import GankitError, UnconditionalGAN, hookimpl
+from gankit import Flag, GankitError, UnconditionalGAN, hookimpl
 
 __version__ = "1.0.0"
 
@@ -83,9 +83,11 @@ class Vanilla(UnconditionalGAN):
             return torch.rand(shape, device=device, generator=generator) * 2 - 1
         return torch.randn(shape, device=device, generator=generator)
 
+    data_kinds = ("image", "vector")
+    train_flags = (Flag("--decay-from", "decay_from", int,
+                        "Step where linear LR decay to zero starts"),)
+
     def check(self, config, spec):
-        if spec.kind not in ("image", "vector"):
-            raise GankitError(f"vanilla needs image or vector data, not {spec.kind!r}")
         if spec.kind == "vector" and spec.dim < 1:
             raise GankitError(f"data set '{spec.name}' has vectors of size {spec.dim}")
         if config.prior not in PRIORS:

@@ -76,8 +76,10 @@ class WGANGP(UnconditionalGAN):
     defaults = {"image_size": 64, "batch_size": 64, "lr": 1e-4, "betas": (0.0, 0.9),
                 "loss": "wgan-gp", "dataset": "sushi", "steps": 2000}
 
+    data_kinds = ("image",)
+
     def check(self, config, spec):
-        if spec.kind != "image":
+        if spec.kind != "image":  # before the core's check: this one says what to use
             raise GankitError(f"wgan-gp needs image data; '{spec.name}' is {spec.kind} data "
                               "(try `gankit train vanilla --loss wgan-gp`)")
         gnn.check_conv_size(self.name, spec.size, config.bottom)

@@ -1,0 +1,277 @@
+"""From choices to a complete, validated plan of a run: :func:`plan`.
+
+The command line merges its flags into :class:`TrainOptions`; the plan never reads
+flags. It resolves a resume (which run, which checkpoint, what may change), fills the
+model's and the loss's defaults, loads the data, checks that the model can be built
+for it and that a checkpoint's tensors fit, and picks the run folder. The trainer is
+then built from the plan (:meth:`gankit.train.Trainer.from_plan`); the test kit and
+the benchmark do the same.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+
+from .. import console, engine
+from ..config import apply_sets, from_dict
+from ..datasets import LoadOptions
+from ..errors import CheckpointError, GankitError, UsageError
+from ..run import Run, not_a_run
+from .options import TrainOptions
+
+DEFAULT_STEPS = 2000
+
+
+@dataclass
+class Plan:
+    """Everything a :class:`gankit.train.Trainer` is built from."""
+
+    model: object
+    config: object
+    options: TrainOptions
+    loss: object | None
+    data: dict  # domain name -> Data; the first is the model's main data
+    run: Run
+    plugins: object
+    checkpoint: object | None = None
+    notes: list = field(default_factory=list)
+
+    @property
+    def steps(self) -> int:
+        return int(self.options.steps)
+
+
+def load_data(plugins, model, options: TrainOptions, *, path, name, progress=None,
+              image_size: int | None = None, flag: str = ""):
+    """Load one data set for ``model`` as the flags ask (``image_size`` overrides
+    ``options.image_size``; ``flag`` names the data flag in errors, e.g. ``--data-b``)."""
+    defaults = model.training_defaults()
+    name = name or ("imagefolder" if path else defaults.get("dataset") or "sushi")
+    ds = plugins.datasets().get(name)
+    if ds.needs_path and not path:
+        raise UsageError(f"--dataset {name} needs --data PATH (a folder with its files)")
+    lo = LoadOptions(
+        path=path,
+        image_size=image_size or options.image_size,
+        grayscale=options.grayscale,
+        download=bool(options.extra.get("download", False)),
+        cache=bool(options.extra.get("cache", True)),
+        seed=options.seed,
+        warn=console.warn,
+        progress=progress,
+        extra=dict(options.extra),
+    )
+    data = ds.load(lo)
+    if data is None or len(data) == 0:
+        raise GankitError((f"{flag}: " if flag else "") + f"data set '{name}'"
+                          + (f" at {path}" if path else "") + " is empty")
+    if not ds.flip:
+        data.meta = {**(data.meta or {}), "flip": False}  # the batcher honours it
+    return data
+
+
+def as_domains(loaded) -> dict:
+    """A model's ``load_data`` result as named domains: one ``Data``, a ``(data, data_b)``
+    pair (the 0.1.0 form) or a dict."""
+    if isinstance(loaded, dict):
+        domains = dict(loaded)
+    elif isinstance(loaded, (tuple, list)):
+        domains = {k: v for k, v in zip(("A", "B", "C", "D"), loaded) if v is not None}
+    else:
+        domains = {"A": loaded}
+    if not domains:
+        raise GankitError("the model's load_data() returned no data")
+    return domains
+
+
+def check_data_kind(model, spec, domain: str = "") -> None:
+    """The model's declared ``data_kinds`` (checked here, so no model repeats it)."""
+    if spec.kind not in model.data_kinds:
+        raise GankitError(f"{model.name} needs {' or '.join(model.data_kinds)} data; "
+                          f"'{spec.name or domain}' is {spec.kind} data "
+                          "(gankit list-models shows each model's data)")
+
+
+def check_numbers(options: TrainOptions) -> None:
+    """Out-of-range numeric flags: one line naming the flag (not a ZeroDivisionError)."""
+    for flag, value, low in (("--log-every", options.log_every, 1), ("--grid", options.grid, 1),
+                             ("--image-size", options.image_size, 1),
+                             ("--checkpoint-every", options.checkpoint_every, 0),
+                             ("--sample-every", options.sample_every, 0),
+                             ("--keep-last", options.keep_last, 0),
+                             ("--max-retries", options.max_retries, 0),
+                             ("--batch-size", options.batch_size, 1),
+                             ("--steps", options.steps, 1)):
+        if value is not None and value < low:
+            raise UsageError(f"{flag} {value}: must be at least {low}")
+    for flag, value in (("--lr", options.lr), ("--epochs", options.epochs)):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise UsageError(f"{flag} {value}: must be a positive number")
+    for i, beta in enumerate(options.betas or ()):
+        if not 0 <= beta < 1:
+            raise UsageError(f"--beta{i + 1} {beta}: must be in [0, 1)")
+
+
+def steps_for_epochs(epochs: float, n: int, batch: int) -> int:
+    return max(1, math.ceil(epochs * n / batch))
+
+
+def _resumed_options(options, checkpoint, sets, explicit, override, resume):
+    """The run's saved options with the explicitly given ones that may change."""
+    try:
+        saved = TrainOptions.from_saved(checkpoint.train)
+    except GankitError as exc:  # edited metadata: name the file
+        raise CheckpointError(f"{checkpoint.path}: {exc}") from None
+    if options.model and options.model != saved.model and "model" in explicit:
+        raise GankitError(f"--resume {resume}: that run trains '{saved.model}', not "
+                          f"'{options.model}'")
+    conflicts = []
+    for k in sorted(explicit):
+        if k in TrainOptions.RESUMABLE or k == "extra":
+            continue
+        if k in options.extra or k in saved.extra:  # a model's own flag, kept in extra
+            a, b = saved.extra.get(k), options.extra.get(k)
+        else:
+            a, b = getattr(saved, k), getattr(options, k)
+        if (tuple(a) if isinstance(a, list) else a) != b:
+            conflicts.append(f"--{k.replace('_', '-')} {b} (the run has {a})")
+    changed_sets = {k: v for k, v in sets.items() if str(checkpoint.config.get(k)) != v}
+    if (conflicts or changed_sets) and not override:
+        what = conflicts + [f"--set {k}={v}" for k, v in changed_sets.items()]
+        raise GankitError(f"--resume {resume}: {', '.join(what)} conflicts with the run's "
+                          "config; pass --override to change it anyway")
+    merged = dataclasses.asdict(saved)
+    for k in explicit:
+        if k in TrainOptions.RESUMABLE or override:
+            if k in options.extra or k in saved.extra:
+                merged["extra"][k] = options.extra.get(k)
+            else:
+                merged[k] = getattr(options, k)
+    if options.steps is None and "epochs" not in explicit:
+        merged["steps"] = saved.steps
+    merged["betas"] = tuple(merged["betas"]) if merged.get("betas") else None
+    merged["log"] = tuple(merged.get("log") or ())
+    return TrainOptions(**merged)
+
+
+def _check_version(checkpoint, model) -> None:
+    if checkpoint.model != model.name:
+        raise CheckpointError(
+            f"{checkpoint.path}: a '{checkpoint.model}' checkpoint, not '{model.name}'")
+    if str(checkpoint.model_version) != str(model.version):
+        raise CheckpointError(
+            f"{checkpoint.path}: made with version {checkpoint.model_version} of model "
+            f"'{model.name}', installed is version {model.version}; use the plugin release "
+            "it was trained with")
+
+
+def _fill_defaults(options, model, plugins, explicit, resuming, loss=None):
+    defaults = model.training_defaults()
+    for key in ("batch_size", "lr", "betas", "loss"):
+        if getattr(options, key) is None:
+            setattr(options, key, defaults.get(key))
+    if loss is None and options.loss:
+        loss = plugins.losses().get(options.loss)
+    if loss is not None and not resuming:
+        for key, value in (loss.optimizer or {}).items():
+            if key in ("lr", "betas") and key not in explicit:
+                setattr(options, key, value)
+    options.betas = tuple(options.betas) if options.betas else (0.5, 0.999)
+    return loss
+
+
+def _load_domains(model, plugins, options):
+    with console.lazy_progress("decoding images") as progress:
+        domains = as_domains(model.load_data(plugins, options, progress))
+    main = next(iter(domains.values()))
+    if main.spec.kind == "image":
+        options.image_size = main.spec.size
+    return domains
+
+
+def plan(options: TrainOptions, plugins=None, *, sets: dict | None = None, explicit=(),
+         resume: str | None = None, override: bool = False, config=None, data=None,
+         loss=None, run: Run | None = None) -> Plan:
+    """Turn ``options`` (not changed) into a :class:`Plan`, or raise one clear error.
+
+    ``explicit`` names the options the user gave (they win over saved ones on resume and
+    over a loss's suggested optimizer); ``sets`` are ``--set`` model options; ``config``,
+    ``data`` (a ``Data`` or ``{domain: Data}``), ``loss`` (a ``Loss`` object) and ``run``
+    replace what the plan would build, look up or load (the test kit passes its own).
+    """
+    from ..plugins import get_plugins
+
+    plugins = plugins or get_plugins()
+    options = options.normalised()
+    sets = dict(sets or {})
+    # explicit options: TrainOptions fields, and models' own flags (kept in extra)
+    explicit = set(explicit) & ({f.name for f in dataclasses.fields(TrainOptions)}
+                                | (set(options.extra) - {"download", "cache"}))
+    checkpoint = None
+    if resume:
+        run, checkpoint = Run.for_resume(resume)
+        options = _resumed_options(options, checkpoint, sets, explicit, override, resume)
+        if options.model not in plugins.models():
+            raise CheckpointError(f"{checkpoint.path}: needs model '{options.model}', which "
+                                  "no installed plugin provides")
+    model = plugins.models().get(options.model)
+    if checkpoint is not None:
+        _check_version(checkpoint, model)
+    if loss is not None:
+        options.loss = loss.name
+    loss = _fill_defaults(options, model, plugins, explicit, checkpoint is not None, loss)
+    check_numbers(options)
+
+    if config is None and checkpoint is not None:
+        try:
+            config = from_dict(model.Config, checkpoint.config, strict=False)
+        except GankitError as exc:
+            raise CheckpointError(f"{checkpoint.path}: {exc}") from None
+        config = apply_sets(config, sets, what=model.name) if override else config
+    elif config is None:
+        config = apply_sets(model.default_config(), sets, what=model.name)
+
+    domains = as_domains(data) if data is not None else _load_domains(model, plugins, options)
+    spec = next(iter(domains.values())).spec
+    try:
+        model.check(config, spec)
+        for name, d in domains.items():
+            check_data_kind(model, d.spec, name)
+    except (GankitError, TypeError, ValueError) as exc:
+        if checkpoint is None or isinstance(exc, UsageError):
+            raise
+        raise CheckpointError(f"{checkpoint.path}: {exc}") from None
+    if checkpoint is not None:  # before allocating: do the file's tensors fit its config?
+        from ..loading import check_fits
+
+        check_fits(checkpoint, model, config, spec, loss)
+
+    sizes = [len(d) for d in domains.values()]
+    if options.batch_size > min(sizes):
+        console.warn(f"--batch-size {options.batch_size} is larger than the data set "
+                     f"({min(sizes)} samples); using {min(sizes)}")
+        options.batch_size = min(sizes)
+    if options.steps is None:
+        options.steps = (steps_for_epochs(options.epochs, max(sizes), options.batch_size)
+                         if options.epochs else
+                         model.training_defaults().get("steps", DEFAULT_STEPS))
+    check_numbers(options)
+    if checkpoint is not None:
+        checkpoint.state_layout()  # an edited state skeleton: its own error first
+        if run is None:
+            raise not_a_run(resume)
+    if run is None:
+        run = _new_run(options)
+    return Plan(model=model, config=config, options=options, loss=loss, data=domains,
+                run=run, plugins=plugins, checkpoint=checkpoint)
+
+
+def _new_run(options: TrainOptions) -> Run:
+    if not engine.is_distributed():
+        return Run.new(options.out, options.name, options.model)
+    # under torchrun every process must use the folder the main process picked
+    engine.init_distributed(engine.pick_device(options.device))
+    path = Run.new(options.out, options.name, options.model).path if engine.rank() == 0 else ""
+    return Run(engine.broadcast_text(str(path)))

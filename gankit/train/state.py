@@ -1,0 +1,137 @@
+"""The trainer's complete state: what a checkpoint holds and how it comes back."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import torch
+
+from .. import checkpoints as ckpt
+from ..errors import GankitError
+
+
+def collect(t) -> dict:
+    """Everything an exact resume needs, as nested dicts of tensors and JSON values."""
+    s = {
+        "step": t.step,
+        "nets": {k: v.state_dict() for k, v in t.nets.items()},
+        "opts": {k: v.state_dict() for k, v in t.opts.items()},
+        "scheds": {k: v.state_dict() for k, v in t.scheds.items()},
+        "rng": {"cpu": torch.get_rng_state()},
+        "extra": {**t.model.extra_state(),
+                  **(t.run_state.state_dict() if t.run_state is not None else {})},
+    }
+    for key, b in t.batchers.items():
+        s[key] = b.state_dict()
+    if t.fixed_noise is not None:
+        s["fixed_noise"] = t.fixed_noise
+    if t.scaler is not None:
+        s["scaler"] = t.scaler.state_dict()
+    if t.device.type == "cuda":
+        s["rng"]["cuda"] = torch.cuda.get_rng_state(t.device)
+    return s
+
+
+def restore(t, s: dict) -> None:
+    for k, net in t.nets.items():
+        try:
+            net.load_state_dict(s["nets"][k])
+        except (KeyError, RuntimeError) as exc:
+            raise GankitError(
+                f"checkpoint does not fit model '{t.model.name}' as configured "
+                f"({type(exc).__name__}: {str(exc).splitlines()[0]})"
+            ) from None
+    for k, opt in t.opts.items():
+        opt.load_state_dict(s["opts"][k])
+        match_param_layout(opt)
+    for k, sch in t.scheds.items():
+        if k in s.get("scheds", {}):
+            sch.load_state_dict(s["scheds"][k])
+    for key, b in t.batchers.items():
+        if key in s:
+            b.load_state_dict(s[key])
+    if "fixed_noise" in s:
+        t.fixed_noise = s["fixed_noise"]
+    if t.scaler is not None and "scaler" in s:
+        t.scaler.load_state_dict(s["scaler"])
+    torch.set_rng_state(s["rng"]["cpu"])
+    if "cuda" in s["rng"] and t.device.type == "cuda":
+        torch.cuda.set_rng_state(s["rng"]["cuda"], t.device)
+    extra = s.get("extra") or {}
+    t.model.load_extra_state(extra)
+    if t.run_state is not None:
+        t.run_state.load_state_dict(extra)
+    t.step = int(s["step"])
+    if t.world_size > 1:
+        # the checkpoint holds the main process's random streams: give each process its
+        # own again (a resumed torchrun run continues, but not bit for bit)
+        seed = t.options.seed + 1_000_003 * t.rank + t.step
+        torch.manual_seed(seed)
+        for i, b in enumerate(t.batchers.values()):
+            b.gen.manual_seed(seed + 7 + i)
+
+
+def metadata(t) -> dict:
+    from .. import __version__
+    from ..config import to_dict
+
+    return {
+        "gankit.format": str(ckpt.FORMAT),
+        "gankit.version": __version__,
+        "gankit.model": t.model.name,
+        "gankit.model_version": str(t.model.version),
+        "gankit.plugin": str(getattr(t.model, "plugin", "") or ""),
+        "gankit.plugin_version": plugin_version(t.plugins, t.model),
+        "gankit.config": json.dumps(to_dict(t.config)),
+        "gankit.train": json.dumps(dataclasses.asdict(t.options), default=_json_default),
+        "gankit.data": json.dumps(t.spec.to_dict()),
+        "gankit.step": str(t.step),
+    }
+
+
+def write_checkpoint(t, path: Path) -> None:
+    tensors: dict = {}
+    skel = ckpt.flatten_state(t.state(), "s", tensors)
+    meta = metadata(t)
+    meta["gankit.state"] = json.dumps(skel)
+    ckpt.save(path, tensors, meta)
+
+
+def plugin_version(plugins, model) -> str:
+    rec = plugins.records.get(getattr(model, "plugin", ""), None)
+    return str((rec.version if rec and rec.version else "") or "")
+
+
+def match_param_layout(opt) -> None:
+    """Give per-parameter optimizer state the memory layout of its parameter.
+
+    Checkpoints store tensors contiguous; a channels_last parameter whose Adam moments
+    come back NCHW would make fused/foreach kernels pair the wrong elements."""
+    for group in opt.param_groups:
+        for p in group["params"]:
+            st = opt.state.get(p)
+            if not st:
+                continue
+            for key, v in st.items():
+                if isinstance(v, torch.Tensor) and v.shape == p.shape and v.stride() != p.stride():
+                    st[key] = torch.empty_like(p, dtype=v.dtype).copy_(v)
+
+
+def cpu_copy(state):
+    if isinstance(state, torch.Tensor):
+        return state.detach().to("cpu", copy=True)
+    if isinstance(state, dict):
+        return {k: cpu_copy(v) for k, v in state.items()}
+    if isinstance(state, (list, tuple)):
+        return type(state)(cpu_copy(v) for v in state)
+    return state
+
+
+def _json_default(o):
+    if dataclasses.is_dataclass(o):
+        return dataclasses.asdict(o)
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(type(o).__name__)
