@@ -11,7 +11,9 @@ from .checkpoints import Checkpoint, atomic_write
 from .datasets import Data, Dataset, DataSpec, LoadOptions
 from .errors import CheckpointError, GankitError, UnknownNameError, UsageError
 from .hookspecs import hookimpl
-from .losses import Loss
+from .logfiles import StepLog, append_line, trim_lines
+from .lookup import get_dataset, get_loss, get_model
+from .losses import Loss, call_g_loss
 from .models import TRANSLATION, UNCONDITIONAL, GANModel, UnconditionalGAN
 from .runs import load_model
 from .trainer import Trainer, TrainOptions
@@ -25,6 +27,7 @@ __all__ = [
     "UNCONDITIONAL",
     "TRANSLATION",
     "Loss",
+    "call_g_loss",
     "Dataset",
     "Data",
     "DataSpec",
@@ -34,6 +37,12 @@ __all__ = [
     "Checkpoint",
     "load_model",
     "load_data",
+    "get_model",
+    "get_loss",
+    "get_dataset",
+    "StepLog",
+    "append_line",
+    "trim_lines",
     "atomic_write",
     "console",
     "GankitError",
