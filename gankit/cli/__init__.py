@@ -86,11 +86,11 @@ def make_cli(plugins=None) -> click.Group:
         if quiet:
             console.set_quiet(True)
 
-    from . import (datasets_cmd, direction, evaluate, interpolate, listing, new_plugin,
-                   sample, timelapse, train, translate)
+    from . import (datasets_cmd, direction, docs_cmd, evaluate, interpolate, listing,
+                   new_plugin, sample, timelapse, train, translate)
 
     for mod in (train, sample, evaluate, listing, datasets_cmd, interpolate, timelapse,
-                direction, new_plugin, translate):
+                direction, new_plugin, docs_cmd, translate):
         for cmd in mod.COMMANDS:
             cli.add_command(cmd)
     core = set(cli.commands)
