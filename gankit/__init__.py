@@ -13,7 +13,9 @@ from .errors import CheckpointError, GankitError, UnknownNameError, UsageError
 from .files import atomic_write
 from .hookspecs import hookimpl
 from .loading import load_model
-from .losses import Loss
+from .logfiles import StepLog, append_line, trim_lines
+from .lookup import get_dataset, get_loss, get_model
+from .losses import Loss, call_g_loss
 from .models import TRANSLATION, UNCONDITIONAL, Flag, GANModel, RunState, UnconditionalGAN
 from .train import TrainOptions, load_data
 
@@ -27,6 +29,7 @@ __all__ = [
     "RunState",
     "Flag",
     "Loss",
+    "call_g_loss",
     "Dataset",
     "Data",
     "DataSpec",
@@ -36,6 +39,12 @@ __all__ = [
     "Checkpoint",
     "load_model",
     "load_data",
+    "get_model",
+    "get_loss",
+    "get_dataset",
+    "StepLog",
+    "append_line",
+    "trim_lines",
     "atomic_write",
     "console",
     "GankitError",

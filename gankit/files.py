@@ -2,7 +2,7 @@
 
 Every file gankit writes goes through :func:`atomic_write` (a temporary name in the same
 folder, flushed, fsynced, renamed into place) or, for append-only logs, through
-:func:`append_line` (one ``write`` per line, so a crash cannot interleave two lines).
+:mod:`gankit.logfiles` (one ``write`` per line, so a crash cannot interleave two lines).
 """
 
 from __future__ import annotations
@@ -63,15 +63,6 @@ def write_text(path: Path, text: str) -> None:
 
 def write_json(path: Path, doc) -> None:
     write_text(path, json.dumps(doc, indent=2, default=str) + "\n")
-
-
-def append_line(path: Path, line: str) -> None:
-    """Append one line with a single write, so a crash cannot interleave two lines."""
-    if not line.endswith("\n"):
-        line += "\n"
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(line)
-        fh.flush()
 
 
 def is_temp(p: Path) -> bool:

@@ -102,7 +102,9 @@ def on_log(trainer, step, metrics):
 
     :param step: the global step.
     :param metrics: dict of Python floats: the losses averaged since the previous call,
-        ``images_per_s`` and ``elapsed_s``.
+        ``images_per_s`` and ``wall_time`` (seconds since the process started training,
+        as in ``metrics.jsonl``); ``elapsed_s``, the same number under its gankit 0.1
+        name, is kept for compatibility.
     """
 
 
@@ -119,7 +121,7 @@ def on_samples(trainer, step, images, path):
 def on_checkpoint(trainer, step, path, metadata):
     """Called on the main process after a checkpoint was written and renamed into place.
 
-    :param path: the ``.safetensors`` file.
+    :param path: the ``.safetensors`` file; ``gankit.Checkpoint(path)`` parses it.
     :param metadata: the ``str -> str`` metadata stored in it.
     """
 

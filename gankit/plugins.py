@@ -214,6 +214,7 @@ class Plugins:
 
             base = {"model": GANModel, "dataset": Dataset, "loss": Loss}[kind]
             reg = Registry(kind, base)
+            reg.failures = self.failures
             hook = {"model": "register_models", "dataset": "register_datasets",
                     "loss": "register_losses"}[kind]
             caller = getattr(self.pm.hook, hook)
@@ -229,6 +230,48 @@ class Plugins:
                     self._hook_failed(pname, hook, exc)
             self._registries[kind] = reg
         return self._registries[kind]
+
+    def failures(self) -> list[tuple]:
+        """(plugin name, distribution, version, error) of every plugin with an error."""
+        return [(r.name, r.dist, r.version, r.error) for r in self.records.values() if r.error]
+
+    def info(self, name: str | None = None):
+        """What ``gankit plugins --json`` shows: every plugin's record (name, module,
+        distribution, version, builtin, hooks, error) plus the names it registered
+        (``models``, ``datasets``, ``losses``, ``commands``). With ``name``: that plugin's
+        dict (KeyError-derived UnknownNameError when no plugin has that name)."""
+        owned: dict[str, dict[str, list]] = {
+            n: {"models": [], "datasets": [], "losses": [], "commands": []} for n in self.records}
+        for key, reg in (("models", self.models()), ("datasets", self.datasets()),
+                         ("losses", self.losses())):
+            for obj in reg:
+                if getattr(obj, "plugin", None) in owned:
+                    owned[obj.plugin][key].append(obj.name)
+        for pname, cmd in self._command_names():
+            if pname in owned:
+                owned[pname]["commands"].append(cmd)
+        items = {n: r.as_dict() | owned[n] for n, r in self.records.items()}
+        if name is None:
+            return list(items.values())
+        if name not in items:
+            from .errors import UnknownNameError
+
+            raise UnknownNameError("plugin", name, list(items))
+        return items[name]
+
+    def _command_names(self) -> list[tuple[str, str]]:
+        """(plugin, command name) without warnings: failures were reported already."""
+        import click
+
+        out = []
+        for impl in self.pm.hook.register_commands.get_hookimpls():
+            group = click.Group()
+            try:
+                impl.function(**{k: {"cli": group}[k] for k in impl.argnames})
+            except Exception:  # noqa: BLE001
+                continue
+            out.extend((impl.plugin_name, n) for n in group.commands)
+        return out
 
     def models(self) -> Registry:
         return self.registry("model")

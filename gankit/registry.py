@@ -8,6 +8,21 @@ from .errors import UnknownNameError
 
 T = TypeVar("T")
 
+HOW_TO_SEE = "`gankit plugins` shows the error, `--debug` the traceback"
+
+
+def _join(a: str, b: str) -> str:
+    return f"{a}; {b}" if a and b else a or b
+
+
+def failure_text(failed) -> str:
+    """'plugin 'x' (gankit-x 1.0) failed to load: Error: ...; gankit plugins shows ...'"""
+    parts = []
+    for plugin, dist, version, error in failed:
+        where = f" ({dist} {version})" if dist and version else (f" ({dist})" if dist else "")
+        parts.append(f"plugin '{plugin}'{where} failed to load ({error})")
+    return "; ".join(parts) + f"; {HOW_TO_SEE}"
+
 
 class Registry(Generic[T]):
     """Names and aliases to registered objects. The first registration of a name wins."""
@@ -18,6 +33,9 @@ class Registry(Generic[T]):
         self._items: dict[str, T] = {}
         self._aliases: dict[str, str] = {}
         self.conflicts: list[str] = []
+        #: returns the plugins that failed (name, distribution, version, error); set by
+        #: the plugin manager so an unknown name can point at a broken plugin
+        self.failures = lambda: []
 
     def add(self, obj: T, plugin: str, aliases=(), warn=None) -> bool:
         if not isinstance(obj, self.base):
@@ -56,7 +74,31 @@ class Registry(Generic[T]):
         key = self._aliases.get(name, name)
         if key in self._items:
             return self._items[key]
-        raise UnknownNameError(self.what, name, list(self._items) + list(self._aliases), hint)
+        choices = list(self._items) + list(self._aliases)
+        suspects, others = self.failed_for(name)
+        if suspects:
+            # a broken plugin probably provides it: no "did you mean" for another name
+            err = UnknownNameError(self.what, name, [], _join(failure_text(suspects), hint))
+            err.choices = sorted(choices)
+            raise err
+        if others:
+            names = ", ".join(f"'{f[0]}'" for f in others)
+            hint = _join(f"plugin{'s' if len(others) > 1 else ''} {names} failed to load "
+                         f"({HOW_TO_SEE})", hint)
+        raise UnknownNameError(self.what, name, choices, hint)
+
+    def failed_for(self, name: str):
+        """(suspects, others): failed plugins whose entry-point or distribution name
+        contains ``name`` (or is contained in it), and the remaining failed plugins."""
+        suspects, others = [], []
+        low = name.lower()
+        for f in self.failures():
+            plugin, dist = f[0].lower(), (f[1] or "").lower()
+            short = dist.removeprefix("gankit-")
+            hit = (low in plugin or low in dist
+                   or any(len(n) >= 3 and n in low for n in (plugin, short)))
+            (suspects if hit else others).append(f)
+        return suspects, others
 
     def __contains__(self, name: str) -> bool:
         return self._aliases.get(name, name) in self._items

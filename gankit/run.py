@@ -28,7 +28,8 @@ from pathlib import Path
 
 from . import console
 from .errors import CheckpointError, GankitError, UsageError
-from .files import append_line, atomic_write, is_temp, write_json
+from .files import is_temp, write_json
+from .logfiles import append_line, trim_lines
 
 DEFAULT_ROOT = Path("runs")
 CKPT_RE = re.compile(r"^step-(\d+)\.safetensors$")
@@ -373,22 +374,15 @@ def not_a_run(target) -> GankitError:
 
 def trim_jsonl(path: Path, step: int) -> None:
     """Keep the complete JSON lines of ``path`` whose ``step`` is at most ``step``."""
-    path = Path(path)
-    if not path.exists():
-        return
-    keep, changed = [], False
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True):
+
+    def keep(line: str, _i: int) -> bool:
         try:
             rec = json.loads(line)
-            ok = line.endswith("\n") and isinstance(rec, dict) and int(rec.get("step", -1)) <= step
+            return isinstance(rec, dict) and int(rec.get("step", -1)) <= step
         except (ValueError, TypeError):
-            ok = False
-        if ok:
-            keep.append(line)
-        else:
-            changed = True
-    if changed:
-        atomic_write(path, lambda tmp: Path(tmp).write_text("".join(keep), encoding="utf-8"))
+            return False
+
+    trim_lines(path, keep)
 
 
 def writable_dir(path: Path, flag: str) -> None:

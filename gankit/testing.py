@@ -574,3 +574,206 @@ def run_cli(args, plugins=None, *, input=None):
         plugins_mod.set_plugins(previous)
         console.set_quiet(quiet)
         console.set_debug(debug)
+
+
+# -- added in gankit 0.2: stateful losses, broken plugins, plugin records ----------------
+
+__all__ += ["check_loss_stateful", "assert_broken_plugin_warns", "plugin_info"]
+
+
+def _new_instance(loss, cls_name: str):
+    """A fresh instance of the loss's class (or a call of a factory)."""
+    if isinstance(loss, type) or (callable(loss) and not hasattr(loss, "d_loss")):
+        return loss()
+    try:
+        return type(loss)()
+    except TypeError as exc:
+        _fail(f"{cls_name}() cannot be created without arguments ({exc}); pass a factory: "
+              f"check_loss_stateful(lambda: {cls_name}(...))")
+
+
+def check_loss_stateful(loss, *, plugins=None, steps: int = 2, n_critic: int | None = None,
+                        batch: int = 8):
+    """Check a loss that may carry state from ``d_loss`` to ``g_loss`` (or across steps),
+    calling it as the built-in training step does: ``n_critic`` times
+    ``d_loss(real_scores, fake_scores)`` on fresh scores, then ``g_loss(fake_scores,
+    real_scores)`` (only the fake scores for one-argument losses), ``steps`` times.
+
+    ``loss`` is a :class:`gankit.Loss` instance (its class must be creatable without
+    arguments), a class, a zero-argument factory or a registered name. Checks: every
+    output is a finite scalar with finite gradients; no tensor kept on the instance is
+    still attached to an autograd graph (``.detach()`` what you keep); a fresh instance
+    gives the same outputs for the same scores, also when another instance ran in
+    between or interleaved (no state shared through the class or module); two runs are
+    identical (no hidden randomness). Returns the list of ``(d_losses, g_loss)`` floats
+    per step of the reference run.
+    """
+    import torch
+
+    from .losses import Loss, call_g_loss
+
+    factory = loss
+    if isinstance(loss, str):
+        found = (plugins if plugins is not None else builtin_plugins()).losses().get(loss)
+        factory = type(found)
+    probe = _new_instance(factory, getattr(factory, "__name__", type(factory).__name__))
+    cls = type(probe).__name__
+    if not isinstance(probe, Loss):
+        _fail(f"{cls} is not a gankit.Loss")
+    k = int(n_critic or probe.n_critic or 1)
+
+    def scores(seed):
+        g = torch.Generator().manual_seed(seed)
+        out = []
+        for s in range(steps):
+            d_steps = [((torch.randn(batch, 1, generator=g) * 2),
+                        (torch.randn(batch, 1, generator=g) * 2)) for _ in range(k)]
+            g_fake = torch.randn(batch, 1, generator=g) * 2
+            out.append((d_steps, g_fake))
+        return out
+
+    def value(v, what):
+        if not isinstance(v, torch.Tensor) or v.numel() != 1:
+            _fail(f"{cls}.{what} must return a scalar tensor, got "
+                  f"{getattr(v, 'shape', type(v).__name__)}")
+        if not torch.isfinite(v).all():
+            _fail(f"{cls}.{what} is not finite")
+        return v
+
+    def kept_graph(inst):
+        for name, v in vars(inst).items():
+            if isinstance(v, dict):
+                v = list(v.values())
+            for t in v if isinstance(v, (list, tuple)) else [v]:
+                if isinstance(t, torch.Tensor) and (t.requires_grad or t.grad_fn is not None):
+                    return name
+        return None
+
+    def stepper(inst, seq):
+        """A generator running ``seq`` on ``inst`` one training step per next()."""
+        for i, (d_steps, g_fake) in enumerate(seq):
+            d_vals = []
+            for real, fake in d_steps:
+                real = real.clone().requires_grad_(True)
+                fake = fake.clone().requires_grad_(True)
+                d = value(inst.d_loss(real, fake), f"d_loss() in step {i + 1}")
+                d.backward()
+                if real.grad is None or fake.grad is None or not (
+                        torch.isfinite(real.grad).all() and torch.isfinite(fake.grad).all()):
+                    _fail(f"{cls}.d_loss() gives no finite gradient to the scores in step "
+                          f"{i + 1}")
+                d_vals.append(float(d.detach()))
+            fake = g_fake.clone().requires_grad_(True)
+            with torch.no_grad():
+                last_real = d_steps[-1][0].clone()  # D's scores on a real batch, no graph
+            gl = value(call_g_loss(inst, fake, last_real), f"g_loss() in step {i + 1}")
+            gl.backward()
+            if fake.grad is None or not torch.isfinite(fake.grad).all():
+                _fail(f"{cls}.g_loss() gives no finite gradient to the fake scores in step "
+                      f"{i + 1}")
+            leaked = kept_graph(inst)
+            if leaked:
+                _fail(f"{cls} keeps '{leaked}' attached to the autograd graph after step "
+                      f"{i + 1}; store `.detach()`ed tensors (the graph of every step would "
+                      "stay in memory)")
+            yield (d_vals, float(gl.detach()))
+
+    ref_seq, other_seq = scores(0), scores(1)
+    reference = list(stepper(_new_instance(factory, cls), ref_seq))
+    again = list(stepper(_new_instance(factory, cls), ref_seq))
+    if again != reference:
+        _fail(f"{cls}: two fresh instances give different losses for the same scores "
+              f"({reference} vs {again}); is there hidden randomness or state kept in the "
+              "class or module?")
+    list(stepper(_new_instance(factory, cls), other_seq))  # another run first...
+    after_other = list(stepper(_new_instance(factory, cls), ref_seq))
+    if after_other != reference:
+        _fail(f"{cls}: a fresh instance gives other losses after another instance ran "
+              "(state leaks across instances: keep it on `self`, set in __init__, not in a "
+              "class attribute or a module global)")
+    a, b = _new_instance(factory, cls), _new_instance(factory, cls)
+    run_a, run_b = stepper(a, other_seq), stepper(b, ref_seq)
+    interleaved = []
+    for _ in range(steps):
+        next(run_a)
+        interleaved.append(next(run_b))
+    if interleaved != reference:
+        _fail(f"{cls}: two instances used in turn disturb each other's losses (state "
+              "shared across instances: keep it on `self`, set in __init__)")
+    return reference
+
+
+class _ImportEntryPoint:
+    """An entry point that imports a module by name, as gankit loads installed plugins."""
+
+    def __init__(self, name: str, module: str):
+        self.name, self.value, self.dist = name, module, None
+
+    def load(self):
+        import importlib
+
+        for key in [m for m in sys.modules if m == self.value or
+                    m.startswith(self.value + ".")]:
+            del sys.modules[key]  # import it afresh, as a new process would
+        return importlib.import_module(self.value)
+
+
+def assert_broken_plugin_warns(plugin, name: str | None = None):
+    """Load a deliberately broken plugin next to gankit's built-ins and check that gankit
+    copes as documented: exactly one warning line naming the plugin (no traceback), the
+    error recorded for ``gankit plugins``, and the built-in models, losses, data sets and
+    commands still working. Returns ``(plugins, warning)``.
+
+    :param plugin: a module name (``"gankit_broken"``: imported as an entry point would
+        be, for a plugin that raises at import), or a module or object (for one that fails
+        pluggy's validation or raises in a registration hook).
+    :param name: the plugin's name (default: the module's name).
+    """
+    import click
+
+    seen: list[str] = []
+    p = builtin_plugins(warn=seen.append)
+    if isinstance(plugin, str):
+        name = name or plugin
+        p._load_entry_point(_ImportEntryPoint(name, plugin), builtin=False)
+    else:
+        name = name or getattr(plugin, "__name__", None) or type(plugin).__name__
+        p.add_plugin(plugin, name)
+    p.models(), p.datasets(), p.losses()
+    p.commands()
+    rec = p.records.get(name)
+    if rec is None or not rec.error:
+        _fail(f"plugin '{name}' loaded without an error; it is not broken")
+    mine = [w for w in seen if f"'{name}'" in w]
+    if len(mine) != 1:
+        _fail(f"plugin '{name}': expected exactly one warning, got {len(mine)}: {mine}")
+    warning = mine[0]
+    if "\n" in warning or "Traceback" in warning:
+        _fail(f"plugin '{name}': the warning must be one line without a traceback: "
+              f"{warning!r}")
+    for kind, builtin in (("model", "dcgan"), ("loss", "bce"), ("dataset", "sushi")):
+        if builtin not in p.registry(kind):
+            _fail(f"built-in {kind} '{builtin}' is missing next to the broken plugin '{name}'")
+    result = run_cli(["list-models", "--json"], plugins=p)
+    if result.exit_code != 0 or '"dcgan"' not in result.stdout:
+        _fail(f"`gankit list-models` fails next to the broken plugin '{name}': "
+              f"{result.output[-300:]}")
+    if run_cli(["--help"], plugins=p).exit_code != 0:
+        _fail(f"`gankit --help` fails next to the broken plugin '{name}'")
+    return p, warning
+
+
+def plugin_info(name: str, plugins=None) -> dict:
+    """What ``gankit plugins --json`` shows for plugin ``name``: ``name``, ``module``,
+    ``distribution``, ``version``, ``builtin``, ``hooks`` (sorted), ``error`` (None when
+    it loaded cleanly) and the names it registered: ``models``, ``datasets``, ``losses``,
+    ``commands``.
+
+    :param plugins: the manager (e.g. the one :func:`check_plugin` returned); default:
+        the process-wide one, as the command line sees it.
+    """
+    if plugins is None:
+        from .plugins import get_plugins
+
+        plugins = get_plugins()
+    return plugins.info(name)

@@ -54,3 +54,12 @@ def test_wheel_holds_plugins_and_entry_points(wheel):
     assert not any(n.startswith("plugins/") for n in names)
     assert eps["console_scripts"]["gankit"] == "gankit.cli:main"
     assert dict(eps["gankit"]) == _pyproject()["project"]["entry-points"]["gankit"]
+
+
+def test_wheel_holds_the_plugin_guide_and_the_new_plugin_templates(wheel):
+    with zipfile.ZipFile(wheel) as z:
+        names = set(z.namelist())
+        guide = z.read("gankit/guide/plugins.md")
+    assert guide == (ROOT / "docs" / "plugins.md").read_bytes()  # `gankit docs plugins`
+    for part in ("model", "loss", "dataset", "hook", "command"):
+        assert f"gankit/templates/new_plugin/{part}/init.py.tmpl" in names, part

@@ -402,10 +402,12 @@ def test_new_plugin_names_folders_and_errors(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     made = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
     assert made == ["gankit-style-gan/README.md", "gankit-style-gan/gankit_style_gan/__init__.py",
+                    "gankit-style-gan/gankit_style_gan/blobs.py",
+                    "gankit-style-gan/gankit_style_gan/cli.py",
                     "gankit-style-gan/gankit_style_gan/nets.py", "gankit-style-gan/pyproject.toml",
                     "gankit-style-gan/tests/test_gankit_style_gan.py"]
     init = (tmp_path / "gankit-style-gan" / "gankit_style_gan" / "__init__.py").read_text()
-    assert 'name = "style-gan"' in init and "class StyleGanGAN(UnconditionalGAN)" in init
+    assert 'name = "style-gan"' in init and "class StyleGan(UnconditionalGAN)" in init
 
     bad = gt.run_cli(["new-plugin", "My_GAN"])
     assert bad.exit_code == 2

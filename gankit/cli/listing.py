@@ -80,9 +80,7 @@ def list_losses(as_json):
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def plugins_cmd(as_json):
     """List loaded plugins: version, hooks they implement, load errors."""
-    pl = _plugins()
-    pl.models(), pl.datasets(), pl.losses()  # registration errors show up too
-    items = [r.as_dict() for r in pl.records.values()]
+    items = _plugins().info()  # builds the registries: registration errors show up too
     if as_json:
         _print_json(items)
         return

@@ -1,8 +1,16 @@
-"""`gankit new-plugin NAME [--dir PATH]`: the skeleton of a third-party plugin package."""
+"""`gankit new-plugin NAME [--dir PATH] [--with PARTS]`: the skeleton of a plugin package.
+
+The files are templates under ``gankit/templates/new_plugin`` (``string.Template``
+placeholders such as ``$name``): the package's ``__init__.py`` and its test file are
+assembled from one fragment per part (model, loss, dataset, hook, command); a
+fragment's ``#> import ...`` lines are merged into the file's imports.
+"""
 
 from __future__ import annotations
 
 import re
+import string
+import sys
 from pathlib import Path
 
 import click
@@ -12,228 +20,147 @@ from ..checkpoints import atomic_write
 from ..errors import GankitError, UsageError
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
-
-PYPROJECT = '''\
-[build-system]
-requires = ["hatchling>=1.18"]
-build-backend = "hatchling.build"
-
-[project]
-name = "gankit-{name}"
-version = "0.1.0"
-description = "The {name} GAN for gankit"
-readme = "README.md"
-requires-python = ">=3.10"
-dependencies = ["gankit>={gankit_version}"]
-
-[project.optional-dependencies]
-test = ["pytest>=7"]
-
-# This table is what makes gankit find the plugin: group "gankit", name = plugin name.
-[project.entry-points.gankit]
-{name} = "{package}"
-
-[tool.hatch.build.targets.wheel]
-packages = ["{package}"]
-
-[tool.pytest.ini_options]
-testpaths = ["tests"]
-'''
-
-INIT = '''\
-"""The {name} GAN: a gankit plugin.
-
-gankit imports this module to list models, so it must stay light: no torch here. The
-networks live in nets.py, imported inside build().
-"""
-
-from __future__ import annotations
-
-from dataclasses import dataclass, field
-
-from gankit import GankitError, UnconditionalGAN, hookimpl
+PARTS = ("model", "loss", "dataset", "hook", "command")
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "new_plugin"
+WORDS = {"model": "a model", "loss": "a loss", "dataset": "a data set", "hook": "trainer hooks",
+         "command": "a command"}
 
 
-@dataclass
-class Config:
-    """Architecture options, set with `gankit train {name} --set KEY=VALUE`."""
-
-    z_dim: int = field(default=64, metadata={{"help": "latent size"}})
-    hidden: int = field(default=256, metadata={{"help": "width of the hidden layers"}})
+def class_name(name: str) -> str:
+    """'my-gan' -> 'MyGan': the model's class; the other parts add a suffix."""
+    return "".join(part.capitalize() for part in name.split("-"))
 
 
-class {cls}(UnconditionalGAN):
-    name = "{name}"
-    summary = "a two-layer MLP GAN (edit me)"
-    # Bump when the networks' tensors change: gankit then refuses old checkpoints with a
-    # clear message instead of loading weights into the wrong shapes.
-    version = "1"
-    Config = Config
-    defaults = {{"image_size": 32, "batch_size": 64, "lr": 2e-4, "betas": (0.5, 0.999),
-                "loss": "bce", "dataset": "sushi", "steps": 2000}}
-
-    def check(self, config, spec):
-        for key in ("z_dim", "hidden"):
-            if getattr(config, key) < 1:
-                raise GankitError(f"--set {{key}}={{getattr(config, key)}}: must be at least 1")
-
-    def build(self, config, spec, loss=None):
-        from .nets import build
-
-        return build(config, spec)
+def parse_parts(text: str | None) -> tuple[str, ...]:
+    if text is None:
+        return PARTS
+    asked = [p.strip().lower() for p in text.split(",") if p.strip()]
+    aliases = {"models": "model", "losses": "loss", "data": "dataset", "datasets": "dataset",
+               "hooks": "hook", "commands": "command", "all": "all"}
+    asked = [aliases.get(p, p) for p in asked]
+    if "all" in asked:
+        return PARTS
+    bad = [p for p in asked if p not in PARTS]
+    if bad or not asked:
+        raise UsageError(f"--with {text}: choose one or more of {','.join(PARTS)} "
+                         "(comma-separated)")
+    return tuple(p for p in PARTS if p in asked)
 
 
-@hookimpl
-def register_models(register):
-    register({cls}())
-'''
-
-NETS = '''\
-"""The {name} networks (torch is imported here, not in __init__)."""
-
-from __future__ import annotations
-
-import math
-
-from torch import nn
+def _read(rel: str) -> str:
+    return (TEMPLATES / rel).read_text(encoding="utf-8")
 
 
-class Generator(nn.Module):
-    def __init__(self, z_dim: int, hidden: int, shape):
-        super().__init__()
-        self.shape = tuple(shape)
-        self.net = nn.Sequential(
-            nn.Linear(z_dim, hidden), nn.ReLU(),
-            nn.Linear(hidden, hidden), nn.ReLU(),
-            nn.Linear(hidden, math.prod(self.shape)), nn.Tanh(),  # samples in [-1, 1]
-        )
-
-    def forward(self, z):
-        return self.net(z).view(z.shape[0], *self.shape)
+def _fill(text: str, fmt: dict) -> str:
+    return string.Template(text).substitute(fmt)
 
 
-class Discriminator(nn.Module):
-    def __init__(self, hidden: int, shape):
-        super().__init__()
-        self.net = nn.Sequential(
-            nn.Flatten(),
-            nn.Linear(math.prod(shape), hidden), nn.LeakyReLU(0.2),
-            nn.Linear(hidden, hidden), nn.LeakyReLU(0.2),
-            nn.Linear(hidden, 1),  # a raw score (logit): the loss applies any sigmoid
-        )
-
-    def forward(self, x):
-        return self.net(x)
+def _split_imports(text: str) -> tuple[list[str], str]:
+    lines = text.splitlines(keepends=True)
+    imports = [ln[3:].strip() for ln in lines if ln.startswith("#> ")]
+    body = "".join(ln for ln in lines if not ln.startswith("#> "))
+    return imports, body
 
 
-def build(config, spec):
-    return {{
-        "G": Generator(config.z_dim, config.hidden, spec.shape),
-        "D": Discriminator(config.hidden, spec.shape),
-    }}
-'''
+def _merge_imports(lines: list[str]) -> str:
+    """One import block: stdlib, then third-party, then gankit; ``from M import`` merged."""
+    plain: set[str] = set()
+    froms: dict[str, set[str]] = {}
+    for ln in lines:
+        if ln.startswith("from "):
+            module, _, names = ln[5:].partition(" import ")
+            froms.setdefault(module.strip(), set()).update(n.strip() for n in names.split(","))
+        else:
+            plain.add(ln)
 
-TEST = '''\
-"""The contract tests gankit.testing provides, run on the {name} plugin."""
+    def group(module: str) -> int:
+        top = module.split(".")[0]
+        return 2 if top == "gankit" else 0 if top in sys.stdlib_module_names else 1
 
-import json
-
-import pytest
-
-import gankit.testing as gt
-from gankit import DataSpec, GankitError
-
-import {package}
-
-
-def test_plugin_loads():
-    plugins = gt.check_plugin({package}, "{name}")
-    assert "{name}" in plugins.models()
-
-
-def test_model_contract(tmp_path):
-    plugins = gt.check_plugin({package}, "{name}")
-    result = gt.check_model(
-        "{name}", plugins=plugins, spec=DataSpec(kind="image", channels=3, size=16),
-        sets={{"hidden": 32, "z_dim": 8}}, workdir=tmp_path,
-    )
-    assert set(result["metrics"]) == {{"loss_d", "loss_g"}}
+    entries = [(group(ln.split()[1]), ln.split()[1], ln) for ln in plain]
+    entries += [(group(m), m, f"from {m} import {', '.join(sorted(ns, key=lambda n: (n[:1].islower(), n)))}")
+                for m, ns in froms.items()]
+    out, last = [], None
+    for g, _m, text in sorted(entries, key=lambda e: (e[0], e[2].startswith("from "), e[1])):
+        if last is not None and g != last:
+            out.append("")
+        out.append(text)
+        last = g
+    return "\n".join(out) + "\n"
 
 
-def test_model_contract_on_vectors():
-    plugins = gt.check_plugin({package}, "{name}", light_import=False)
-    gt.check_model("{name}", plugins=plugins, spec=DataSpec(kind="vector", dim=2),
-                   sets={{"hidden": 16}})
+def _join(bodies: list[str]) -> str:
+    """Fragments separated by two blank lines, as top-level definitions are."""
+    return "\n\n" + "\n\n\n".join(b.strip("\n") for b in bodies) + "\n"
 
 
-def test_listed_by_gankit():
-    plugins = gt.check_plugin({package}, "{name}", light_import=False)
-    result = gt.run_cli(["list-models", "--json"], plugins=plugins)
-    assert result.exit_code == 0, result.output
-    models = {{m["name"]: m for m in json.loads(result.stdout)}}
-    assert models["{name}"]["plugin"] == "{name}"
+def _hooks_line(hooks: list[str]) -> str:
+    import textwrap
+
+    text = "HOOKS = {" + ", ".join(f'"{h}"' for h in hooks) + "}"
+    return "\n".join(textwrap.wrap(text, 92, subsequent_indent="         "))
 
 
-def test_bad_option_is_one_clear_error():
-    model = {package}.{cls}()
-    with pytest.raises(GankitError, match="--set hidden=0: must be at least 1"):
-        model.check(model.Config(hidden=0), DataSpec(kind="image", channels=3, size=32))
-'''
-
-README = '''\
-# gankit-{name}
-
-A [gankit](https://pypi.org/project/gankit/) plugin that adds the `{name}` model.
-
-```bash
-pip install -e .               # registers the "gankit" entry point
-gankit list-models             # {name} is listed
-gankit plugins                 # with its version and hooks
-gankit train {name} --steps 500 --image-size 32
-gankit sample                  # from the newest run
-```
-
-Options: `gankit list-models --options` (set them with `--set KEY=VALUE`).
-
-## Develop
-
-```bash
-pip install -e ".[test]"
-python -m pytest               # gankit.testing's contract checks
-```
-
-The networks are in `{package}/nets.py`. When you change their tensors (layers, shapes),
-bump `version` in `{package}/__init__.py`, so checkpoints of the old architecture are
-refused with a clear message instead of failing to load. See gankit's plugin guide
-(docs/plugins.md) for every hook and the rest of the contract.
-'''
-
-
-def files_for(name: str) -> dict[str, str]:
-    """Relative path -> text of the skeleton for plugin ``name``."""
+def files_for(name: str, parts=PARTS) -> dict[str, str]:
+    """Relative path -> text of the skeleton for plugin ``name`` with ``parts``."""
+    parts = tuple(p for p in PARTS if p in parts)
     package = "gankit_" + name.replace("-", "_")
-    cls = "".join(part.capitalize() for part in name.split("-")) + "GAN"
-    major_minor = ".".join(__version__.split(".")[:2])
-    fmt = {"name": name, "package": package, "cls": cls, "gankit_version": major_minor}
-    return {
-        "pyproject.toml": PYPROJECT.format(**fmt),
-        "README.md": README.format(**fmt),
-        f"{package}/__init__.py": INIT.format(**fmt),
-        f"{package}/nets.py": NETS.format(**fmt),
-        f"tests/test_{package}.py": TEST.format(**fmt),
+    fmt = {
+        "name": name,
+        "package": package,
+        "cls": class_name(name),
+        "gankit_version": ".".join(__version__.split(".")[:2]),
+        "parts_words": ", ".join(WORDS[p] for p in parts),
     }
+    fmt["description"] = f"A gankit plugin: {fmt['parts_words']}"
+    files: dict[str, str] = {}
+    init_imports, init_body, test_imports, test_body = [], [], [], []
+    readme, usage, hooks = [], [], []
+    for part in parts:
+        imports, body = _split_imports(_fill(_read(f"{part}/init.py.tmpl"), fmt))
+        init_imports += imports
+        init_body.append(body)
+        imports, body = _split_imports(_fill(_read(f"{part}/test.py.tmpl"), fmt))
+        test_imports += imports
+        test_body.append(body)
+        readme.append(_fill(_read(f"{part}/readme.md.tmpl"), fmt).rstrip("\n"))
+        usage.append(_fill(_read(f"{part}/usage.txt.tmpl"), fmt).rstrip("\n"))
+        hooks += _read(f"{part}/hooks.txt").split()
+        for extra in sorted((TEMPLATES / part).glob("*.py.tmpl")):
+            if extra.name not in ("init.py.tmpl", "test.py.tmpl"):
+                rel = f"{package}/{extra.name.removesuffix('.tmpl')}"
+                files[rel] = _fill(extra.read_text(encoding="utf-8"), fmt)
+    test_imports += ["import pytest", "import gankit.testing as gt"]
+    files = {
+        "pyproject.toml": _fill(_read("pyproject.toml.tmpl"), fmt),
+        "README.md": _fill(_read("README.md.tmpl"), fmt | {
+            "parts_list": "\n".join(readme).rstrip(";") + ".",
+            "usage": "\n".join(usage)}),
+        f"{package}/__init__.py": _fill(_read("init.py.tmpl"), fmt | {
+            "imports": _merge_imports(init_imports).rstrip("\n"), "body": _join(init_body)}),
+        **files,
+        f"tests/test_{package}.py": _fill(_read("test.py.tmpl"), fmt | {
+            "imports": _merge_imports(test_imports).rstrip("\n"),
+            "hook_names": _hooks_line(hooks),
+            "body": _join(test_body)}),
+    }
+    return files
 
 
 @click.command("new-plugin")
 @click.argument("name")
 @click.option("--dir", "directory", type=click.Path(file_okay=False),
               help="Folder to create (default: ./gankit-NAME).")
-def new_plugin(name, directory):
-    """Write the skeleton of a plugin package for model NAME.
+@click.option("--with", "with_", metavar="PARTS",
+              help=f"Comma-separated parts to write: {','.join(PARTS)} (default: all).")
+def new_plugin(name, directory, with_):
+    """Write the skeleton of a plugin package NAME.
 
-    The package has a pyproject.toml with the "gankit" entry point, one model (an MLP
-    GAN in NAME's own module), a README and tests using gankit.testing that pass as
-    written. Then: cd gankit-NAME && pip install -e ".[test]" && python -m pytest.
+    The package has a pyproject.toml with the "gankit" entry point, one small working
+    example per part (a model, a loss, a data set, trainer hooks, a command), a README
+    and tests using gankit.testing that pass as written. Then:
+    cd gankit-NAME && pip install -e ".[test]" && python -m pytest.
+    The plugin guide: gankit docs plugins.
     """
     name = name.strip().lower()
     if name.startswith("gankit-"):
@@ -243,10 +170,11 @@ def new_plugin(name, directory):
             f"new-plugin {name!r}: use lowercase letters, digits and single hyphens, starting "
             "with a letter (e.g. my-gan)"
         )
+    parts = parse_parts(with_)
     target = Path(directory) if directory else Path(f"gankit-{name}")
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise GankitError(f"--dir {target}: already exists and is not empty; choose another folder")
-    files = files_for(name)
+    files = files_for(name, parts)
     try:
         for rel, text in files.items():
             atomic_write(target / rel,
@@ -255,8 +183,8 @@ def new_plugin(name, directory):
         raise GankitError(f"--dir {target}: cannot write ({exc.strerror or exc})") from None
     for rel in files:
         console.info(f"  {target / rel}")
-    console.info(f"wrote plugin '{name}' in {target}; next: cd {target} && "
-                 'pip install -e ".[test]" && python -m pytest')
+    console.info(f"wrote plugin '{name}' ({', '.join(parts)}) in {target}; next: cd {target} && "
+                 'pip install -e ".[test]" && python -m pytest; guide: gankit docs plugins')
 
 
 COMMANDS = [new_plugin]

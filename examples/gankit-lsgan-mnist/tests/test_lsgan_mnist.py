@@ -7,7 +7,7 @@ import json
 import pytest
 
 import gankit.testing as gt
-from gankit import DataSpec, GankitError
+from gankit import DataSpec, GankitError, get_model
 
 import gankit_lsgan_mnist as plugin
 from gankit_lsgan_mnist.curve import read_metrics, write_curve
@@ -24,14 +24,13 @@ def plugins():
 
 
 def test_registers_model_loss_dataset_hook_and_command(plugins):
-    rec = plugins.records["lsgan-mnist"]
-    assert rec.error is None
-    assert set(rec.hooks) == {"register_models", "register_losses", "register_datasets",
-                              "on_train_end", "register_commands"}
-    assert plugins.models().get("lsgan-mnist").plugin == "lsgan-mnist"
-    assert plugins.models().get("lsgan-digits").name == "lsgan-mnist"  # alias
-    assert plugins.losses().get("lsgan-pearson").plugin == "lsgan-mnist"
-    assert plugins.datasets().get("digits").plugin == "lsgan-mnist"
+    info = gt.plugin_info("lsgan-mnist", plugins=plugins)  # as `gankit plugins --json` shows it
+    assert info["error"] is None
+    assert set(info["hooks"]) == {"register_models", "register_losses", "register_datasets",
+                                  "on_train_end", "register_commands"}
+    assert (info["models"], info["losses"], info["datasets"], info["commands"]) == (
+        ["lsgan-mnist"], ["lsgan-pearson"], ["digits"], ["loss-curve"])
+    assert get_model("lsgan-digits", plugins=plugins).name == "lsgan-mnist"  # alias
 
 
 def test_model_contract_28px_grayscale(plugins, tmp_path):

@@ -1,0 +1,125 @@
+"""`gankit new-plugin --with PARTS` and `gankit docs plugins`: the skeleton's parts, its
+own tests passing as written, and the guide shipped inside the package."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gankit.cli.new_plugin import PARTS, TEMPLATES, class_name, files_for
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _count_tests(folder: Path) -> int:
+    return sum(1 for p in folder.glob("test_*.py") for line in p.read_text().splitlines()
+               if line.startswith("def test_"))
+
+
+def test_skeleton_with_every_part_passes_its_own_tests(run_cli, tmp_path):
+    res = run_cli("new-plugin", "spectral-gan", "--dir", tmp_path / "skel")
+    assert res.exit_code == 0, res.output
+    skel = tmp_path / "skel"
+    files = sorted(str(p.relative_to(skel)) for p in skel.rglob("*") if p.is_file())
+    assert files == ["README.md", "gankit_spectral_gan/__init__.py",
+                     "gankit_spectral_gan/blobs.py", "gankit_spectral_gan/cli.py",
+                     "gankit_spectral_gan/nets.py", "pyproject.toml",
+                     "tests/test_gankit_spectral_gan.py"]
+    # its tests, run by pytest in a fresh interpreter that imports the package from the
+    # folder (no install): every part is exercised through gankit's public test kit
+    env = {**os.environ, "PYTHONPATH": str(skel), "OMP_NUM_THREADS": "1",
+           "GANKIT_LOAD_PLUGINS": ""}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "tests"], cwd=skel, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    n = _count_tests(skel / "tests")
+    assert n >= 14 and f"{n} passed" in proc.stdout
+
+
+@pytest.mark.parametrize("parts", ["model", "loss", "dataset", "hook", "command",
+                                   "loss,command"])
+def test_each_part_alone(parts):
+    files = files_for("tiny", parts.split(","))
+    init = files["gankit_tiny/__init__.py"]
+    test = files["tests/test_gankit_tiny.py"]
+    compile(init, "__init__.py", "exec")
+    compile(test, "test.py", "exec")
+    has = {p: p in parts.split(",") for p in PARTS}
+    assert ("class Tiny(UnconditionalGAN)" in init) == has["model"]
+    assert ("gankit_tiny/nets.py" in files) == has["model"]
+    assert ("class TinyLoss(Loss)" in init) == has["loss"]
+    assert ("class TinyBlobs(Dataset)" in init) == has["dataset"]
+    assert ("gankit_tiny/blobs.py" in files) == has["dataset"]
+    assert ("def on_log(" in init) == has["hook"]
+    assert ("def register_commands(" in init) == has["command"]
+    assert ("gankit_tiny/cli.py" in files) == has["command"]
+    # no import is left unused, none is missing (every name imported is used)
+    for text in (init, test):
+        for line in text.splitlines():
+            if line.startswith("from gankit import "):
+                for name in line.removeprefix("from gankit import ").split(", "):
+                    assert text.count(name) >= 2, (name, parts)
+
+
+def test_class_names_come_from_the_plugin_name():
+    assert class_name("my-gan") == "MyGan"
+    assert class_name("sngan2") == "Sngan2"
+    init = files_for("my-gan")["gankit_my_gan/__init__.py"]
+    for cls in ("class MyGan(", "class MyGanConfig", "class MyGanLoss(", "class MyGanBlobs("):
+        assert cls in init
+    assert "GANGAN" not in init and "GanGAN" not in init
+
+
+def test_readme_points_to_the_installed_guide():
+    readme = files_for("tiny")["README.md"]
+    assert "`gankit docs plugins`" in readme
+    assert "gankit tiny-summary" in readme and "--loss tiny-loss" in readme
+
+
+def test_templates_are_files():
+    for part in PARTS:
+        for name in ("init.py.tmpl", "test.py.tmpl", "readme.md.tmpl", "hooks.txt"):
+            assert (TEMPLATES / part / name).is_file(), (part, name)
+    source = (ROOT / "gankit" / "cli" / "new_plugin.py").read_text()
+    assert "class Generator" not in source and "def test_" not in source
+
+
+def test_bad_parts_are_one_usage_error(run_cli):
+    res = run_cli("new-plugin", "x", "--with", "model,modle")
+    assert res.exit_code == 2
+    assert res.stderr.strip().splitlines() == [
+        "Error: --with model,modle: choose one or more of model,loss,dataset,hook,command "
+        "(comma-separated)"]
+    assert not Path("gankit-x").exists()
+
+
+def test_with_writes_only_the_parts_asked(run_cli, tmp_path):
+    res = run_cli("new-plugin", "only-loss", "--with", "loss")
+    assert res.exit_code == 0, res.output
+    made = sorted(p.name for p in (tmp_path / "gankit-only-loss").rglob("*") if p.is_file())
+    assert made == ["README.md", "__init__.py", "pyproject.toml", "test_gankit_only_loss.py"]
+
+
+# -- the guide inside the package ----------------------------------------------------------
+
+
+def test_packaged_guide_is_docs_plugins_md():
+    """docs/plugins.md is the source; gankit/guide/plugins.md is its copy in the package
+    (refresh it with `cp docs/plugins.md gankit/guide/plugins.md`)."""
+    assert (ROOT / "gankit" / "guide" / "plugins.md").read_bytes() == \
+        (ROOT / "docs" / "plugins.md").read_bytes()
+
+
+def test_gankit_docs_plugins_prints_the_guide(run_cli):
+    res = run_cli("docs", "plugins")
+    assert res.exit_code == 0
+    assert res.stdout == (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
+    assert run_cli("docs").stdout.split() == ["plugins"]
+    bad = run_cli("docs", "plugin")
+    assert bad.exit_code == 2
+    assert bad.stderr.strip() == "Error: docs plugin: no such guide; did you mean 'plugins'?"
