@@ -86,10 +86,10 @@ def make_cli(plugins=None) -> click.Group:
         if quiet:
             console.set_quiet(True)
 
-    from . import (datasets_cmd, direction, evaluate, interpolate, listing, new_plugin,
+    from . import (data, datasets_cmd, direction, evaluate, interpolate, listing, new_plugin,
                    sample, timelapse, train, translate)
 
-    for mod in (train, sample, evaluate, listing, datasets_cmd, interpolate, timelapse,
+    for mod in (train, sample, evaluate, listing, datasets_cmd, data, interpolate, timelapse,
                 direction, new_plugin, translate):
         for cmd in mod.COMMANDS:
             cli.add_command(cmd)
