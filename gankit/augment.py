@@ -290,20 +290,27 @@ class Augment:
         self._sign_sum.add_(s.float().sign().sum())
         self._count += s.numel()
 
-    def adjust(self, batch_size: int, interval_steps: int | None = None):
+    def adjust(self, batch_size: int, interval_steps: int | None = None, all_reduce=None):
         """Move ``p`` from the signs accumulated since the last call, then reset them.
 
         ``batch_size`` images per step (all processes), ``interval_steps`` steps since
-        the last call (default ``ada_interval``). Runs on the device without reading a
-        value back; returns ``r_t`` as a 0-d tensor (call ``.item()`` only when logging),
-        or None when nothing was accumulated or ``p`` is not adaptive.
+        the last call (default ``ada_interval``). Under torchrun pass
+        ``all_reduce=torch.distributed.all_reduce``: it sums a 2-element tensor (sum of
+        signs, count) across processes so every process moves ``p`` the same way. Runs
+        on the device without reading a value back; returns ``r_t`` as a 0-d tensor
+        (call ``.item()`` only when logging), or None when ``p`` is not adaptive or
+        nothing was accumulated.
         """
-        if self.ada_target is None or self._count == 0:
+        if self.ada_target is None or (self._count == 0 and all_reduce is None):
             return None
         steps = self.ada_interval if interval_steps is None else int(interval_steps)
         rate = float(batch_size) * steps / (self.ada_kimg * 1000.0)
-        r_t = self._sign_sum / self._count
-        self.p.add_(torch.sign(r_t - self.ada_target) * rate).clamp_(0.0, 1.0)
+        stats = torch.stack([self._sign_sum, self._sign_sum.new_tensor(float(self._count))])
+        if all_reduce is not None:
+            all_reduce(stats)
+        r_t = stats[0] / stats[1].clamp(min=1.0)
+        moved = torch.sign(r_t - self.ada_target) * rate * (stats[1] > 0)
+        self.p.add_(moved).clamp_(0.0, 1.0)
         self._sign_sum.zero_()
         self._count = 0
         return r_t

@@ -250,3 +250,20 @@ def test_augment_with_a_tensor_p_matches_a_float_p():
     a = augment(x, p=0.5, generator=gen(17))
     b = Augment(p=0.5)(x, generator=gen(17))
     assert torch.equal(a, b)
+
+
+def test_ada_all_reduce_sums_signs_across_processes():
+    aug = Augment(p=0.5, ada_target=0.6, ada_kimg=100)
+    aug.accumulate(torch.tensor([-1.0, -1.0]))  # this process alone: r_t = -1, down
+
+    def fake_all_reduce(t):  # another process saw four positive scores
+        t.add_(torch.tensor([4.0, 4.0]))
+
+    r_t = aug.adjust(batch_size=10, interval_steps=1, all_reduce=fake_all_reduce)
+    assert r_t.item() == pytest.approx(2 / 6)  # (4 - 2) / 6 < 0.6: down
+    assert aug.p.item() == pytest.approx(0.5 - 10 / 100_000)
+    # a process that accumulated nothing still joins the reduction and moves p alike
+    idle = Augment(p=0.5, ada_target=0.6, ada_kimg=100)
+    idle.adjust(batch_size=10, interval_steps=1,
+                all_reduce=lambda t: t.add_(torch.tensor([2.0, 6.0])))
+    assert idle.p.item() == aug.p.item()
