@@ -59,11 +59,13 @@ def check_fits(c, model, config, spec, loss=None, wanted=None) -> None:
             )
 
 
-def load_model(target, plugins=None, device="cpu", nets_wanted=None):
+def load_model(target, plugins=None, device="cpu", nets_wanted=None, ema: bool = True):
     """Rebuild a trained model from a checkpoint: (model, config, spec, nets, checkpoint).
 
     Only the networks in ``model.generator_nets`` (or ``nets_wanted``) are built and
-    loaded, in eval mode.
+    loaded, in eval mode. Where the run kept an EMA generator (the default for
+    unconditional models), its averaged weights are loaded in place of the trained
+    ones; ``ema=False`` gives the raw generator (``--no-ema``).
     """
     import torch
 
@@ -103,6 +105,8 @@ def load_model(target, plugins=None, device="cpu", nets_wanted=None):
     torch.manual_seed(0)
     nets = {k: v for k, v in model.build(config, spec, None).items() if k in wanted}
     weights = c.tensors("s.nets.", device="cpu")
+    if ema:  # the averaged generator(s) where the run kept them
+        weights.update(c.tensors("s.ema.", device="cpu"))
     for k, net in nets.items():
         prefix = f"{k}."
         sd = {n[len(prefix):]: t for n, t in weights.items() if n.startswith(prefix)}

@@ -175,8 +175,11 @@ class GANModel:
             return None
         for n in trainer.nets.values():
             n.eval()
+        nets = trainer.eval_nets  # the EMA generator where the run keeps one
+        for n in nets.values():
+            n.eval()
         with torch.no_grad(), trainer.autocast():
-            out = self.generate(trainer.nets, trainer.fixed_noise.to(trainer.device))
+            out = self.generate(nets, trainer.fixed_noise.to(trainer.device))
         if trainer.spec.kind == "vector":
             from .plots import scatter_image
 
@@ -246,6 +249,10 @@ class UnconditionalGAN(GANModel):
         return nets["G"](z)
 
     def train_step(self, t) -> dict:
+        import torch
+
+        from .losses import call_g_loss, wants_real_scores
+
         loss = t.loss
         G, D = t.nets["G"], t.nets["D"]
         n_critic = max(1, int(loss.n_critic))
@@ -259,11 +266,10 @@ class UnconditionalGAN(GANModel):
                     fake = G(z)
                     fake_in = fake.detach()
                 else:
-                    import torch
-
                     with torch.no_grad():
                         fake_in = G(z)
-                loss_d = loss.d_loss(D(real), D(fake_in))
+                # D sees real and generated images through the run's augmentation
+                loss_d = loss.d_loss(t.discriminate(real, real=True), t.discriminate(fake_in))
             if loss.gp_weight:
                 # the penalty runs in full precision: its second-order graph is sensitive
                 gp = loss.penalty(D, real, fake_in.float())
@@ -273,7 +279,11 @@ class UnconditionalGAN(GANModel):
         with t.autocast():
             if fake is None:
                 fake = G(t.latent(t.batch_size))
-            loss_g = loss.g_loss(D(fake))
+            real_scores = None
+            if wants_real_scores(loss):  # relativistic losses: the updated D on real images
+                with torch.no_grad():
+                    real_scores = t.discriminate(real)
+            loss_g = call_g_loss(loss, t.discriminate(fake), real_scores)
         t.backward_step("G", loss_g)
         t.requires_grad("D", True)
         return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach()}

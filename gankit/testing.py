@@ -376,7 +376,7 @@ def check_model(model, spec=None, *, plugins=None, loss=_DEFAULT, config=None, s
         if (c.model, c.model_version, c.step) != (model.name, str(model.version), steps):
             _fail(f"{path.name}: metadata says model {c.model!r} version {c.model_version!r} "
                   f"step {c.step}, expected {model.name!r} {model.version!r} {steps}")
-        _m, _cfg, _spec, loaded, _c = load_model(path, plugins=p, device="cpu")
+        _m, _cfg, _spec, loaded, _c = load_model(path, plugins=p, device="cpu", ema=False)
         reloaded = _params(loaded, model.generator_nets)
         for k, t in after.items():
             if k not in reloaded or not torch.equal(reloaded[k], t):

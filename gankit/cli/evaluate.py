@@ -42,9 +42,11 @@ def mixture_of(spec, plugins=None) -> tuple[list, float]:
 @click.option("--min-count", type=int,
               help="High-quality samples a mode needs to count as covered "
                    "[default: a fifth of its expected share, as in PacGAN].")
+@click.option("--no-ema", "no_ema", is_flag=True,
+              help="Use the trained generator itself, not its EMA average.")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout.")
-def evaluate(run, num, seed, min_count, device, as_json):
+def evaluate(run, num, seed, min_count, device, as_json, no_ema=False):
     """Modes covered and high-quality share of a run trained on ring8 or grid25.
 
     A sample is high quality within 3 standard deviations of its nearest mode
@@ -67,7 +69,7 @@ def evaluate(run, num, seed, min_count, device, as_json):
     if seed < 0:
         raise UsageError("--seed must be at least 0")
     dev = pick_device(device)
-    model, config, spec, nets, c = load_model(run, device=dev)
+    model, config, spec, nets, c = load_model(run, device=dev, ema=not no_ema)
     require_kind(model, UNCONDITIONAL, "evaluate", "it needs a model that samples from noise")
     centers, std = mixture_of(spec)
     z = latents_for_seeds(model, config, range(seed, seed + num), dev)

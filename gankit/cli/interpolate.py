@@ -86,10 +86,12 @@ def write_frames(frames, out_dir: Path, *, gif: bool, fps: float, name: str = "i
               help="Gaussian priors: truncate the seeds' z at |T| as `gankit sample` does.")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("interpolation"),
               show_default=True, help="Folder for frame-000.png ... and interpolation.gif.")
+@click.option("--no-ema", "no_ema", is_flag=True,
+              help="Use the trained generator itself, not its EMA average.")
 @click.option("--device", default="auto", show_default=True)
 @click.pass_context
 def interpolate(ctx, run, seed_a, seed_b, seeds, steps, method, loop, gif, fps, size, direction,
-                start, stop, truncation, out, device):
+                start, stop, truncation, out, device, no_ema=False):
     """Walk from the z of seed A to the z of seed B (or through --seeds) and draw it.
 
     \b
@@ -138,7 +140,7 @@ def interpolate(ctx, run, seed_a, seed_b, seeds, steps, method, loop, gif, fps, 
     else:
         points = [0 if seed_a is None else seed_a, 1 if seed_b is None else seed_b]
     dev = pick_device(device)
-    model, config, spec, nets, c = load_model(run, device=dev)
+    model, config, spec, nets, c = load_model(run, device=dev, ema=not no_ema)
     require_kind(model, UNCONDITIONAL, "interpolate",
                  "a translation model maps images and has no latent space to walk; "
                  "use `gankit translate`")

@@ -28,8 +28,11 @@ from ..sampling import (generate, parse_direction_specs, parse_seeds, save_label
                    "(gankit direction fit/list); repeatable.")
 @click.option("--out", type=str, default="samples.png",
               show_default=True, help="FILE.png (a grid), DIR/ (one PNG each) or FILE.npy.")
+@click.option("--no-ema", "no_ema", is_flag=True,
+              help="Use the trained generator itself, not its EMA average.")
 @click.option("--device", default="auto", show_default=True)
-def sample(run, num, seed, seeds, grid, label, truncation, directions, out, device):
+def sample(run, num, seed, seeds, grid, label, truncation, directions, out, device,
+           no_ema=False):
     """Generate samples from a trained run (default: the newest under ./runs).
 
     RUN is a run folder or a .safetensors checkpoint. Each sample comes from its own
@@ -46,7 +49,7 @@ def sample(run, num, seed, seeds, grid, label, truncation, directions, out, devi
     seed_list = parse_seeds(seeds) if seeds else list(range(seed, seed + num))
     specs = parse_direction_specs(directions)
     dev = pick_device(device)
-    model, config, spec, nets, c = load_model(run, device=dev)
+    model, config, spec, nets, c = load_model(run, device=dev, ema=not no_ema)
     require_kind(model, UNCONDITIONAL, "sample", "use `gankit translate` for translation models")
     check_truncation(model, truncation)
     if label and (spec.kind == "vector" or str(out).endswith(".npy")):

@@ -47,6 +47,17 @@ _FIELD = {"no_flip": "flip"}
 @click.option("--timelapse", is_flag=True, help="Write a GIF of the sample grids at the end.")
 @click.option("--log", "log", multiple=True, metavar="NAME",
               help="Switch on a logging plugin for this run, e.g. tensorboard; repeatable.")
+@click.option("--ema", type=float, metavar="KIMG",
+              help="EMA generator half-life in thousands of images [default: 10 for "
+                   "unconditional models]; 0 turns it off. Samples come from the EMA copy.")
+@click.option("--augment", type=str, metavar="POLICY",
+              help="Differentiable augmentation before D: color,translation,cutout (any of "
+                   "them) or none [default: all three below 5,000 images, else none].")
+@click.option("--augment-p", type=float, help="Probability of each augmentation [default: 1; "
+                                               "with --ada-target it starts at 0 and adapts].")
+@click.option("--ada-target", type=float,
+              help="Adapt the augmentation probability so that E[sign(D(real))] stays at "
+                   "this value (StyleGAN2-ADA: 0.6).")
 @click.option("--max-retries", type=int, default=3, show_default=True,
               help="Divergence guard: restores of the last good checkpoint (each halving the "
                    "learning rate) before giving up.")
@@ -58,7 +69,8 @@ _FIELD = {"no_flip": "flip"}
 def train(ctx, model, data, dataset, image_size, batch_size, steps, epochs, lr, beta1,
           beta2, loss, seed, device, precision, out, name, sample_every, checkpoint_every,
           keep_last, log_every, grid, no_flip, grayscale, download, no_cache,
-          compile_, timelapse, log, max_retries, resume, override, sets, **model_flags):
+          compile_, timelapse, log, ema, augment, augment_p, ada_target, max_retries, resume,
+          override, sets, **model_flags):
     """Train MODEL (default dcgan) on --data, --dataset or the built-in sushi set.
 
     Runs go to RUNS/MODEL-TIMESTAMP/ with config.json, metrics.jsonl, samples/ and
@@ -86,12 +98,16 @@ def train(ctx, model, data, dataset, image_size, batch_size, steps, epochs, lr, 
         sample_every=sample_every, checkpoint_every=checkpoint_every, keep_last=keep_last,
         log_every=log_every, grid=grid, flip=not no_flip, grayscale=grayscale,
         compile=compile_, timelapse=timelapse, max_retries=max_retries, log=tuple(log),
+        ema=ema, augment=augment, augment_p=augment_p, ada_target=ada_target,
         extra=extra,
     )
     if resume and "model" not in explicit:
         opts.model = None
-    trainer = Trainer.from_plan(plan(opts, sets=parse_sets(sets), explicit=explicit,
-                                     resume=resume, override=override))
+    run_plan = plan(opts, sets=parse_sets(sets), explicit=explicit, resume=resume,
+                    override=override)
+    for note in run_plan.notes:
+        console.info(note)
+    trainer = Trainer.from_plan(run_plan)
     o = trainer.options
     console.info(
         f"training {trainer.model.name} on {trainer.spec.name or 'data'} "

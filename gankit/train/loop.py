@@ -76,6 +76,7 @@ class Trainer:
         g = torch.Generator().manual_seed(options.seed + 104729)
         self.fixed_noise = model.preview_inputs(config, options.grid, g)
         self.guard = DivergenceGuard(self)
+        self._build_averages()
         self.run_state = model.setup(self)  # per-run state the model keeps, or None
 
     def _build_nets(self) -> None:
@@ -101,6 +102,41 @@ class Trainer:
             torch.manual_seed(options.seed + 1_000_003 * self.rank)
         self.opts = self.model.optimizers(self.config, nets, options)
         self.scheds = self.model.schedulers(self.config, self.opts, options)
+
+    def _build_averages(self) -> None:
+        """The EMA generator(s) and the augmentation before D, as the options say."""
+        from ..models import UNCONDITIONAL
+
+        o = self.options
+        self.ema = {}
+        if (o.ema or 0) > 0 and self.model.kind == UNCONDITIONAL:
+            from ..ema import EMA
+
+            self.ema = {k: EMA(self.nets[k], batch_size=self.batch_size * self.world_size,
+                               half_life_kimg=o.ema)
+                        for k in self.model.generator_nets if k in self.nets}
+        self.augment = None
+        if o.augment and o.augment != "none":
+            from ..augment import Augment
+
+            p = o.augment_p if o.augment_p is not None else (0.0 if o.ada_target else 1.0)
+            self.augment = Augment(o.augment, p, ada_target=o.ada_target, device=self.device)
+
+    @property
+    def eval_nets(self) -> dict:
+        """The networks to sample with: the EMA copies in place of the generators."""
+        return {**self.nets, **{k: e.module for k, e in self.ema.items()}}
+
+    def discriminate(self, x, net: str = "D", real: bool = False):
+        """``nets[net](x)`` after the run's augmentation (``--augment``), as every D call
+        of a step should be made, real and generated alike. ``real=True`` marks real
+        images: their scores drive the adaptive augmentation probability."""
+        if self.augment is None:
+            return self.nets[net](x)
+        scores = self.nets[net](self.augment(x))
+        if real and self.augment.adaptive:
+            self.augment.accumulate(scores)
+        return scores
 
     @classmethod
     def from_plan(cls, plan) -> "Trainer":
@@ -324,6 +360,8 @@ class Trainer:
         timing = self.options.compile and self.compile_s is None
         t0 = time.perf_counter() if timing else 0.0
         losses = self.model.train_step(self)
+        for k, e in self.ema.items():
+            e.update(self.nets[k], self.step)
         if timing:  # compilation happens in the first step
             self.compile_s = time.perf_counter() - t0
             console.info(f"torch.compile: the first step took {self.compile_s:.1f} s "
@@ -358,6 +396,11 @@ class Trainer:
             self.bar.update(completed=self.step)
             return False
         rec = self.logbook.record(self.step, means, self.batch_size)
+        if self.augment is not None and self.augment.adaptive:
+            self.augment.adjust(self.batch_size * self.world_size, self.logbook.steps,
+                                all_reduce=engine.all_reduce_sum if self.world_size > 1
+                                else None)
+            rec["augment_p"] = round(float(self.augment.p), 4)
         self.last_metrics = means
         if self.is_main:
             self.run.append_metrics(rec)

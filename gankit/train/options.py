@@ -44,6 +44,14 @@ class TrainOptions:
     compile: bool = False
     max_retries: int = 3
     timelapse: bool = False
+    #: EMA generator half-life in thousands of images (None: auto, 10 for unconditional
+    #: models; 0: off)
+    ema: float | None = None
+    #: DiffAugment policy before D ("color,translation,cutout", "none"; None: auto, on
+    #: below AUGMENT_BELOW images), its probability, and ADA's target (adaptive p)
+    augment: str | None = None
+    augment_p: float | None = None
+    ada_target: float | None = None
     #: observers to switch on, e.g. ("tensorboard",): plugins read ``trainer.options.log``
     log: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict)

@@ -22,6 +22,11 @@ from ..run import Run, not_a_run
 from .options import TrainOptions
 
 DEFAULT_STEPS = 2000
+DEFAULT_EMA_KIMG = 10.0
+#: augmentation is on by default for image data sets smaller than this
+AUGMENT_BELOW = 5000
+DEFAULT_POLICY = "color,translation,cutout"
+SMALL_DATA = 1000
 
 
 @dataclass
@@ -258,6 +263,7 @@ def plan(options: TrainOptions, plugins=None, *, sets: dict | None = None, expli
                          if options.epochs else
                          model.training_defaults().get("steps", DEFAULT_STEPS))
     check_numbers(options)
+    notes = _small_data_choices(options, model, domains)
     if checkpoint is not None:
         checkpoint.state_layout()  # an edited state skeleton: its own error first
         if run is None:
@@ -265,7 +271,46 @@ def plan(options: TrainOptions, plugins=None, *, sets: dict | None = None, expli
     if run is None:
         run = _new_run(options)
     return Plan(model=model, config=config, options=options, loss=loss, data=domains,
-                run=run, plugins=plugins, checkpoint=checkpoint)
+                run=run, plugins=plugins, checkpoint=checkpoint, notes=notes)
+
+
+def _small_data_choices(options: TrainOptions, model, domains) -> list[str]:
+    """Fill in the EMA and augmentation defaults; say what was chosen and why."""
+    from ..augment import parse_policy
+    from ..models import UNCONDITIONAL
+
+    notes = []
+    unconditional = model.kind == UNCONDITIONAL
+    if options.ema is None:
+        options.ema = DEFAULT_EMA_KIMG if unconditional else 0.0
+    if not (math.isfinite(options.ema) and options.ema >= 0):
+        raise UsageError(f"--ema {options.ema}: a half-life in thousands of images, 0 for none")
+    main = next(iter(domains.values()))
+    n = len(main)
+    images = main.spec.kind == "image"
+    if options.augment is None:
+        auto = unconditional and images and n < AUGMENT_BELOW
+        options.augment = DEFAULT_POLICY if auto else "none"
+        if auto:
+            notes.append(f"augmentation: DiffAugment {DEFAULT_POLICY} before D (on by default "
+                         f"below {AUGMENT_BELOW:,} images; --augment none turns it off)")
+    try:
+        policy = parse_policy(options.augment)
+    except GankitError as exc:
+        raise UsageError(f"--augment {options.augment}: {exc}") from None
+    options.augment = ",".join(policy) if policy else "none"
+    if policy and not images:
+        raise UsageError(f"--augment {options.augment}: augmentation is for image data")
+    for flag, value in (("--augment-p", options.augment_p), ("--ada-target", options.ada_target)):
+        if value is not None and not 0 <= value <= 1:
+            raise UsageError(f"{flag} {value}: must be in [0, 1]")
+    if unconditional and images and n < SMALL_DATA:
+        on = [w for w, yes in (("augmentation", bool(policy)), ("an EMA generator",
+                                                                 options.ema > 0)) if yes]
+        notes.append(f"{n} images is a small data set: GANs memorise or collapse on few "
+                     "images" + (f"; gankit uses {' and '.join(on)} for it" if on else "")
+                     + " (docs/small-data.md)")
+    return notes
 
 
 def _new_run(options: TrainOptions) -> Run:

@@ -27,6 +27,10 @@ def collect(t) -> dict:
         s[key] = b.state_dict()
     if t.fixed_noise is not None:
         s["fixed_noise"] = t.fixed_noise
+    if t.ema:
+        s["ema"] = {k: e.state_dict() for k, e in t.ema.items()}
+    if t.augment is not None:
+        s["augment"] = t.augment.state_dict()
     if t.scaler is not None:
         s["scaler"] = t.scaler.state_dict()
     if t.device.type == "cuda":
@@ -54,6 +58,14 @@ def restore(t, s: dict) -> None:
             b.load_state_dict(s[key])
     if "fixed_noise" in s:
         t.fixed_noise = s["fixed_noise"]
+    saved_ema = s.get("ema") or {}
+    for k, e in t.ema.items():
+        if k in saved_ema:
+            e.load_state_dict(saved_ema[k])
+        else:  # a run that had no EMA: start the average from the current weights
+            e.copy_from(t.nets[k])
+    if t.augment is not None and "augment" in s:
+        t.augment.load_state_dict(s["augment"])
     if t.scaler is not None and "scaler" in s:
         t.scaler.load_state_dict(s["scaler"])
     torch.set_rng_state(s["rng"]["cpu"])
