@@ -295,7 +295,7 @@
     const seeds = new Set();
     while (seeds.size < n) seeds.add(start + Math.floor(Math.random() * 1e6));
     $("seeds").value = compact([...seeds].sort((a, b) => a - b));
-    state.pinned = state.pinned.filter(() => false);
+    state.pinned = [];
     stopWalk(true);
     refreshGrid();
   }
@@ -353,14 +353,14 @@
           if (!line.trim() || seq !== state.walkSeq) continue;
           const msg = JSON.parse(line);
           if (msg.type === "start") {
-            state.frameCount = msg.frames; prog.max = msg.frames;
+            state.frameCount = msg.frames; prog.max = msg.frames; state.walkMethod = msg.method;
             state.walkCommand = msg.command; $("walk-command").textContent = msg.command;
           } else if (msg.type === "frame") {
             state.frames[msg.i] = msg.image; prog.value = msg.i + 1;
             if (msg.i === 0) $("anim-img").src = msg.image;
           } else if (msg.type === "end") {
             state.walkDone = true;
-            status(msg.frames + " frames, " + $("method").value + " through seeds " + state.pinned.join(", "));
+            status(msg.frames + " frames, " + state.walkMethod + " through seeds " + state.pinned.join(", "));
           } else if (msg.type === "error") {
             status(msg.error, true);
           }
