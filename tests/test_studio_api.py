@@ -9,56 +9,22 @@ import json
 import os
 import re
 import shlex
-import signal
 import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image
 
-from conftest import TINY
-
-CG = ["--image-size", "32", "--set", "ngf=8", "--set", "ndf=8", "--set", "n_blocks=2",
-      "--batch-size", "2", "--sample-every", "0"]
-
-
-def cli(*args):
-    from click.testing import CliRunner
-
-    from gankit.cli import make_cli
-
-    res = CliRunner().invoke(make_cli(), [str(a) for a in args], catch_exceptions=False)
-    assert res.exit_code == 0, res.stderr
-    return res
-
-
-def draw_domain(folder: Path, kind: str, n: int = 4):
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(ord(kind))
-    for i in range(n):
-        img = Image.new("RGB", (40, 40), (20, 30, 120) if kind == "A" else (230, 210, 60))
-        x, y = (int(v) for v in rng.integers(2, 24, 2))
-        ImageDraw.Draw(img).ellipse([x, y, x + 13, y + 13], fill=(240, 40, 40))
-        img.save(folder / f"{i}.png")
-    return folder
+from studio_runs import cli, make_runs
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """A runs folder with a tiny DCGAN ``r``, a tiny CycleGAN ``cg`` and a 2-D ``ring``."""
-    root = tmp_path_factory.mktemp("studio")
-    runs = root / "runs"
-    cli("train", "vanilla", "--dataset", "ring8", "--batch-size", "16", "--steps", "2",
-        "--out", runs, "--name", "ring", "--quiet")
-    a, b = draw_domain(root / "A", "A"), draw_domain(root / "B", "B")
-    cli("train", "cyclegan", "--data", a, "--data-b", b, *CG, "--steps", "2", "--out", runs,
-        "--name", "cg", "--quiet")
-    cli("train", "dcgan", *TINY, "--steps", "4", "--out", runs, "--name", "r", "--quiet")
-    return runs
+    return make_runs(tmp_path_factory.mktemp("studio"), ring=True)
 
 
 @pytest.fixture(scope="module")
@@ -615,25 +581,35 @@ def test_cli_refusals(run_cli, runs):
     assert "Traceback" not in res.stderr
 
 
-def test_cli_serves_until_interrupted(runs, tmp_path):
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "gankit", "studio", str(runs / "r"),
-                             "--no-browser", "--device", "cpu"], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        url = proc.stdout.readline().strip()
-        assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", url), proc.stderr.read()
-        port = int(url.rsplit(":", 1)[1].strip("/"))
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+def test_cli_prints_the_url_opens_the_browser_and_stops_on_ctrl_c(run_cli, runs, monkeypatch):
+    from gankit.studio.server import StudioServer
+
+    seen = {}
+    real = StudioServer.serve_forever
+
+    def serve_forever(self, poll_interval=0.5):  # serve one visit, then Ctrl-C
+        thread = threading.Thread(target=real, args=(self, 0.05), daemon=True)
+        thread.start()
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         conn.request("GET", "/api/runs")
-        data = json.loads(conn.getresponse().read())
-        assert data["default"] == "r"
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(20) == 0
-        assert "studio stopped" in proc.stderr.read()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+        seen["runs"] = json.loads(conn.getresponse().read())
+        seen["host"] = self.server_address[0]
+        self.shutdown()
+        thread.join(5)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(StudioServer, "serve_forever", serve_forever)
+    monkeypatch.setattr("webbrowser.open", lambda url: seen.setdefault("opened", url))
+    res = run_cli("studio", runs / "cg", "--device", "cpu")
+    assert res.exit_code == 0, res.stderr
+    url = res.stdout.strip()
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", url) and seen["opened"] == url
+    assert seen["host"] == "127.0.0.1" and seen["runs"]["default"] == "cg"
+    assert "cg (cyclegan, step 2)" in res.stderr and "studio stopped" in res.stderr
+    seen.clear()
+    res = run_cli("studio", runs / "r", "--no-browser", "--host", "0.0.0.0")
+    assert res.exit_code == 0 and "opened" not in seen and seen["host"] == "0.0.0.0"
+    assert "open to other machines" in res.stderr
 
 
 def test_static_files_ship_in_the_package():
