@@ -292,7 +292,7 @@ class Studio:
         entry = self.catalog.get(run_id)
 
         def job():
-            loaded = self._load(entry)
+            loaded = self._load(entry, refresh=True)
             self._unconditional_images(loaded)
             u8 = self._draw(loaded, self._latents(loaded, seeds, truncation, specs))
             return loaded, [data_url(png_bytes(img)) for img in u8]
@@ -311,7 +311,7 @@ class Studio:
             from ..images import make_grid_uint8
             from ..sampling import labelled_grid
 
-            loaded = self._load(entry)
+            loaded = self._load(entry, refresh=True)
             self._unconditional_images(loaded)
             u8 = self._draw(loaded, self._latents(loaded, seeds, truncation, specs))
             if label:
@@ -331,7 +331,7 @@ class Studio:
         def job():
             from ..latent import chain, default_method
 
-            loaded = self._load(entry)
+            loaded = self._load(entry, refresh=True)
             self._unconditional_images(loaded)
             m = default_method(loaded.model) if method == "auto" else method
             points = self._latents(loaded, seeds, truncation, [])
@@ -409,7 +409,7 @@ class Studio:
         def job():
             from ..latent import direction_path, fit_direction, save_direction
 
-            loaded = self._load(entry)
+            loaded = self._load(entry, refresh=True)
             self._unconditional_images(loaded)
             if entry.run_dir is None:
                 raise BadRequest("this checkpoint is not inside a run folder; open the run "
@@ -440,7 +440,7 @@ class Studio:
         def job():
             from ..models import TRANSLATION
 
-            loaded = self._load(entry)
+            loaded = self._load(entry, refresh=True)
             if loaded.model.kind != TRANSLATION or not hasattr(loaded.model, "translate"):
                 raise BadRequest(f"run '{entry.id}' is not a translation model "
                                  f"('{loaded.model.name}' is {loaded.model.kind})", 400)
