@@ -128,6 +128,8 @@ def test_wrong_methods_and_hosts(server):
     refused(call(server, "POST", "/", b"x", {"Content-Type": "text/plain"}), 405)
     refused(call(server, "POST", "/api/samples?seeds=1", b""), 405, "GET")
     refused(get(server, "/api/directions"), 405, "POST")
+    assert call(server, "HEAD", "/").status == 200
+    assert call(server, "HEAD", "/api/walk?seeds=1,2").status == 405
     a = call(server, "DELETE", "/api/runs")
     assert a.status == 501 and a.json()["error"]
     refused(get(server, "/api/runs", host="evil.example:80"), 403, "not this studio")
@@ -473,43 +475,50 @@ def test_worker_queue_order_errors_and_superseding():
     from gankit.studio.validate import BadRequest
     from gankit.studio.worker import Superseded, Worker
 
+    def until(cond):
+        end = time.monotonic() + 10
+        while not cond():
+            assert time.monotonic() < end, "timed out"
+            time.sleep(0.01)
+
     w = Worker(queue_size=2, timeout=10)
     try:
         assert w.submit(lambda: 41 + 1) == 42
         with pytest.raises(ZeroDivisionError):
             w.submit(lambda: 1 / 0)
-        gate = threading.Event()
-        results = {}
+        started, gate, results = threading.Event(), threading.Event(), {}
 
         def blocker():
-            gate.wait(5)
+            started.set()
+            gate.wait(10)
             return "done"
 
-        t1 = threading.Thread(target=lambda: results.update(a=w.submit(blocker)))
-        t1.start()
-        time.sleep(0.1)  # blocker runs; now queue a channel job and supersede it
-        token = w.claim("c")
-
-        def waiting():
+        def run(key, fn, *args):
             try:
-                results["b"] = w.submit(lambda: "ran", "c", token)
+                results[key] = w.submit(fn, *args)
             except Superseded:
-                results["b"] = "superseded"
+                results[key] = "superseded"
 
-        t2 = threading.Thread(target=waiting)
-        t2.start()
-        time.sleep(0.1)
-        w.claim("c")
-        t3 = threading.Thread(target=lambda: results.update(c=w.submit(lambda: "third")))
-        t3.start()
-        time.sleep(0.1)
-        with pytest.raises(BadRequest) as exc:  # two queued + one running: the queue is full
+        threads = [threading.Thread(target=run, args=("a", blocker))]
+        threads[0].start()
+        started.wait(10)  # the worker is busy with the blocker; the queue is empty
+        token = w.claim("c")
+        threads.append(threading.Thread(target=run, args=("b", lambda: "ran", "c", token)))
+        threads[-1].start()
+        until(lambda: w.pending() == 1)
+        w.claim("c")  # a newer request on channel c: the waiting job will not run
+        threads.append(threading.Thread(target=run, args=("c", lambda: "third")))
+        threads[-1].start()
+        until(lambda: w.pending() == 2)
+        with pytest.raises(BadRequest) as exc:  # the queue is full: 503 at once
             w.submit(lambda: "fourth")
         assert exc.value.status == 503
         gate.set()
-        for t in (t1, t2, t3):
-            t.join(5)
+        for t in threads:
+            t.join(10)
         assert results == {"a": "done", "b": "superseded", "c": "third"}
+        with pytest.raises(Superseded):  # an old token is refused before it is queued
+            w.submit(lambda: "late", "c", token)
     finally:
         w.close()
 
@@ -571,14 +580,27 @@ def test_catalog_given_run_checkpoint_and_folder_of_runs(runs, tmp_path):
 # -- the command ------------------------------------------------------------------------------------
 
 
-def test_cli_refusals(run_cli, runs):
-    res = run_cli("studio", runs / "r", "--port", "70000", "--no-browser")
-    assert res.exit_code == 2 and "--port 70000" in res.stderr
-    res = run_cli("studio", "nowhere", "--no-browser")
-    assert res.exit_code == 1 and "nowhere: no such run" in res.stderr
-    res = run_cli("studio", "--no-browser")  # tmp_path has no runs/
-    assert res.exit_code == 1 and "no trained run" in res.stderr
-    assert "Traceback" not in res.stderr
+def one_error_line(res, code, *words):
+    assert res.exit_code == code, res.output
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: "), res.stderr
+    for w in words:
+        assert w in lines[0], lines[0]
+
+
+def test_cli_refusals(run_cli, runs, tmp_path):
+    one_error_line(run_cli("studio", runs / "r", "--port", "70000", "--no-browser"), 2,
+                   "--port 70000")
+    one_error_line(run_cli("studio", runs / "r", "--device", "tpu", "--no-browser"), 2,
+                   "--device tpu")
+    one_error_line(run_cli("studio", "nowhere", "--no-browser"), 1, "nowhere: no such run")
+    one_error_line(run_cli("studio", "--no-browser"), 1, "no trained run")  # no ./runs here
+    (tmp_path / "bad.safetensors").write_bytes(b"\x00" * 64)
+    one_error_line(run_cli("studio", tmp_path / "bad.safetensors", "--no-browser"), 1,
+                   "bad.safetensors")
+    (tmp_path / "notes.txt").write_text("x")
+    one_error_line(run_cli("studio", tmp_path / "notes.txt", "--no-browser"), 1,
+                   "not a run folder")
 
 
 def test_cli_prints_the_url_opens_the_browser_and_stops_on_ctrl_c(run_cli, runs, monkeypatch):

@@ -63,13 +63,7 @@ class Walk:
 
 def png_bytes(u8_chw) -> bytes:
     """A uint8 (C, H, W) tensor as PNG bytes."""
-    from PIL import Image
-
-    arr = u8_chw.permute(1, 2, 0).contiguous().numpy()
-    img = Image.fromarray(arr[..., 0] if arr.shape[2] == 1 else arr)
-    buf = io.BytesIO()
-    img.save(buf, format="PNG", compress_level=1)
-    return buf.getvalue()
+    return pil_png_bytes(_pil(u8_chw))
 
 
 def pil_png_bytes(img) -> bytes:
@@ -350,15 +344,10 @@ class Studio:
                              "directions", 400)
         return apply_directions(z, loaded.run_dir, specs, loaded.model, loaded.config)
 
-    def frames(self, w: Walk, start: int, stop: int, channel=None, token=None, size=None):
-        """uint8 frames ``start:stop`` of a walk (one worker job)."""
-        def job():
-            u8 = self._draw(w.loaded, w.z[start:stop])
-            if size:
-                return [_resize(img, size) for img in u8]
-            return list(u8)
-
-        return self.worker.submit(job, channel, token)
+    def frames(self, w: Walk, start: int, stop: int, channel=None, token=None):
+        """uint8 (C, H, W) frames ``start:stop`` of a walk (one worker job)."""
+        return self.worker.submit(lambda: list(self._draw(w.loaded, w.z[start:stop])),
+                                  channel, token)
 
     def stream_walk(self, run_id, seeds, frames, method, loop, truncation, specs, client=None,
                     fps=None):
@@ -384,16 +373,10 @@ class Studio:
         yield {"type": "end", "frames": w.count}
 
     def export_gif(self, run_id, seeds, frames, method, loop, truncation, specs, fps, size):
-        from PIL import Image
-
         w = self.walk(run_id, seeds, frames, method, loop, truncation, specs)
         pics = []
-        for i in range(0, w.count, FRAME_BATCH):
-            for img in self.frames(w, i, min(i + FRAME_BATCH, w.count), size=size):
-                arr = img if isinstance(img, Image.Image) else img.permute(1, 2, 0).numpy()
-                if not isinstance(arr, Image.Image):
-                    arr = Image.fromarray(arr[..., 0] if arr.shape[2] == 1 else arr)
-                pics.append(arr)
+        for i in range(0, w.count, FRAME_BATCH):  # batch by batch: other requests go between
+            pics += [_pil(img, size) for img in self.frames(w, i, min(i + FRAME_BATCH, w.count))]
         buf = io.BytesIO()
         pics[0].save(buf, format="GIF", save_all=True, append_images=pics[1:], loop=0,
                      duration=max(20, int(round(1000 / fps))), optimize=False, disposal=1)
@@ -542,10 +525,12 @@ def translate_image(loaded: Loaded, img, direction: str, device):
     return Image.fromarray(u8[..., 0] if u8.shape[2] == 1 else u8)
 
 
-def _resize(u8_chw, size: int):
+def _pil(u8_chw, size: int | None = None):
+    """A uint8 (C, H, W) tensor as a Pillow image, resized to ``size`` x ``size`` if asked."""
     from PIL import Image
 
     arr = u8_chw.permute(1, 2, 0).contiguous().numpy()
     img = Image.fromarray(arr[..., 0] if arr.shape[2] == 1 else arr)
-    return img if img.size == (size, size) else img.resize((size, size), Image.Resampling.LANCZOS)
-
+    if size and img.size != (size, size):
+        img = img.resize((size, size), Image.Resampling.LANCZOS)
+    return img

@@ -182,7 +182,7 @@ class Handler(BaseHTTPRequestHandler):
             if route is None:
                 raise BadRequest(f"no such page or endpoint: {path[:100]}", 404)
             want, fn = route
-            if method != want and not (method == "HEAD" and want == "GET"):
+            if method != want:
                 raise BadRequest(f"{path} takes {want} requests, not {method}", 405)
             if method == "POST":
                 self._check_origin()
