@@ -319,6 +319,7 @@ def test_export_gif(server):
     cmd = shlex.split(a.headers["X-Gankit-Command"])
     assert cmd[cmd.index("--size") + 1] == "64" and "--loop" in cmd and "--gif" in cmd
     refused(get(server, "/api/export.gif?run=r&seeds=4,5&size=4"), 400, "size")
+    refused(get(server, "/api/export.gif?run=r&seeds=0-7&frames=60&size=512"), 400, "too large")
     refused(get(server, "/api/export.gif?run=r&seeds=4"), 400, "at least two")
 
 

@@ -297,6 +297,10 @@ class Handler(BaseHTTPRequestHandler):
         q = self._query(url, (Q_WALK - {"client"}) | {"size"})
         run, seeds, frames, method, loop, trunc, specs, fps = self._walk_params(q)
         size = v.integer(q, "size", None, 8, 512)
+        total = len(seeds) * (frames - 1) if loop else (len(seeds) - 1) * (frames - 1) + 1
+        if size and total * size * size > v.MAX_GIF_PIXELS:
+            raise BadRequest(f"a GIF of {total} frames at {size} px is too large; use fewer "
+                             "frames or a smaller size")
         data, name, cmd = self.server.studio.export_gif(run, seeds, frames, method, loop, trunc,
                                                         specs, fps, size)
         self._download(data, name, "image/gif", cmd)

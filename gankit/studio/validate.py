@@ -18,6 +18,7 @@ MAX_SAMPLES = 64  # images per grid request
 MAX_POINTS = 8  # seeds chained in one interpolation
 MAX_FRAMES_PER_SEGMENT = 120
 MAX_FRAMES = 480  # frames of one animation
+MAX_GIF_PIXELS = 480 * 256 * 256  # frames x pixels of a resized GIF download
 MAX_DIRECTIONS = 16  # directions applied at once
 MAX_STRENGTH = 100.0
 MAX_FIT_SEEDS = 1000  # seeds on each side of a direction fit
