@@ -83,14 +83,14 @@ def make_cli(plugins=None) -> click.Group:
         """
 
     from . import (data, datasets_cmd, direction, docs_cmd, evaluate, interpolate, listing,
-                   new_plugin, sample, timelapse, train, translate)
+                   new_plugin, sample, studio, timelapse, train, translate)
 
     from ..plugins import get_plugins
 
     plugins_to_use = plugins or get_plugins()
     cli.add_command(train.make_command(plugins_to_use))
     for mod in (sample, evaluate, listing, datasets_cmd, data, interpolate, timelapse,
-                direction, new_plugin, docs_cmd, translate):
+                direction, new_plugin, docs_cmd, translate, studio):
         for cmd in mod.COMMANDS:
             cli.add_command(cmd)
     core = set(cli.commands)

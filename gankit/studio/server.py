@@ -1,0 +1,363 @@
+"""The studio's HTTP layer: the standard library's ThreadingHTTPServer.
+
+Routes (see docs/studio.md for parameters and answers)::
+
+    GET  /                     the page
+    GET  /static/NAME          its script, style sheet and icon (a fixed list)
+    GET  /api/runs             runs to choose from
+    GET  /api/run              one run: model, step, directions and their ranges
+    GET  /api/samples          a grid of samples as PNG data URLs, with the command line
+    GET  /api/walk             an interpolation, streamed as NDJSON, one frame a line
+    GET  /api/export.png       the current grid or image as a PNG download
+    GET  /api/export.gif       the current animation as a GIF download
+    POST /api/directions       fit and save a direction from positive/negative seeds
+    POST /api/translate        an uploaded image A->B and back (translation runs)
+
+Every error is a JSON ``{"error": message}`` with a 4xx status (5xx only for the
+studio's own failures), never a traceback. Bound to 127.0.0.1, requests must name
+this address in their Host header (DNS rebinding) and POSTs from other origins are
+refused.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+import socket
+import sys
+import traceback
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from urllib.parse import parse_qs, urlsplit
+
+from .. import console
+from ..errors import GankitError, UsageError
+from . import validate as v
+from .validate import BadRequest
+
+STATIC_RE = re.compile(r"^[a-z0-9][a-z0-9-]*\.(html|js|css|svg|png)$")
+CONTENT_TYPES = {"html": "text/html; charset=utf-8", "js": "text/javascript; charset=utf-8",
+                 "css": "text/css; charset=utf-8", "svg": "image/svg+xml", "png": "image/png"}
+CSP = ("default-src 'self'; img-src 'self' data: blob:; connect-src 'self'; style-src 'self'; "
+       "script-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+MAX_QUERY_FIELDS = 30
+
+Q_RUN = {"run"}
+Q_IMAGES = Q_RUN | {"seeds", "truncation", "directions", "client"}
+Q_WALK = Q_IMAGES | {"frames", "method", "loop", "fps"}
+
+
+def static_files() -> dict[str, bytes]:
+    """The page's files, read once from the package (gankit/studio/static)."""
+    root = resources.files("gankit.studio").joinpath("static")
+    return {p.name: p.read_bytes() for p in root.iterdir() if STATIC_RE.match(p.name)}
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class StudioServer(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    allow_reuse_address = True
+
+    def __init__(self, studio, host: str = "127.0.0.1", port: int = 0):
+        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.studio = studio
+        self.static = static_files()
+        super().__init__((host, port), Handler)
+        self.host = host
+        self.port = self.server_address[1]
+        shown = f"[{host}]" if ":" in host else host
+        self.allowed_hosts = None  # any Host header: the user chose --host
+        if is_loopback(host):
+            self.allowed_hosts = {f"{h}:{self.port}" for h in ("127.0.0.1", "localhost", "[::1]")}
+            self.allowed_hosts.add(f"{shown}:{self.port}")
+        if host in ("0.0.0.0", "::"):
+            shown = "127.0.0.1"
+        self.url = f"http://{shown}:{self.port}/"
+
+    def close(self):
+        self.shutdown_request_threads = True
+        self.server_close()
+        self.studio.close()
+
+
+class Handler(BaseHTTPRequestHandler):
+    server_version = "gankit-studio"
+    protocol_version = "HTTP/1.0"
+    timeout = 60  # seconds of silence before a connection is dropped
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def log_message(self, fmt, *args):
+        if console.is_debug():
+            sys.stderr.write("studio: " + (fmt % args) + "\n")
+
+    def _headers(self, status: int, ctype: str, length: int | None = None, extra=None):
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        if length is not None:
+            self.send_header("Content-Length", str(length))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Referrer-Policy", "no-referrer")
+        self.send_header("X-Frame-Options", "DENY")
+        if ctype.startswith("text/html"):
+            self.send_header("Content-Security-Policy", CSP)
+        for k, val in (extra or {}).items():
+            self.send_header(k, val)
+        self.end_headers()
+
+    def _send(self, status: int, body: bytes, ctype: str, extra=None):
+        self._headers(status, ctype, len(body), extra)
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _json(self, obj, status: int = 200):
+        self._send(status, json.dumps(obj).encode("utf-8"), "application/json")
+
+    def send_error(self, code, message=None, explain=None):
+        """http.server's own errors (bad request line, unknown method) as JSON too."""
+        try:
+            self.close_connection = True
+            self._json({"error": message or self.responses.get(code, ("error",))[0]}, code)
+        except OSError:
+            pass
+
+    def _query(self, url, allowed: set[str]) -> dict:
+        try:
+            q = parse_qs(url.query, keep_blank_values=True, max_num_fields=MAX_QUERY_FIELDS)
+        except ValueError:
+            raise BadRequest(f"too many query parameters (at most {MAX_QUERY_FIELDS})") from None
+        unknown = sorted(set(q) - allowed)
+        if unknown:
+            raise BadRequest(f"unknown parameter '{unknown[0][:40]}' (this endpoint takes: "
+                             f"{', '.join(sorted(allowed)) or 'none'})")
+        return q
+
+    def _check_host(self):
+        allowed = self.server.allowed_hosts
+        host = self.headers.get("Host", "")
+        if allowed is not None and host not in allowed:
+            raise BadRequest(f"Host {host[:80]!r} is not this studio's address; open "
+                             f"{self.server.url}", 403)
+
+    def _check_origin(self):
+        origin = self.headers.get("Origin")
+        if origin is None:
+            return
+        allowed = self.server.allowed_hosts or {self.headers.get("Host", "")}
+        if origin not in {f"http://{h}" for h in allowed}:
+            raise BadRequest("cross-origin requests are refused", 403)
+
+    # -- dispatch ----------------------------------------------------------------------------
+    def do_GET(self):
+        self._dispatch("GET")
+
+    def do_HEAD(self):
+        self._dispatch("HEAD")
+
+    def do_POST(self):
+        self._dispatch("POST")
+
+    def _dispatch(self, method: str):
+        try:
+            self._check_host()
+            url = urlsplit(self.path)
+            path = url.path
+            if path in ("/", "/index.html") or path.startswith("/static/"):
+                if method not in ("GET", "HEAD"):
+                    raise BadRequest(f"{method} is not allowed here", 405)
+                page = not path.startswith("/static/")
+                self._query(url, {"run"} if page else set())  # /?run=ID opens that run
+                return self._static("index.html" if page else path[len("/static/"):])
+            route = ROUTES.get(path)
+            if route is None:
+                raise BadRequest(f"no such page or endpoint: {path[:100]}", 404)
+            want, fn = route
+            if method != want:
+                raise BadRequest(f"{path} takes {want} requests, not {method}", 405)
+            if method == "POST":
+                self._check_origin()
+            fn(self, url)
+        except BadRequest as exc:
+            self._error(exc.status, str(exc))
+        except UsageError as exc:
+            self._error(400, str(exc))
+        except GankitError as exc:
+            self._error(422, str(exc))
+        except (BrokenPipeError, ConnectionResetError, TimeoutError):
+            self.close_connection = True
+        except Exception as exc:  # noqa: BLE001 - one JSON line; the traceback only in --debug
+            if console.is_debug():
+                traceback.print_exc()
+            first = (str(exc).splitlines() or [""])[0][:200]
+            self._error(500, f"internal error ({type(exc).__name__}: {first})")
+
+    def _error(self, status: int, message: str):
+        try:
+            self._json({"error": message}, status)
+        except OSError:
+            self.close_connection = True
+
+    def _static(self, name: str):
+        body = self.server.static.get(name) if STATIC_RE.match(name) else None
+        if body is None:
+            raise BadRequest(f"no such file: /static/{name[:80]}", 404)
+        self._send(200, body, CONTENT_TYPES[name.rsplit(".", 1)[1]])
+
+    def _body(self, limit: int, what: str) -> bytes:
+        n = v.content_length(self.headers, limit, what)
+        data = self.rfile.read(n)
+        if len(data) != n:
+            raise BadRequest(f"{what}: the body ended early ({len(data)} of {n} bytes)")
+        return data
+
+    # -- endpoints ---------------------------------------------------------------------------
+    def api_runs(self, url):
+        self._query(url, set())
+        self._json(self.server.studio.runs())
+
+    def api_run(self, url):
+        q = self._query(url, Q_RUN)
+        self._json(self.server.studio.info(v.one(q, "run")))
+
+    def _image_params(self, q, max_seeds=v.MAX_SAMPLES):
+        studio = self.server.studio
+        run = v.one(q, "run")
+        entry = studio.catalog.get(run)  # 404 for an unknown run before anything else
+        seeds = v.seed_list(v.one(q, "seeds", required=True), "seeds", max_seeds)
+        trunc = v.truncation(q)
+        have = None
+        if entry.run_dir is not None:
+            from ..latent import available_directions
+
+            have = available_directions(entry.run_dir)
+        specs = v.direction_specs(q, have if have is not None else [])
+        return run, seeds, trunc, specs
+
+    def api_samples(self, url):
+        q = self._query(url, Q_IMAGES)
+        run, seeds, trunc, specs = self._image_params(q)
+        self._json(self.server.studio.samples(run, seeds, trunc, specs, v.client(q)))
+
+    def _walk_params(self, q):
+        run, seeds, trunc, specs = self._image_params(q, v.MAX_POINTS)
+        if len(seeds) < 2:
+            raise BadRequest("'seeds': pin at least two seeds to walk between")
+        frames = v.integer(q, "frames", 24, 2, v.MAX_FRAMES_PER_SEGMENT)
+        loop = v.flag(q, "loop")
+        total = len(seeds) * (frames - 1) if loop else (len(seeds) - 1) * (frames - 1) + 1
+        if total > v.MAX_FRAMES:
+            raise BadRequest(f"{total} frames is too many (at most {v.MAX_FRAMES}); use fewer "
+                             "frames or seeds")
+        method = v.choice(q, "method", ("auto", "lerp", "slerp"), "auto")
+        fps = v.number(q, "fps", 12.0, 0.0, v.MAX_FPS, lo_open=True)
+        return run, seeds, frames, method, loop, trunc, specs, fps
+
+    def api_walk(self, url):
+        q = self._query(url, Q_WALK)
+        run, seeds, frames, method, loop, trunc, specs, fps = self._walk_params(q)
+        lines = self.server.studio.stream_walk(run, seeds, frames, method, loop, trunc, specs,
+                                               v.client(q), fps)
+        first = next(lines)  # errors before the first frame get their own status
+        self._headers(200, "application/x-ndjson")
+        try:
+            self.wfile.write((json.dumps(first) + "\n").encode())
+            try:
+                for line in lines:
+                    self.wfile.write((json.dumps(line) + "\n").encode())
+            except (BadRequest, GankitError) as exc:
+                self.wfile.write((json.dumps({"type": "error", "error": str(exc)}) + "\n").encode())
+        finally:
+            lines.close()
+
+    def _download(self, data: bytes, name: str, ctype: str, command: str):
+        extra = {"Content-Disposition": f'attachment; filename="{name}"'}
+        if command.isascii() and command.isprintable():
+            extra["X-Gankit-Command"] = command
+        self._send(200, data, ctype, extra)
+
+    def api_export_png(self, url):
+        q = self._query(url, (Q_IMAGES - {"client"}) | {"cols", "label"})
+        run, seeds, trunc, specs = self._image_params(q)
+        cols = v.integer(q, "cols", None, 1, v.MAX_SAMPLES)
+        label = v.flag(q, "label")
+        data, name, cmd = self.server.studio.export_png(run, seeds, trunc, specs, cols, label)
+        self._download(data, name, "image/png", cmd)
+
+    def api_export_gif(self, url):
+        q = self._query(url, (Q_WALK - {"client"}) | {"size"})
+        run, seeds, frames, method, loop, trunc, specs, fps = self._walk_params(q)
+        size = v.integer(q, "size", None, 8, 512)
+        total = len(seeds) * (frames - 1) if loop else (len(seeds) - 1) * (frames - 1) + 1
+        if size and total * size * size > v.MAX_GIF_PIXELS:
+            raise BadRequest(f"a GIF of {total} frames at {size} px is too large; use fewer "
+                             "frames or a smaller size")
+        data, name, cmd = self.server.studio.export_gif(run, seeds, frames, method, loop, trunc,
+                                                        specs, fps, size)
+        self._download(data, name, "image/gif", cmd)
+
+    def api_directions(self, url):
+        self._query(url, set())
+        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if ctype != "application/json":
+            raise BadRequest("send the direction as JSON (Content-Type: application/json)", 415)
+        try:
+            body = json.loads(self._body(v.MAX_JSON, "the JSON body"))
+        except (ValueError, UnicodeDecodeError):
+            raise BadRequest("the body is not valid JSON") from None
+        if not isinstance(body, dict):
+            raise BadRequest("the body must be a JSON object")
+        unknown = sorted(set(body) - {"run", "name", "positive", "negative", "replace"})
+        if unknown:
+            raise BadRequest(f"unknown field '{str(unknown[0])[:40]}' (fields: run, name, "
+                             "positive, negative, replace)")
+        run = body.get("run")
+        if run is not None and not isinstance(run, str):
+            raise BadRequest("'run': expected a run id from /api/runs")
+        name = v.direction_name(body.get("name"))
+        pos = v.seeds_from_json(body.get("positive"), "positive")
+        neg = v.seeds_from_json(body.get("negative"), "negative")
+        replace = body.get("replace", False)
+        if not isinstance(replace, bool):
+            raise BadRequest("'replace': expected true or false")
+        both = sorted(set(pos) & set(neg))
+        if both:
+            raise BadRequest(f"seed {both[0]} is marked both positive and negative")
+        self._json(self.server.studio.fit(run, name, pos, neg, replace), 201)
+
+    def api_translate(self, url):
+        q = self._query(url, {"run", "direction", "client"})
+        run = v.one(q, "run")
+        self.server.studio.catalog.get(run)
+        direction = v.choice(q, "direction", ("a2b", "b2a"), "a2b")
+        client = v.client(q)
+        v.upload_type(self.headers.get("Content-Type"))
+        data = self._body(v.MAX_UPLOAD, "the uploaded image")
+        if not data:
+            raise BadRequest("the upload is empty; send an image file")
+        self._json(self.server.studio.translate(run, data, direction, client))
+
+
+ROUTES = {
+    "/api/runs": ("GET", Handler.api_runs),
+    "/api/run": ("GET", Handler.api_run),
+    "/api/samples": ("GET", Handler.api_samples),
+    "/api/walk": ("GET", Handler.api_walk),
+    "/api/export.png": ("GET", Handler.api_export_png),
+    "/api/export.gif": ("GET", Handler.api_export_gif),
+    "/api/directions": ("POST", Handler.api_directions),
+    "/api/translate": ("POST", Handler.api_translate),
+}
+
+
+def make_server(studio, host: str = "127.0.0.1", port: int = 0) -> StudioServer:
+    return StudioServer(studio, host, port)

@@ -1,0 +1,499 @@
+// gankit studio: the page. Plain JavaScript, no build step, no outside requests.
+"use strict";
+
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const MAX_PINS = 8;
+  const MAX_UPLOAD = 10 * 1024 * 1024;
+
+  const state = {
+    client: Math.random().toString(36).slice(2, 12) + Date.now().toString(36),
+    runs: [], run: null, info: null,
+    seeds: [], images: {}, pinned: [], pos: new Set(), neg: new Set(),
+    command: "", walkCommand: "",
+    gridCtrl: null, gridSeq: 0, gridError: null,
+    walkCtrl: null, walkSeq: 0, frames: [], frameCount: 0, walkDone: false, frameIndex: 0,
+    timer: null, lastFile: null, translated: null, translateSeq: 0,
+  };
+  window.studio = { state };
+
+  // -- small helpers ---------------------------------------------------------------------
+  function status(text, isError) {
+    const el = $("status");
+    el.textContent = text || "";
+    el.classList.toggle("error", !!isError);
+  }
+
+  async function fail(res) {
+    let msg = res.status + " " + res.statusText;
+    try { msg = (await res.json()).error || msg; } catch (e) { /* not JSON */ }
+    const err = new Error(msg);
+    err.status = res.status;
+    throw err;
+  }
+
+  async function getJSON(path, params, signal) {
+    const res = await fetch(path + (params ? "?" + params : ""), { signal });
+    if (!res.ok) await fail(res);
+    return res.json();
+  }
+
+  function quiet(err) {  // aborted or superseded requests are not errors
+    return err && (err.name === "AbortError" || err.status === 409);
+  }
+
+  function report(err) {
+    if (!quiet(err)) status(err.message, true);
+  }
+
+  function debounce(fn, ms) {
+    let t = null;
+    return (...args) => { clearTimeout(t); t = setTimeout(() => fn(...args), ms); };
+  }
+
+  async function copy(text) {
+    if (!text) return;
+    try {
+      await navigator.clipboard.writeText(text);
+    } catch (e) {
+      const ta = document.createElement("textarea");
+      ta.value = text; document.body.appendChild(ta); ta.select();
+      document.execCommand("copy"); ta.remove();
+    }
+    status("copied: " + text);
+  }
+
+  function download(path, params) {
+    const a = document.createElement("a");
+    a.href = path + "?" + params;
+    a.download = "";
+    document.body.appendChild(a); a.click(); a.remove();
+  }
+
+  function compact(seeds) {
+    const out = [];
+    for (let i = 0; i < seeds.length;) {
+      let j = i;
+      while (j + 1 < seeds.length && seeds[j + 1] === seeds[j] + 1) j++;
+      out.push(j - i >= 2 ? seeds[i] + "-" + seeds[j] : seeds.slice(i, j + 1).join(","));
+      i = j + 1;
+    }
+    return out.join(",");
+  }
+
+  // -- the current settings as query parameters ------------------------------------------
+  function truncation() {
+    const el = $("trunc");
+    if (!state.info || !state.info.truncation) return null;
+    return Number(el.value) >= Number(el.max) ? null : Number(el.value);
+  }
+
+  function directionsParam() {
+    const parts = [];
+    document.querySelectorAll("#dir-sliders input[type=range]").forEach((el) => {
+      const v = Number(el.value);
+      if (v !== 0) parts.push(el.dataset.name + ":" + v);
+    });
+    return parts.join(",");
+  }
+
+  function params(extra) {
+    const p = new URLSearchParams();
+    p.set("run", state.run);
+    const t = truncation();
+    if (t !== null) p.set("truncation", t);
+    const d = directionsParam();
+    if (d) p.set("directions", d);
+    for (const [k, v] of Object.entries(extra || {})) if (v !== null && v !== undefined) p.set(k, v);
+    return p;
+  }
+
+  // -- runs ----------------------------------------------------------------------------------
+  async function loadRuns() {
+    const data = await getJSON("/api/runs");
+    state.runs = data.runs;
+    const sel = $("run");
+    sel.textContent = "";
+    for (const r of data.runs) {
+      const o = document.createElement("option");
+      o.value = r.id;
+      o.textContent = r.id + (r.model ? "  (" + r.model + (r.step != null ? ", step " + r.step : "") +
+        (r.status ? ", " + r.status : "") + ")" : "");
+      sel.appendChild(o);
+    }
+    const wanted = new URLSearchParams(location.search).get("run");
+    sel.value = data.runs.some((r) => r.id === wanted) ? wanted : data.default;
+    await openRun(sel.value);
+  }
+
+  async function openRun(id) {
+    stopWalk();
+    state.run = id;
+    status("loading " + id + " ...");
+    let info;
+    try {
+      info = await getJSON("/api/run", new URLSearchParams({ run: id }));
+    } catch (err) { report(err); return; }
+    state.info = info;
+    $("run-info").textContent = info.model + ", step " + info.step +
+      (info.total_steps ? " of " + info.total_steps : "") + (info.status ? ", " + info.status : "") +
+      ", " + info.image_size + " px, " + (info.data || "");
+    const translation = info.kind === "translation";
+    $("latent").hidden = translation;
+    $("translate").hidden = !translation;
+    if (translation) {
+      $("dom-a").textContent = $("dom-a2").textContent = info.domains.a;
+      $("dom-b").textContent = $("dom-b2").textContent = info.domains.b;
+      status("drop an image to translate it");
+      if (state.lastFile) translate(state.lastFile);
+      return;
+    }
+    $("trunc-row").hidden = !info.truncation;
+    state.pinned = []; state.pos.clear(); state.neg.clear();
+    buildSliders(info.directions);
+    updateMarks();
+    await refreshGrid();
+  }
+
+  // -- sliders -------------------------------------------------------------------------------
+  function buildSliders(dirs) {
+    const box = $("dir-sliders");
+    const old = {};
+    box.querySelectorAll("input[type=range]").forEach((el) => { old[el.dataset.name] = el.value; });
+    box.textContent = "";
+    for (const d of dirs) {
+      const row = document.createElement("div");
+      row.className = "slider";
+      if (d.error) {
+        row.classList.add("broken");
+        row.textContent = d.name + ": " + d.error;
+        box.appendChild(row);
+        continue;
+      }
+      const label = document.createElement("label");
+      label.textContent = d.name;
+      label.title = d.name + ": +" + d.n_positive + " / -" + d.n_negative + " seeds, |d| = " +
+        d.norm + " (double-click the slider to reset)";
+      const input = document.createElement("input");
+      input.type = "range";
+      input.dataset.name = d.name;
+      input.min = -d.range; input.max = d.range; input.step = d.range / 50;
+      input.value = old[d.name] !== undefined ? old[d.name] : 0;
+      input.setAttribute("aria-label", d.name);
+      label.htmlFor = input.id = "dir-" + d.name;
+      const out = document.createElement("output");
+      out.textContent = Number(input.value).toFixed(2);
+      input.addEventListener("input", () => { out.textContent = Number(input.value).toFixed(2); changed(); });
+      input.addEventListener("dblclick", () => { input.value = 0; out.textContent = "0.00"; changed(); });
+      row.append(label, input, out);
+      box.appendChild(row);
+    }
+    $("no-dirs").hidden = dirs.length > 0;
+  }
+
+  const changed = debounce(() => {
+    refreshGrid();
+    if (state.pinned.length >= 2) startWalk();
+  }, 60);
+
+  // -- the grid ------------------------------------------------------------------------------
+  function parseSeeds(text) {
+    const seeds = [];
+    for (const part of text.split(",").map((s) => s.trim()).filter(Boolean)) {
+      const m = part.match(/^(\d+)(?:\s*-\s*(\d+))?$/);
+      if (!m) throw new Error("seeds: use numbers and ranges like 0-15 or 3,17,42");
+      const a = Number(m[1]), b = m[2] === undefined ? a : Number(m[2]);
+      if (b < a || b - a > 63 || !Number.isSafeInteger(b)) throw new Error("seeds: at most 64, low to high");
+      for (let s = a; s <= b; s++) seeds.push(s);
+    }
+    if (!seeds.length || seeds.length > 64) throw new Error("seeds: give 1 to 64 seeds");
+    return seeds;
+  }
+
+  async function refreshGrid() {
+    if (!state.info || state.info.kind === "translation") return;
+    if (state.gridCtrl) state.gridCtrl.abort();
+    const ctrl = state.gridCtrl = new AbortController();
+    const text = $("seeds").value;
+    const p = params({ seeds: text, client: state.client });
+    try {
+      const data = await getJSON("/api/samples", p, ctrl.signal);
+      state.seeds = data.seeds;
+      state.images = {};
+      data.seeds.forEach((s, i) => { state.images[s] = data.images[i]; });
+      state.command = data.command;
+      $("command").textContent = data.command;
+      renderGrid();
+      state.gridSeq += 1;
+      state.gridError = null;
+      status(data.seeds.length + " samples, step " + data.step);
+    } catch (err) {
+      if (!quiet(err)) { state.gridError = err.message; report(err); }
+    }
+  }
+
+  function renderGrid() {
+    const grid = $("grid");
+    const small = state.info && state.info.image_size < 64;
+    grid.textContent = "";
+    for (const s of state.seeds) {
+      const fig = document.createElement("figure");
+      fig.className = "cell";
+      fig.dataset.seed = s;
+      const img = document.createElement("img");
+      img.src = state.images[s];
+      img.alt = "seed " + s;
+      if (small) img.classList.add("pixelated");
+      const cap = document.createElement("figcaption");
+      cap.textContent = s;
+      const badge = document.createElement("span");
+      badge.className = "badge";
+      fig.append(img, cap, badge);
+      fig.addEventListener("click", () => clickCell(s));
+      grid.appendChild(fig);
+    }
+    updateMarks();
+  }
+
+  function updateMarks() {
+    document.querySelectorAll(".cell").forEach((fig) => {
+      const s = Number(fig.dataset.seed);
+      const pin = state.pinned.indexOf(s);
+      fig.classList.toggle("pinned", pin >= 0);
+      fig.classList.toggle("pos", state.pos.has(s));
+      fig.classList.toggle("neg", state.neg.has(s));
+      fig.querySelector(".badge").textContent =
+        (pin >= 0 ? String.fromCharCode(65 + pin) : "") + (state.pos.has(s) ? " +" : state.neg.has(s) ? " \u2212" : "");
+    });
+    $("npos").textContent = state.pos.size;
+    $("nneg").textContent = state.neg.size;
+  }
+
+  function clickCell(seed) {
+    const mode = document.querySelector("input[name=mode]:checked").value;
+    if (mode === "pos" || mode === "neg") {
+      const mine = mode === "pos" ? state.pos : state.neg;
+      const other = mode === "pos" ? state.neg : state.pos;
+      other.delete(seed);
+      if (mine.has(seed)) mine.delete(seed); else mine.add(seed);
+      updateMarks();
+      return;
+    }
+    const i = state.pinned.indexOf(seed);
+    if (i >= 0) state.pinned.splice(i, 1);
+    else {
+      if (state.pinned.length >= MAX_PINS) state.pinned.shift();
+      state.pinned.push(seed);
+    }
+    updateMarks();
+    if (state.pinned.length >= 2) startWalk(); else stopWalk(true);
+  }
+
+  function shuffle() {
+    const n = Number($("count").value);
+    const start = Math.floor(Math.random() * 1e6);
+    const seeds = new Set();
+    while (seeds.size < n) seeds.add(start + Math.floor(Math.random() * 1e6));
+    $("seeds").value = compact([...seeds].sort((a, b) => a - b));
+    state.pinned = [];
+    stopWalk(true);
+    refreshGrid();
+  }
+
+  // -- interpolation -------------------------------------------------------------------------
+  function walkParams(extra) {
+    return params(Object.assign({
+      seeds: state.pinned.join(","), frames: $("frames").value, method: $("method").value,
+      loop: $("loop").checked ? 1 : 0, fps: $("fps").value,
+    }, extra || {}));
+  }
+
+  function stopWalk(hide) {
+    if (state.walkCtrl) state.walkCtrl.abort();
+    state.walkCtrl = null;
+    clearInterval(state.timer);
+    state.timer = null;
+    if (hide) $("anim").hidden = true;
+  }
+
+  function play() {
+    clearInterval(state.timer);
+    const fps = Number($("fps").value);
+    state.timer = setInterval(() => {
+      if (!state.frames.length) return;
+      state.frameIndex = (state.frameIndex + 1) % state.frames.length;
+      $("anim-img").src = state.frames[state.frameIndex];
+    }, 1000 / fps);
+  }
+
+  async function startWalk() {
+    stopWalk(false);
+    const ctrl = state.walkCtrl = new AbortController();
+    const seq = ++state.walkSeq;
+    state.frames = []; state.frameIndex = 0; state.walkDone = false; state.frameCount = 0;
+    $("anim").hidden = false;
+    $("anim-seeds").textContent = "seeds " + state.pinned.join(" \u2192 ");
+    $("anim-img").classList.toggle("pixelated", state.info.image_size < 64);
+    const prog = $("anim-progress");
+    prog.value = 0;
+    play();
+    try {
+      const res = await fetch("/api/walk?" + walkParams({ client: state.client }), { signal: ctrl.signal });
+      if (!res.ok) await fail(res);
+      const reader = res.body.getReader();
+      const decoder = new TextDecoder();
+      let buf = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buf += decoder.decode(value, { stream: true });
+        let nl;
+        while ((nl = buf.indexOf("\n")) >= 0) {
+          const line = buf.slice(0, nl); buf = buf.slice(nl + 1);
+          if (!line.trim() || seq !== state.walkSeq) continue;
+          const msg = JSON.parse(line);
+          if (msg.type === "start") {
+            state.frameCount = msg.frames; prog.max = msg.frames; state.walkMethod = msg.method;
+            state.walkCommand = msg.command; $("walk-command").textContent = msg.command;
+          } else if (msg.type === "frame") {
+            state.frames[msg.i] = msg.image; prog.value = msg.i + 1;
+            if (msg.i === 0) $("anim-img").src = msg.image;
+          } else if (msg.type === "end") {
+            state.walkDone = true;
+            status(msg.frames + " frames, " + state.walkMethod + " through seeds " + state.pinned.join(", "));
+          } else if (msg.type === "error") {
+            status(msg.error, true);
+          }
+        }
+      }
+    } catch (err) { if (seq === state.walkSeq) report(err); }
+  }
+
+  // -- directions ------------------------------------------------------------------------------
+  async function fit() {
+    const name = $("dir-name").value.trim();
+    if (!name) { status("give the direction a name", true); return; }
+    if (!state.pos.size || !state.neg.size) {
+      status("mark at least one positive and one negative sample", true); return;
+    }
+    const body = { run: state.run, name, positive: [...state.pos], negative: [...state.neg],
+                   replace: $("dir-replace").checked };
+    try {
+      const res = await fetch("/api/directions", {
+        method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+      if (!res.ok) await fail(res);
+      const data = await res.json();
+      state.info.directions = data.directions;
+      buildSliders(data.directions);
+      $("fit-msg").textContent = "saved '" + data.name + "' (|d| = " + data.norm + "): " + data.command;
+      state.pos.clear(); state.neg.clear(); updateMarks();
+      status("direction '" + data.name + "' saved in the run");
+    } catch (err) { report(err); }
+  }
+
+  // -- saving ----------------------------------------------------------------------------------
+  function savePng() {
+    const seeds = state.pinned.length === 1 ? [state.pinned[0]] : state.seeds;
+    download("/api/export.png", params({ seeds: compact(seeds), label: seeds.length > 1 ? 1 : 0,
+      cols: Math.min(8, seeds.length) }));
+  }
+
+  function saveGif() {
+    if (state.pinned.length < 2) return;
+    const p = walkParams();
+    p.set("size", Math.max(64, Math.min(256, state.info.image_size)));
+    download("/api/export.gif", p);
+  }
+
+  // -- translation -------------------------------------------------------------------------------
+  async function translate(file) {
+    if (!file) return;
+    if (file.size > MAX_UPLOAD) { status(file.name + " is larger than 10 MB", true); return; }
+    state.lastFile = file;
+    const dir = document.querySelector("input[name=tr-dir]:checked").value;
+    const seq = ++state.translateSeq;
+    status("translating " + (file.name || "image") + " ...");
+    const p = new URLSearchParams({ run: state.run, direction: dir, client: state.client });
+    try {
+      const res = await fetch("/api/translate?" + p, {
+        method: "POST", headers: { "Content-Type": file.type || "application/octet-stream" }, body: file });
+      if (!res.ok) await fail(res);
+      const data = await res.json();
+      if (seq !== state.translateSeq) return;
+      $("tr-input").src = data.input;
+      $("tr-output").src = data.output;
+      $("tr-back").src = data.back;
+      const [a, b] = dir === "a2b" ? [state.info.domains.a, state.info.domains.b]
+                                   : [state.info.domains.b, state.info.domains.a];
+      $("tr-out-cap").textContent = a + " \u2192 " + b;
+      $("tr-command").textContent = data.command;
+      state.translated = data;
+      status("translated " + dir + " at " + data.size.join("x") + " px, step " + data.step);
+    } catch (err) { report(err); }
+  }
+
+  // -- wiring ------------------------------------------------------------------------------------
+  function wire() {
+    $("run").addEventListener("change", (e) => {
+      history.replaceState(null, "", "?run=" + encodeURIComponent(e.target.value));
+      openRun(e.target.value);
+    });
+    $("shuffle").addEventListener("click", shuffle);
+    $("show").addEventListener("click", () => {
+      try { parseSeeds($("seeds").value); } catch (err) { status(err.message, true); return; }
+      refreshGrid();
+    });
+    $("seeds").addEventListener("keydown", (e) => { if (e.key === "Enter") $("show").click(); });
+    $("count").addEventListener("change", shuffle);
+    document.addEventListener("keydown", (e) => {
+      if (e.key === "s" && e.target.tagName !== "INPUT" && !$("latent").hidden) shuffle();
+    });
+    $("trunc").addEventListener("input", () => {
+      const t = truncation();
+      $("trunc-out").textContent = t === null ? "full" : t.toFixed(2);
+      changed();
+    });
+    $("reset").addEventListener("click", () => {
+      $("trunc").value = $("trunc").max; $("trunc-out").textContent = "full";
+      document.querySelectorAll("#dir-sliders input[type=range]").forEach((el) => {
+        el.value = 0; el.nextSibling.textContent = "0.00";
+      });
+      changed();
+    });
+    $("frames").addEventListener("input", () => { $("frames-out").textContent = $("frames").value; });
+    $("frames").addEventListener("change", () => { if (state.pinned.length >= 2) startWalk(); });
+    $("method").addEventListener("change", () => { if (state.pinned.length >= 2) startWalk(); });
+    $("loop").addEventListener("change", () => { if (state.pinned.length >= 2) startWalk(); });
+    $("fps").addEventListener("input", () => {
+      $("fps-out").textContent = $("fps").value;
+      if (state.timer) play();
+    });
+    $("anim-stop").addEventListener("click", () => {
+      if (state.timer) { stopWalk(false); $("anim-stop").textContent = "Play"; }
+      else { $("anim-stop").textContent = "Stop"; if (state.walkDone) play(); else startWalk(); }
+    });
+    $("unpin").addEventListener("click", () => { state.pinned = []; updateMarks(); stopWalk(true); });
+    $("save-gif").addEventListener("click", saveGif);
+    $("save-png").addEventListener("click", savePng);
+    $("copy").addEventListener("click", () => copy(state.command));
+    $("copy-walk").addEventListener("click", () => copy(state.walkCommand));
+    $("fit").addEventListener("click", fit);
+    $("clear-marks").addEventListener("click", () => { state.pos.clear(); state.neg.clear(); updateMarks(); });
+
+    const drop = $("drop");
+    drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
+    drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+    drop.addEventListener("drop", (e) => {
+      e.preventDefault(); drop.classList.remove("over");
+      if (e.dataTransfer.files.length) translate(e.dataTransfer.files[0]);
+    });
+    $("file").addEventListener("change", (e) => { if (e.target.files.length) translate(e.target.files[0]); });
+    document.querySelectorAll("input[name=tr-dir]").forEach((el) =>
+      el.addEventListener("change", () => translate(state.lastFile)));
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    wire();
+    loadRuns().catch(report);
+  });
+})();
