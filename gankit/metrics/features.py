@@ -11,7 +11,10 @@ file (``FEATURE_SPACE`` names it and its version):
 - four stages of ``3x3 conv (zero bias) -> ReLU -> 2x2 average pool`` with 32, 64,
   128 and 256 channels (64 -> 32 -> 16 -> 8 -> 4 px); the weights are He-normal,
   drawn once from ``numpy.random.default_rng(SEED)`` and never trained (cached real
-  features are keyed by a checksum of these weights too, see ``checksum``);
+  features are keyed by a checksum of these weights too, see ``checksum``). The first
+  stage's filters have their spatial mean removed per input channel, so they respond
+  to edges, noise and texture rather than to flat colour (with plain random filters
+  the colour of the whole image drowns out blur and noise);
 - the feature vector (``DIM`` = 1008 numbers) is, for each stage, the spatial mean
   and standard deviation of every channel (960 numbers: colour, edge and texture
   statistics at four scales, the statistics random-filter texture models use), plus
@@ -49,8 +52,10 @@ def weights():
 
         rng = np.random.default_rng(SEED)
         out, c_in = [], 3
-        for c_out in CHANNELS:
+        for i, c_out in enumerate(CHANNELS):
             w = rng.standard_normal((c_out, c_in, 3, 3)) * np.sqrt(2.0 / (c_in * 9))
+            if i == 0:  # edges and texture, not flat colour (the thumbnail has colour)
+                w -= w.mean(axis=(2, 3), keepdims=True)
             out.append(torch.from_numpy(w.astype(np.float32)))
             c_in = c_out
         _WEIGHTS = out
