@@ -319,8 +319,9 @@ def print_table(result: dict) -> None:
         out.print(f"closest pair: seed {top['seed']} and training image "
                   f"{top['train_name'] or top['train_index']} (distance {top['distance']:.3g}; "
                   f"copies are closer than {result['memorisation']['threshold']:.3g})",
-                  highlight=False)
+                  highlight=False, soft_wrap=True)
     if result["memorisation"]["picture"]:
-        out.print(f"closest pairs: {result['memorisation']['picture']}", highlight=False)
+        out.print(f"closest pairs: {result['memorisation']['picture']}", highlight=False,
+                  soft_wrap=True)
     if result.get("eval_file"):
-        out.print(f"written: {result['eval_file']}", highlight=False)
+        out.print(f"written: {result['eval_file']}", highlight=False, soft_wrap=True)
