@@ -279,13 +279,13 @@ def evaluate_images(model, config, spec, nets, c, *, num: int = DEFAULT_SAMPLES,
 # -- output ----------------------------------------------------------------------------------
 
 ROWS = (
-    ("swd", "SWD x1e3 (pixels)", "lower is better; mean over pyramid levels"),
-    ("kid", "KID (features)", "lower is better; ~0 when the sets match"),
-    ("fd", "Fréchet distance (features)", "lower is better"),
-    ("precision", "precision", "share of samples that look like training images"),
-    ("recall", "recall", "share of training images the samples cover"),
-    ("memorisation", "memorisation", "share of near-copies; ~0.10 for new images"),
-    ("fid", "FID (Inception)", "lower is better; comparable at equal -n only"),
+    ("swd", "SWD x1e3 (pixel patches)", "lower is better"),
+    ("kid", "KID (gankit features)", "lower; ~0: same distribution"),
+    ("fd", "Fréchet distance (gankit features)", "lower is better"),
+    ("precision", "precision", "higher: samples look like data"),
+    ("recall", "recall", "higher: data covered by samples"),
+    ("memorisation", "memorisation", "~0.1: new images, 1: copies"),
+    ("fid", "FID (Inception)", "lower; compare at equal -n"),
     ("kid_inception", "KID (Inception)", "lower is better"),
 )
 
@@ -300,17 +300,17 @@ def print_table(result: dict) -> None:
                         f"({result['samples']} samples, {d['images']} training images)")
     table.add_column("metric")
     table.add_column("value", justify="right")
-    table.add_column("meaning")
+    table.add_column("reading")
     for key, label, meaning in ROWS:
         if key not in m:
             continue
         value = f"{m[key]:.4g}"
-        if key == "swd":
-            value += " (" + ", ".join(f"{r}px {m[f'swd_{r}']:.3g}"
-                                      for r in result["swd_resolutions"]) + ")"
-        elif key in ("kid", "kid_inception"):
+        if key in ("kid", "kid_inception"):
             value += f" ± {m[key + '_std']:.2g}"
         table.add_row(label, value, meaning)
+        if key == "swd":
+            for r in result["swd_resolutions"]:
+                table.add_row(f"  level {r} px", f"{m[f'swd_{r}']:.4g}", "")
     out = Console()
     out.print(table)
     closest = result["memorisation"]["closest"]
