@@ -206,10 +206,10 @@ def walk(z, direction, start: float, stop: float, steps: int, loop: bool = False
 
 def run_dir_of(checkpoint) -> Path | None:
     """The run folder holding a checkpoint (``RUN/checkpoints/step-*.safetensors``)."""
-    p = Path(checkpoint.path).resolve()
-    if p.parent.name == "checkpoints":
-        return p.parent.parent
-    return None
+    from .run import Run
+
+    run = Run.of_checkpoint(Path(checkpoint.path).resolve())
+    return run.path if run is not None else None
 
 
 def require_run_dir(checkpoint, flag: str) -> Path:

@@ -234,10 +234,10 @@ class Run:
     # -- the lock --------------------------------------------------------------------------
     def lock_holder(self) -> dict | None:
         """The live process training this run, or None (no lock, or a stale one)."""
+        info = read_small_json(self.lock_path)
         try:
-            info = json.loads(self.lock_path.read_text(encoding="utf-8"))
             pid, host = int(info["pid"]), str(info.get("host", ""))
-        except (OSError, ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError):
             return None
         if host and host != socket.gethostname():
             return info  # another machine's process: cannot tell, assume it is alive
@@ -285,10 +285,7 @@ class Run:
         write_json(self.config_path, doc)
 
     def read_config(self) -> dict:
-        try:
-            doc = json.loads(self.config_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
+        doc = read_small_json(self.config_path)
         return doc if isinstance(doc, dict) else {}
 
     def write_status(self, status: str, step: int, total: int, *, started: float,
@@ -298,11 +295,40 @@ class Run:
                                       "updated": time.time(), "message": message})
 
     def read_status(self) -> dict:
-        try:
-            doc = json.loads(self.status_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
+        doc = read_small_json(self.status_path)
         return doc if isinstance(doc, dict) else {}
+
+    def newest_step(self) -> int | None:
+        found = self.checkpoints()
+        return int(CKPT_RE.match(found[-1].name).group(1)) if found else None
+
+    def status(self, config: dict | None = None) -> dict:
+        """``{"status", "step", "total_steps", "message"}`` from status.json, corrected
+        by the lock (a "running" run whose process is gone was interrupted); a run without
+        status.json (gankit 0.1.0) is completed when its newest checkpoint reached the
+        asked steps, else interrupted."""
+        config = self.read_config() if config is None else config
+        options = config.get("options") if isinstance(config.get("options"), dict) else {}
+        total = options.get("steps") if isinstance(options.get("steps"), int) else None
+        step = self.newest_step()
+        alive = self.lock_holder() is not None
+        st = self.read_status()
+        if st.get("status") in STATUSES:
+            status = st["status"]
+            if status == "running" and not alive:
+                status = "interrupted"  # the training process is gone
+            return {"status": status,
+                    "step": st["step"] if isinstance(st.get("step"), int) else step,
+                    "total_steps": (st["total_steps"] if isinstance(st.get("total_steps"), int)
+                                    else total),
+                    "message": st.get("message") if isinstance(st.get("message"), str) else None}
+        if alive:
+            status = "running"
+        elif step is not None and total is not None and step >= total:
+            status = "completed"
+        else:
+            status = "interrupted"
+        return {"status": status, "step": step, "total_steps": total, "message": None}
 
     def append_metrics(self, record: dict) -> None:
         append_line(self.metrics_path, json.dumps(record))
@@ -361,6 +387,16 @@ class Run:
                     except OSError:
                         pass
         return removed
+
+
+def read_small_json(path: Path, limit: int = 1 << 20):
+    """A small JSON file's content, or None when it is missing, too large or malformed."""
+    try:
+        if Path(path).stat().st_size > limit:
+            return None
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
 
 
 def not_a_run(target) -> GankitError:

@@ -260,7 +260,7 @@ def check_model(model, spec=None, *, plugins=None, loss=_DEFAULT, config=None, s
     from .datasets import DataSpec
     from .losses import Loss
     from .models import TRANSLATION, UNCONDITIONAL
-    from .runs import load_model
+    from .loading import load_model
     from .train import Trainer, TrainOptions, plan
 
     p = plugins if plugins is not None else builtin_plugins()

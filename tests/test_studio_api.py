@@ -416,8 +416,8 @@ def png(size=(40, 30), colour=(200, 40, 40)):
 
 
 def test_translate_an_upload_there_and_back(server, runs):
-    from gankit.cli.translate import translate_image
-    from gankit.runs import load_model
+    from gankit import load_model
+    from gankit.translation import translate_image
 
     body = png()
     a = call(server, "POST", "/api/translate?run=cg&direction=a2b&client=t", body,

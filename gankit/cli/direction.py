@@ -26,7 +26,7 @@ def direction():
 def _open(run):
     from ..latent import require_run_dir
     from ..models import UNCONDITIONAL, require_kind
-    from ..runs import load_model
+    from ..loading import load_model
 
     model, config, spec, nets, c = load_model(run)
     require_kind(model, UNCONDITIONAL, "direction",
@@ -80,9 +80,9 @@ def list_(run, as_json):
     from ..latent import dumps, list_directions, require_run_dir
     from ..models import UNCONDITIONAL, require_kind
     from ..plugins import get_plugins
-    from ..runs import open_checkpoint
+    from ..run import Run
 
-    c = open_checkpoint(run)  # metadata only: no weights are loaded
+    c = Run.find_checkpoint(run)  # metadata only: no weights are loaded
     models = get_plugins().models()
     if c.model in models:
         require_kind(models.get(c.model), UNCONDITIONAL, "direction",

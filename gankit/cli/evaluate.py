@@ -1,4 +1,5 @@
-"""`gankit evaluate [RUN]`: modes covered and high-quality share on 2-D mixture data."""
+"""`gankit evaluate [RUN]`: image-quality numbers on image runs (the work lives in
+:mod:`gankit.metrics`), modes covered and high-quality share on 2-D mixture data."""
 
 from __future__ import annotations
 
@@ -35,42 +36,86 @@ def mixture_of(spec, plugins=None) -> tuple[list, float]:
 
 @click.command("evaluate")
 @click.argument("run", required=False)
-@click.option("-n", "num", type=int, default=2500, show_default=True,
-              help="Number of samples (the papers use 2500).")
+@click.option("-n", "num", type=int,
+              help="Number of samples [default: 2500 on 2-D data (as the papers), "
+                   "1000 on images; at most 50000].")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="First seed: sample i uses seed SEED+i, as in `gankit sample`.")
 @click.option("--min-count", type=int,
-              help="High-quality samples a mode needs to count as covered "
+              help="2-D runs: high-quality samples a mode needs to count as covered "
                    "[default: a fifth of its expected share, as in PacGAN].")
+@click.option("--fid", is_flag=True,
+              help="Images: also FID and KID with Inception features (needs gankit[metrics]).")
+@click.option("--inception-weights", type=click.Path(dir_okay=False),
+              help="Images: the Inception weights file for --fid, to work offline.")
+@click.option("--data", "data_path", metavar="PATH",
+              help="Images: where the run's training images are now (if they moved).")
+@click.option("--dataset", help="Images: compare with this data set instead of the run's.")
+@click.option("--no-cache", is_flag=True, help="Images: recompute the training images' features.")
 @click.option("--no-ema", "no_ema", is_flag=True,
               help="Use the trained generator itself, not its EMA average.")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout.")
-def evaluate(run, num, seed, min_count, device, as_json, no_ema=False):
-    """Modes covered and high-quality share of a run trained on ring8 or grid25.
+def evaluate(run, num, seed, min_count, fid, inception_weights, data_path, dataset, no_cache,
+             device, as_json, no_ema=False):
+    """How good a run's samples are.
 
-    A sample is high quality within 3 standard deviations of its nearest mode
-    (Srivastava et al., VEEGAN); a mode is covered when enough high-quality samples
-    land on it (Lin et al., PacGAN: a fifth of its expected count).
+    \b
+    Image runs: multi-scale sliced Wasserstein distance (pixels), KID, Fréchet
+    distance, precision/recall and memorisation in gankit's download-free feature
+    space, and FID with --fid. Writes RUN/metrics/eval-step-NNNNNNN.json and a
+    picture of the samples closest to training images (docs/metrics.md).
+
+    \b
+    2-D runs (ring8, grid25): modes covered and high-quality share. A sample is high
+    quality within 3 standard deviations of its nearest mode (Srivastava et al.,
+    VEEGAN); a mode is covered when enough high-quality samples land on it (Lin et
+    al., PacGAN: a fifth of its expected count).
     """
     from ..engine import pick_device
-    from ..metrics2d import mode_stats
     from ..models import UNCONDITIONAL, require_kind
-    from ..runs import load_model
-    from ..latent import latents_for_seeds
-    from ..sampling import generate
+    from ..loading import load_model
 
-    if num < 1:
+    if num is not None and num < 1:
         raise UsageError("-n must be at least 1")
-    if num > 1_000_000:
+    if num is not None and num > 1_000_000:
         raise UsageError("-n: at most 1000000 samples")
     if min_count is not None and min_count < 1:
         raise UsageError("--min-count must be at least 1")
     if seed < 0:
         raise UsageError("--seed must be at least 0")
+    if inception_weights and not fid:
+        raise UsageError("--inception-weights is for --fid; add --fid")
     dev = pick_device(device)
     model, config, spec, nets, c = load_model(run, device=dev, ema=not no_ema)
     require_kind(model, UNCONDITIONAL, "evaluate", "it needs a model that samples from noise")
+    if spec.kind == "vector":
+        for flag, value in (("--fid", fid), ("--data", data_path), ("--dataset", dataset),
+                            ("--no-cache", no_cache)):
+            if value:
+                raise UsageError(f"{flag} is for image runs; {c.path} was trained on 2-D "
+                                 f"data '{spec.name}'")
+        return evaluate_2d(model, config, spec, nets, c, dev, 2500 if num is None else num,
+                           seed, min_count, as_json)
+    if min_count is not None:
+        raise UsageError(f"--min-count is for 2-D runs; {c.path} was trained on images")
+    from ..metrics.evaluate import DEFAULT_SAMPLES, evaluate_images, print_table
+
+    result = evaluate_images(model, config, spec, nets, c, num=num or DEFAULT_SAMPLES, seed=seed,
+                             device=dev, fid=fid, inception_weights=inception_weights,
+                             data=data_path, dataset=dataset, cache=not no_cache)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+    else:
+        print_table(result)
+
+
+def evaluate_2d(model, config, spec, nets, c, dev, num, seed, min_count, as_json):
+    """Modes covered and high-quality share of a run trained on ring8 or grid25."""
+    from ..latent import latents_for_seeds
+    from ..metrics2d import mode_stats
+    from ..sampling import generate
+
     centers, std = mixture_of(spec)
     z = latents_for_seeds(model, config, range(seed, seed + num), dev)
     samples = generate(model, nets, z)

@@ -113,7 +113,7 @@ def interpolate(ctx, run, seed_a, seed_b, seeds, steps, method, loop, gif, fps, 
     from ..latent import (chain, check_truncation, default_method, latents_for_seeds,
                           load_direction, require_run_dir, walk)
     from ..models import UNCONDITIONAL, require_kind
-    from ..runs import load_model
+    from ..loading import load_model
     from ..sampling import generate, parse_seeds
 
     def given(name):

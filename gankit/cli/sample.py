@@ -42,7 +42,7 @@ def sample(run, num, seed, seeds, grid, label, truncation, directions, out, devi
     from ..images import grid_shape
     from ..latent import apply_directions, check_truncation, require_run_dir
     from ..models import UNCONDITIONAL, require_kind
-    from ..runs import load_model
+    from ..loading import load_model
 
     if num < 1:
         raise UsageError("-n must be at least 1")

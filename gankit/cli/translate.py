@@ -41,7 +41,7 @@ def translate(paths, direction, out, side_by_side, size, keep_size, full_res, de
     """
     from ..engine import pick_device
     from ..models import TRANSLATION, require_kind
-    from ..runs import load_model
+    from ..loading import load_model
 
     if size is not None and keep_size:
         raise UsageError("--size and --keep-size: choose one")

@@ -151,7 +151,7 @@ class Studio:
 
     def _load(self, entry: RunEntry, refresh: bool = False) -> Loaded:
         from ..checkpoints import list_checkpoints
-        from ..runs import load_model
+        from ..loading import load_model
 
         cached = self._models.get(entry.id)
         if cached is not None and cached.entry == entry:
@@ -424,7 +424,7 @@ class Studio:
             from ..models import TRANSLATION
 
             loaded = self._load(entry, refresh=True)
-            if loaded.model.kind != TRANSLATION or not hasattr(loaded.model, "translate"):
+            if loaded.model.kind != TRANSLATION:
                 raise BadRequest(f"run '{entry.id}' is not a translation model "
                                  f"('{loaded.model.name}' is {loaded.model.kind})", 400)
             img = decode_upload(data, loaded.spec.channels)
@@ -495,34 +495,16 @@ def prepare(img, size: int):
 
 
 def translate_image(loaded: Loaded, img, direction: str, device):
-    """A Pillow image through the model's ``translate`` (padded to the size its
-    generators accept, cropped back) -> a Pillow image of the same size."""
-    import numpy as np
-    import torch
-    import torch.nn.functional as F
-    from PIL import Image
+    """A Pillow image through the model's ``translate`` at its own size (the same code as
+    ``gankit translate``) -> a Pillow image of the same size."""
+    from ..translation import translate_image as translate_at
 
-    model, spec = loaded.model, loaded.spec
-    multiple = int(model.size_multiple(loaded.config, spec)) if hasattr(model, "size_multiple") else 4
-    arr = np.asarray(img)
-    if arr.ndim == 2:
-        arr = arr[..., None]
-    x = torch.from_numpy(arr.copy()).permute(2, 0, 1)[None].float().div(127.5).sub(1.0)
-    h, w = x.shape[-2:]
-    ph, pw = (-h) % multiple, (-w) % multiple
-    top, left = ph // 2, pw // 2
-    if ph or pw:
-        pad = (left, pw - left, top, ph - top)
-        mode = "reflect" if max(pad[0], pad[1]) < w and max(pad[2], pad[3]) < h else "replicate"
-        x = F.pad(x, pad, mode=mode)
+    model = loaded.model
     try:
-        with torch.no_grad():
-            y = model.translate(loaded.nets, x.to(device), direction)
+        return translate_at(model, loaded.nets, img, direction, img.size,
+                            int(model.size_multiple(loaded.config, loaded.spec)), device)
     except UsageError as exc:
         raise BadRequest(str(exc)) from None
-    y = y[..., top:top + h, left:left + w].float().cpu()
-    u8 = ((y[0].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 0).numpy()
-    return Image.fromarray(u8[..., 0] if u8.shape[2] == 1 else u8)
 
 
 def _pil(u8_chw, size: int | None = None):

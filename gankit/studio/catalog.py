@@ -7,18 +7,14 @@ the runs folder or the run given on the command line. Nothing here imports torch
 
 from __future__ import annotations
 
-import json
-import os
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..checkpoints import CKPT_RE, list_checkpoints
 from ..errors import GankitError
+from ..run import CKPT_RE, Run, read_small_json
 from .validate import BadRequest
 
 MAX_JSON_FILE = 1024 * 1024  # config.json / status.json larger than this are not read
-STATUSES = ("running", "completed", "interrupted", "failed", "diverged")
 
 
 @dataclass(frozen=True)
@@ -34,12 +30,12 @@ class RunEntry:
 
 
 def _is_run(path: Path) -> bool:
-    return bool(list_checkpoints(path))
+    return bool(Run(path).checkpoints())
 
 
 def _run_dir_of_checkpoint(path: Path) -> Path | None:
-    p = path.resolve()
-    return p.parent.parent if p.parent.name == "checkpoints" else None
+    run = Run.of_checkpoint(path.resolve())
+    return run.path if run is not None else None
 
 
 class Catalog:
@@ -47,12 +43,10 @@ class Catalog:
     a folder of runs or a checkpoint file; None: the newest run under ``root``)."""
 
     def __init__(self, root: Path | str = "runs", target: str | Path | None = None):
-        from ..runs import newest_run
-
         self.root = Path(root)
         self.given: RunEntry | None = None
         if target is None:
-            run = newest_run(self.root)
+            run = Run.newest(self.root).path
             self.default_id = run.name
             return
         p = Path(target)
@@ -71,7 +65,7 @@ class Catalog:
             self.given = RunEntry(self._given_id(p.name, p), p.resolve(), None, True)
         elif any(_is_run(d) for d in p.iterdir() if d.is_dir()):
             self.root = p  # a folder of runs: its newest first
-            self.default_id = newest_run(p).name
+            self.default_id = Run.newest(p).name
             return
         else:
             raise GankitError(f"{p}: not a gankit run (no checkpoints/step-*.safetensors in it)")
@@ -114,68 +108,11 @@ class Catalog:
 
 def read_json(path: Path):
     """A small JSON file's content, or None when it is missing, too large or malformed."""
-    try:
-        if path.stat().st_size > MAX_JSON_FILE:
-            return None
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError):
-        return None
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except (OSError, OverflowError, ValueError):
-        return False
-    return True
-
-
-def lock_alive(run_dir: Path) -> bool | None:
-    """True: a process trains the run; False: no lock or a stale one; None: a lock from
-    another host, whose process cannot be checked from here."""
-    lock = read_json(run_dir / "run.lock")
-    if not isinstance(lock, dict):
-        return False
-    pid, host = lock.get("pid"), lock.get("host")
-    if host not in (None, socket.gethostname()):
-        return None
-    return isinstance(pid, int) and not isinstance(pid, bool) and pid > 0 and pid_alive(pid)
-
-
-def newest_step(run_dir: Path) -> int | None:
-    ckpts = list_checkpoints(run_dir)
-    return int(CKPT_RE.match(ckpts[-1].name).group(1)) if ckpts else None
+    return read_small_json(path, MAX_JSON_FILE)
 
 
 def run_status(run_dir: Path, config: dict | None = None) -> dict:
-    """``{"status", "step", "total_steps", "message"}`` from status.json and run.lock;
-    a run without status.json (gankit 0.1.0) is completed when its newest checkpoint
-    reached options.steps, else interrupted."""
-    config = config if config is not None else (read_json(run_dir / "config.json") or {})
-    options = config.get("options") if isinstance(config.get("options"), dict) else {}
-    total = options.get("steps") if isinstance(options.get("steps"), int) else None
-    step = newest_step(run_dir)
-    alive = lock_alive(run_dir)
-    st = read_json(run_dir / "status.json")
-    if isinstance(st, dict) and st.get("status") in STATUSES:
-        status = st["status"]
-        if status == "running" and alive is False:
-            status = "interrupted"  # the training process is gone
-        return {"status": status,
-                "step": st["step"] if isinstance(st.get("step"), int) else step,
-                "total_steps": st["total_steps"] if isinstance(st.get("total_steps"), int) else total,
-                "message": st.get("message") if isinstance(st.get("message"), str) else None}
-    if alive:
-        status = "running"
-    elif step is not None and total is not None and step >= total:
-        status = "completed"
-    else:
-        status = "interrupted"
-    return {"status": status, "step": step, "total_steps": total, "message": None}
+    return Run(run_dir).status(config)
 
 
 def summary(entry: RunEntry) -> dict:

@@ -1,0 +1,328 @@
+"""``gankit evaluate RUN`` on an image run: every number, the eval file and the picture.
+
+:func:`evaluate_images` takes a model loaded with :func:`gankit.load_model`, draws
+``num`` samples (sample i from seed ``seed + i``, as ``gankit sample --seeds`` does),
+loads the data the run was trained on as training loaded it, and compares the two in
+pixel space (multi-scale SWD) and in gankit's feature space (KID, Fréchet distance,
+precision/recall, memorisation), plus FID/KID with Inception features on request.
+It writes ``RUN/metrics/eval-step-NNNNNNN.json`` and the closest-pairs picture
+``RUN/metrics/closest-step-NNNNNNN.png``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from .. import console
+from ..errors import GankitError, UsageError
+
+MAX_SAMPLES = 50_000
+DEFAULT_SAMPLES = 1000
+MAX_REAL = 10_000     # real images compared (a seeded subset of larger data sets)
+PAIRS = 16            # closest pairs in the picture
+_GEN_BATCH = 256
+
+
+def run_dir_of(c) -> Path:
+    """The run folder of a checkpoint (its folder when it is not in a run's checkpoints/)."""
+    from ..run import Run
+
+    run = Run.of_checkpoint(c.path)
+    return run.path if run is not None else Path(c.path).parent
+
+
+def eval_path(run_dir: Path, step: int) -> Path:
+    return Path(run_dir) / "metrics" / f"eval-step-{step:07d}.json"
+
+
+def picture_path(run_dir: Path, step: int) -> Path:
+    return Path(run_dir) / "metrics" / f"closest-step-{step:07d}.png"
+
+
+def check_count(num: int) -> None:
+    if num < 1:
+        raise UsageError("-n must be at least 1")
+    if num > MAX_SAMPLES:
+        raise UsageError(f"-n {num}: at most {MAX_SAMPLES} samples on image runs")
+    if num < 4:
+        raise UsageError(f"-n {num}: image metrics need at least 4 samples (k-NN with k=3)")
+
+
+def train_options(c, run_dir: Path):
+    """The run's TrainOptions, from the checkpoint (or config.json for older files)."""
+    from .. import TrainOptions
+
+    saved = c.train
+    if not saved:
+        cfg = run_dir / "config.json"
+        try:
+            saved = json.loads(cfg.read_text()).get("options") or {}
+        except (OSError, ValueError, AttributeError):
+            saved = {}
+    try:
+        return TrainOptions.from_saved(saved if isinstance(saved, dict) else {})
+    except GankitError as exc:
+        raise GankitError(f"{c.path}: its training options cannot be read ({exc}); "
+                          "pass --dataset NAME / --data PATH") from None
+
+
+def load_real(plugins, model, c, spec, run_dir: Path, *, data=None, dataset=None,
+              progress=None):
+    """The training images as uint8 (N, C, H, W), loaded as `gankit train` loaded them."""
+    from .. import load_data
+
+    options = train_options(c, run_dir)
+    path = data if data is not None else options.data
+    name = dataset or options.dataset
+    try:
+        real = load_data(plugins, model, options, path=path, name=name, progress=progress,
+                         image_size=spec.size, flag="--data" if data is not None else "")
+    except GankitError as exc:
+        if data is not None or dataset is not None:
+            raise
+        raise GankitError(f"{exc} (the data {run_dir} was trained on; pass --data PATH "
+                          "where those images are now)") from None
+    if real.spec.kind != "image":
+        raise GankitError(f"data set '{real.spec.name}' holds {real.spec.kind} data, not images")
+    samples = real.samples
+    if tuple(samples.shape[1:]) != tuple(spec.shape):
+        raise GankitError(
+            f"the training data loads as {tuple(samples.shape[1:])} images but the run makes "
+            f"{tuple(spec.shape)}; pass --data PATH / --dataset NAME with the run's images"
+        )
+    return samples, list(real.names or []), name or real.spec.name, path
+
+
+def subset(images, names, limit: int = MAX_REAL):
+    """At most ``limit`` images: a seeded random subset (in order) when there are more."""
+    import torch
+
+    n = images.shape[0]
+    if n <= limit:
+        return images, names
+    keep = torch.randperm(n, generator=torch.Generator().manual_seed(0))[:limit].sort().values
+    return images[keep], [names[i] for i in keep.tolist()] if names else []
+
+
+def generate_uint8(model, config, nets, seeds, device, progress=None):
+    """uint8 samples for ``seeds``, a batch at a time (floats never held for all)."""
+    import torch
+
+    from ..images import to_uint8
+    from ..latent import latents_for_seeds
+    from ..sampling import generate
+
+    out, seeds = [], list(seeds)
+    for i in range(0, len(seeds), _GEN_BATCH):
+        z = latents_for_seeds(model, config, seeds[i:i + _GEN_BATCH], device)
+        x = generate(model, nets, z)
+        if x.ndim != 4:
+            raise GankitError(f"model '{model.name}' makes {tuple(x.shape[1:])} samples, not images")
+        out.append(to_uint8(x))
+        if progress:
+            progress(min(i + _GEN_BATCH, len(seeds)), len(seeds))
+    return torch.cat(out)
+
+
+def closest_pairs_picture(fake, real, mem: dict, seeds, path: Path, pairs: int = PAIRS):
+    """Sample | nearest training image, the closest pairs first, four pairs a row."""
+    import torch
+
+    from .. import atomic_write
+    from ..sampling import labelled_grid
+
+    order = torch.argsort(mem["distance"])[:pairs].tolist()
+    images, labels = [], []
+    for i in order:
+        j = int(mem["index"][i])
+        images += [fake[i], real[j]]
+        labels += [f"seed {seeds[i]}", f"d {float(mem['distance'][i]):.3g}"]
+    sheet = labelled_grid(torch.stack(images), labels, nrow=8)
+    atomic_write(path, lambda tmp: sheet.save(tmp, format="PNG"))
+    return order
+
+
+class _Progress:
+    """Tasks on one rich progress display (silent with --quiet)."""
+
+    def __init__(self):
+        self.prog = console.progress(transient=True)
+
+    def __enter__(self):
+        self.prog.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.prog.stop()
+        return False
+
+    def task(self, description: str):
+        tid = None
+
+        def report(done, total=None):
+            nonlocal tid
+            if tid is None:
+                tid = self.prog.add_task(description, total=total, rate="", info="")
+            self.prog.update(tid, completed=done, total=total)
+
+        return report
+
+
+def evaluate_images(model, config, spec, nets, c, *, num: int = DEFAULT_SAMPLES, seed: int = 0,
+                    device="cpu", fid: bool = False, inception_weights=None, data=None,
+                    dataset=None, cache: bool = True, plugins=None, write: bool = True) -> dict:
+    """Every image metric of a loaded run; writes the eval file and picture when ``write``."""
+    from ..plugins import get_plugins
+    from . import cache as fcache
+    from . import distances, features, swd
+
+    check_count(num)
+    if seed < 0:
+        raise UsageError("--seed must be at least 0")
+    plugins = plugins or get_plugins()
+    run_dir = run_dir_of(c)
+    extract_inception = inception_space = None
+    if fid:  # fail on a missing extra or missing weights before any work
+        from . import inception
+
+        extract_inception, inception_space = inception.load_extractor(inception_weights, device)
+    started = time.time()
+    seeds = list(range(seed, seed + num))
+    with _Progress() as bars:
+        real, names, data_name, data_path = load_real(
+            plugins, model, c, spec, run_dir, data=data, dataset=dataset,
+            progress=bars.task("loading training images"))
+        real, names = subset(real, names)
+        if real.shape[0] < 4:
+            raise GankitError(f"the training data has {real.shape[0]} image(s); the metrics "
+                              "need at least 4")
+        fake = generate_uint8(model, config, nets, seeds, device, bars.task("sampling"))
+        space = f"{features.FEATURE_SPACE}-{features.checksum()}"
+
+        def featurise(what):
+            task = bars.task(f"features ({what})")
+            return lambda x: features.extract(x, device, task)
+
+        f_real = fcache.features(real, space, featurise("training images"), enabled=cache,
+                                 warn=console.warn)
+        f_fake = featurise("samples")(fake)
+        s = swd.swd(real, fake, seed=seed, progress=bars.task("sliced Wasserstein"))
+        kid_mean, kid_std = distances.kid(f_real, f_fake)
+        precision, recall = distances.precision_recall(f_real, f_fake)
+        mem = distances.memorisation(f_real, f_fake)
+        metrics = {
+            "swd": s["swd"],
+            **{f"swd_{r}": v for r, v in s["levels"].items()},
+            "kid": kid_mean,
+            "kid_std": kid_std,
+            "fd": distances.frechet_distance(f_real, f_fake),
+            "precision": precision,
+            "recall": recall,
+            "memorisation": mem["share"],
+            "memorisation_ratio": mem["ratio"],
+        }
+        if fid:
+            def inception_features(what):
+                task = bars.task(f"Inception features ({what})")
+                return lambda x: extract_inception(x, task)
+
+            i_real = fcache.features(real, inception_space, inception_features("training images"),
+                                     enabled=cache, warn=console.warn)
+            i_fake = inception_features("samples")(fake)
+            metrics["fid"] = distances.frechet_distance(i_real, i_fake)
+            metrics["kid_inception"], metrics["kid_inception_std"] = distances.kid(i_real, i_fake)
+    picture = picture_path(run_dir, c.step)
+    if write:
+        order = closest_pairs_picture(fake, real, mem, seeds, picture)
+    else:
+        import torch
+
+        order = torch.argsort(mem["distance"])[:PAIRS].tolist()
+    closest = [{"seed": seeds[i], "train_index": int(mem["index"][i]),
+                "train_name": names[int(mem["index"][i])] if names else None,
+                "distance": float(mem["distance"][i])} for i in order]
+    result = {
+        "run": str(run_dir),
+        "checkpoint": str(c.path),
+        "model": model.name,
+        "step": c.step,
+        "time": time.time(),
+        "samples": num,
+        "seed": seed,
+        "metrics": metrics,
+        "feature_space": features.FEATURE_SPACE,
+        "data": {"dataset": data_name, "path": str(data_path) if data_path else None,
+                 "images": int(real.shape[0]), "size": spec.size, "channels": spec.channels},
+        "swd_resolutions": list(s["levels"]),
+        "inception_space": inception_space,
+        "memorisation": {
+            "quantile": mem["quantile"],
+            "threshold": mem["threshold"],
+            "closest": closest,
+            "picture": str(picture) if write else None,
+        },
+        "nearest": {"train_index": [int(v) for v in mem["index"]],
+                    "distance": [round(float(v), 6) for v in mem["distance"]]},
+        "seconds": round(time.time() - started, 2),
+    }
+    if write:
+        from .. import atomic_write
+
+        out = eval_path(run_dir, c.step)
+        text = json.dumps(result, indent=2) + "\n"
+        atomic_write(out, lambda tmp: Path(tmp).write_text(text))
+        result["eval_file"] = str(out)
+    return result
+
+
+# -- output ----------------------------------------------------------------------------------
+
+ROWS = (
+    ("swd", "SWD x1e3 (pixel patches)", "lower is better"),
+    ("kid", "KID (gankit features)", "lower; ~0: same distribution"),
+    ("fd", "Fréchet distance (gankit features)", "lower is better"),
+    ("precision", "precision", "higher: samples look like data"),
+    ("recall", "recall", "higher: data covered by samples"),
+    ("memorisation", "memorisation", "~0.1: new images, 1: copies"),
+    ("fid", "FID (Inception)", "lower; compare at equal -n"),
+    ("kid_inception", "KID (Inception)", "lower is better"),
+)
+
+
+def print_table(result: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    m = result["metrics"]
+    d = result["data"]
+    table = Table(title=f"{d['dataset']}: {result['model']} at step {result['step']} "
+                        f"({result['samples']} samples, {d['images']} training images)")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_column("reading")
+    for key, label, meaning in ROWS:
+        if key not in m:
+            continue
+        value = f"{m[key]:.4g}"
+        if key in ("kid", "kid_inception"):
+            value += f" ± {m[key + '_std']:.2g}"
+        table.add_row(label, value, meaning)
+        if key == "swd":
+            for r in result["swd_resolutions"]:
+                table.add_row(f"  level {r} px", f"{m[f'swd_{r}']:.4g}", "")
+    out = Console()
+    out.print(table)
+    closest = result["memorisation"]["closest"]
+    if closest:
+        top = closest[0]
+        out.print(f"closest pair: seed {top['seed']} and training image "
+                  f"{top['train_name'] or top['train_index']} (distance {top['distance']:.3g}; "
+                  f"copies are closer than {result['memorisation']['threshold']:.3g})",
+                  highlight=False, soft_wrap=True)
+    if result["memorisation"]["picture"]:
+        out.print(f"closest pairs: {result['memorisation']['picture']}", highlight=False,
+                  soft_wrap=True)
+    if result.get("eval_file"):
+        out.print(f"written: {result['eval_file']}", highlight=False, soft_wrap=True)
