@@ -18,6 +18,7 @@ from importlib import metadata
 import pluggy
 
 from . import console, hookspecs
+from .errors import GankitError
 from .registry import Registry
 
 GROUP = "gankit"
@@ -162,6 +163,20 @@ class Plugins:
                 continue
             out.append((pname, res))
         return out
+
+    def start_run(self, trainer) -> None:
+        """on_train_start, on every process: a plugin raising GankitError refuses the run."""
+        caller = self.pm.hook.on_train_start
+        for impl in caller.get_hookimpls():
+            try:
+                impl.function(**{k: {"trainer": trainer}[k] for k in impl.argnames})
+            except GankitError as exc:
+                raise GankitError(f"plugin '{impl.plugin_name}' refused the run: {exc}") from None
+            except Exception as exc:  # noqa: BLE001
+                raise GankitError(
+                    f"plugin '{impl.plugin_name}' raised in on_train_start: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from None
 
     def commands(self) -> list:
         """(plugin name, command name, click command) for every register_commands hook."""

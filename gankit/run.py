@@ -315,7 +315,9 @@ class Run:
         st = self.read_status()
         if st.get("status") in STATUSES:
             status = st["status"]
-            if status == "running" and not alive:
+            if alive:
+                status = "running"  # a process holds the run now
+            elif status == "running":
                 status = "interrupted"  # the training process is gone
             return {"status": status,
                     "step": st["step"] if isinstance(st.get("step"), int) else step,

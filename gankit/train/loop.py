@@ -25,6 +25,7 @@ from . import state as train_state
 from .batcher import Batcher
 from .guard import DivergenceGuard
 from .logbook import Logbook
+from .steps import StepHelpers
 
 
 class Interrupted(Exception):
@@ -36,7 +37,7 @@ class Interrupted(Exception):
         super().__init__(f"interrupted at step {step}")
 
 
-class Trainer:
+class Trainer(StepHelpers):
     """Runs a model's steps with everything around them. Build it with
     :meth:`from_plan` (what ``gankit train`` does, via :func:`gankit.train.plan`)."""
 
@@ -103,41 +104,6 @@ class Trainer:
         self.opts = self.model.optimizers(self.config, nets, options)
         self.scheds = self.model.schedulers(self.config, self.opts, options)
 
-    def _build_averages(self) -> None:
-        """The EMA generator(s) and the augmentation before D, as the options say."""
-        from ..models import UNCONDITIONAL
-
-        o = self.options
-        self.ema = {}
-        if (o.ema or 0) > 0 and self.model.kind == UNCONDITIONAL:
-            from ..ema import EMA
-
-            self.ema = {k: EMA(self.nets[k], batch_size=self.batch_size * self.world_size,
-                               half_life_kimg=o.ema)
-                        for k in self.model.generator_nets if k in self.nets}
-        self.augment = None
-        if o.augment and o.augment != "none":
-            from ..augment import Augment
-
-            p = o.augment_p if o.augment_p is not None else (0.0 if o.ada_target else 1.0)
-            self.augment = Augment(o.augment, p, ada_target=o.ada_target, device=self.device)
-
-    @property
-    def eval_nets(self) -> dict:
-        """The networks to sample with: the EMA copies in place of the generators."""
-        return {**self.nets, **{k: e.module for k, e in self.ema.items()}}
-
-    def discriminate(self, x, net: str = "D", real: bool = False):
-        """``nets[net](x)`` after the run's augmentation (``--augment``), as every D call
-        of a step should be made, real and generated alike. ``real=True`` marks real
-        images: their scores drive the adaptive augmentation probability."""
-        if self.augment is None:
-            return self.nets[net](x)
-        scores = self.nets[net](self.augment(x))
-        if real and self.augment.adaptive:
-            self.augment.accumulate(scores)
-        return scores
-
     @classmethod
     def from_plan(cls, plan) -> "Trainer":
         """The trainer of a :class:`gankit.train.Plan`, resumed from its checkpoint."""
@@ -159,67 +125,6 @@ class Trainer:
             plan.run.unlock()
             raise
         return t
-
-    # -- helpers for models' train_step ----------------------------------------------
-    def next_batch(self, domain: str | None = None):
-        """A float batch in [-1, 1] on the device, of the main data or of ``domain``."""
-        return (self.batcher if domain is None else self.domains[domain]).next()
-
-    def next_batch_b(self):
-        """The second domain's batch (translation models)."""
-        return self.domains["B"].next()
-
-    @property
-    def batcher_b(self):
-        return self.domains.get("B")
-
-    @property
-    def batchers(self) -> dict:
-        """Batchers by their name in the checkpoint (``batcher``, ``batcher_b``...)."""
-        return {("batcher" if i == 0 else f"batcher_{name.lower()}"): b
-                for i, (name, b) in enumerate(self.domains.items())}
-
-    def latent(self, n: int):
-        return self.model.latent(self.config, n, device=self.device)
-
-    def requires_grad(self, names, flag: bool) -> None:
-        """Turn the weight gradients of network(s) ``names`` on or off, e.g. D's during the
-        G step (gradients still flow through D to G). The parameter lists are cached:
-        ``nn.Module.requires_grad_`` walks the module tree on every call, which costs
-        about 5 % of a small MLP's step."""
-        for n in (names,) if isinstance(names, str) else names:
-            params = self._param_lists.get(n)
-            if params is None:
-                params = self._param_lists[n] = list(self.nets[n].parameters())
-            for p in params:
-                p.requires_grad_(flag)
-
-    def backward_step(self, name, loss) -> None:
-        """Zero the grads of optimizer ``name``, backprop ``loss``, step the optimizer.
-
-        ``name`` may be a tuple of optimizer names: one backward pass of a loss shared by
-        several networks (e.g. CycleGAN's two generators), then every optimizer steps.
-        """
-        opts = [self.opts[n] for n in ((name,) if isinstance(name, str) else name)]
-        for opt in opts:
-            opt.zero_grad(set_to_none=True)
-        if self.scaler is not None:
-            self.scaler.scale(loss).backward()
-            self._sync_grads(opts)
-            for opt in opts:
-                self.scaler.step(opt)
-            self.scaler.update()
-        else:
-            loss.backward()
-            self._sync_grads(opts)
-            for opt in opts:
-                opt.step()
-
-    def _sync_grads(self, opts) -> None:
-        """Under torchrun, average the gradients of ``opts`` over the processes."""
-        if self.world_size > 1:
-            engine.all_reduce_mean_([p.grad for o in opts for g in o.param_groups
-                                     for p in g["params"]])
 
     # -- state, checkpoints, samples ------------------------------------------------------
     def state(self) -> dict:
@@ -258,6 +163,7 @@ class Trainer:
 
         try:
             self.load_state(checkpoint.state())
+            train_state.apply_changed_options(self, checkpoint.train)
         except ckpt.CheckpointError:
             raise
         except GankitError as exc:
@@ -291,16 +197,7 @@ class Trainer:
         return path
 
     def write_config(self) -> None:
-        from .. import __version__
-        from ..config import to_dict
-
-        self.run.write_config({
-            "gankit_version": __version__, "model": self.model.name,
-            "model_version": self.model.version, "options": _asdict(self.options),
-            "model_config": to_dict(self.config), "data": self.spec.to_dict(),
-            "loss": self.loss.name if self.loss is not None else None,
-            "device": str(self.device), "precision": self.precision,
-        })
+        self.run.write_config(train_state.config_doc(self))
 
     def _write_status(self, status: str, message: str | None = None) -> None:
         if self.is_main:
@@ -351,7 +248,7 @@ class Trainer:
             self.run.remove_stale_temps()  # temp files of writes a crash cut short
         self.logbook = Logbook(self.device, self.world_size)
         self._write_status("running")
-        self.plugins_call_start()
+        self.plugins.start_run(self)
         self.guard.remember_start()
         for n in self.nets.values():
             n.train()
@@ -457,20 +354,6 @@ class Trainer:
             raise KeyboardInterrupt  # a second Ctrl-C: stop now
         self._stop_signal = signum
 
-    def plugins_call_start(self) -> None:
-        """on_train_start: a plugin raising GankitError refuses the run."""
-        caller = self.plugins.pm.hook.on_train_start
-        for impl in caller.get_hookimpls():
-            try:
-                impl.function(**{k: {"trainer": self}[k] for k in impl.argnames})
-            except GankitError as exc:
-                raise GankitError(f"plugin '{impl.plugin_name}' refused the run: {exc}") from None
-            except Exception as exc:  # noqa: BLE001
-                raise GankitError(
-                    f"plugin '{impl.plugin_name}' raised in on_train_start: "
-                    f"{type(exc).__name__}: {exc}"
-                ) from None
-
 
 class _Bar:
     """The rich progress task of a run."""
@@ -481,9 +364,3 @@ class _Bar:
 
     def update(self, **kw) -> None:
         self.prog.update(self.task, **kw)
-
-
-def _asdict(options) -> dict:
-    import dataclasses
-
-    return dataclasses.asdict(options)

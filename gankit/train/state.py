@@ -147,3 +147,45 @@ def _json_default(o):
     if isinstance(o, Path):
         return str(o)
     raise TypeError(type(o).__name__)
+
+
+def config_doc(t) -> dict:
+    """What config.json records of a run."""
+    from .. import __version__
+    from ..config import to_dict
+
+    return {
+        "gankit_version": __version__, "model": t.model.name,
+        "model_version": t.model.version, "options": dataclasses.asdict(t.options),
+        "model_config": to_dict(t.config), "data": t.spec.to_dict(),
+        "loss": t.loss.name if t.loss is not None else None,
+        "device": str(t.device), "precision": t.precision,
+    }
+
+
+def apply_changed_options(t, saved_train: dict) -> None:
+    """``--resume --override`` with a new ``--lr`` or ``--beta1/--beta2``: the optimizers'
+    restored hyperparameters follow the new options. Learning rates are rescaled by
+    new / old, so a schedule's position and the divergence guard's reductions are kept."""
+    from .options import TrainOptions
+
+    saved = TrainOptions.from_saved(saved_train)
+    o = t.options
+    ratio = (o.lr / saved.lr) if (o.lr and saved.lr and o.lr != saved.lr) else None
+    betas = tuple(o.betas) if o.betas and saved.betas and tuple(o.betas) != tuple(saved.betas) \
+        else None
+    if ratio is None and betas is None:
+        return
+    for opt in t.opts.values():
+        for g in opt.param_groups:
+            if ratio is not None:
+                for key in ("lr", "initial_lr", "initial_lr_gankit"):
+                    if isinstance(g.get(key), (int, float)):
+                        g[key] = g[key] * ratio
+            if betas is not None and "betas" in g:
+                g["betas"] = betas
+    if ratio is not None:
+        for sch in t.scheds.values():
+            for attr in ("base_lrs", "initial_base_lrs_gankit"):
+                if isinstance(getattr(sch, attr, None), list):
+                    setattr(sch, attr, [b * ratio for b in getattr(sch, attr)])
