@@ -87,10 +87,10 @@ def make_cli(plugins=None) -> click.Group:
             console.set_quiet(True)
 
     from . import (datasets_cmd, direction, evaluate, interpolate, listing, new_plugin,
-                   sample, timelapse, train, translate)
+                   runs_cmd, sample, timelapse, train, translate)
 
     for mod in (train, sample, evaluate, listing, datasets_cmd, interpolate, timelapse,
-                direction, new_plugin, translate):
+                direction, new_plugin, translate, runs_cmd):
         for cmd in mod.COMMANDS:
             cli.add_command(cmd)
     core = set(cli.commands)
