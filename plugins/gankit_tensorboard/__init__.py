@@ -42,9 +42,9 @@ def wanted(trainer) -> bool:
 def _summary_writer():
     try:
         from torch.utils.tensorboard import SummaryWriter
-    except ImportError as exc:  # torch raises this when the tensorboard package is missing
-        raise GankitError(f"--log tensorboard needs the tensorboard package ({exc}); "
-                          f"{INSTALL}") from None
+    except ImportError:  # torch raises this when the tensorboard package is missing
+        raise GankitError("--log tensorboard needs the tensorboard package, which cannot be "
+                          f"imported here: {INSTALL}") from None
     return SummaryWriter
 
 
