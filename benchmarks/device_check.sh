@@ -31,7 +31,7 @@ done
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PY="${PYTHON:-python}"
 BUDGET="${DEVICE_CHECK_BUDGET:-470}"
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/gankit-device-check.XXXXXX")"
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/gdc.XXXXXX")"  # short: unix socket paths are limited
 trap 'rm -rf "$WORK"' EXIT
 export TMPDIR="$WORK"  # what the steps leave behind (torchrun, pytest) goes with it
 export GANKIT_LOAD_PLUGINS=""  # built-in plugins only: nothing installed beside can interfere

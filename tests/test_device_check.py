@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -22,9 +23,15 @@ SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "device_check.sh"
 @pytest.mark.skipif(shutil.which("bash") is None or shutil.which("timeout") is None,
                     reason="needs bash and coreutils' timeout")
 def test_dry_run_prints_the_summary(tmp_path):
-    env = dict(os.environ, PYTHON=sys.executable, OMP_NUM_THREADS="1", TMPDIR=str(tmp_path))
-    p = subprocess.run(["bash", str(SCRIPT), "--dry-run"], capture_output=True, text=True,
-                       timeout=400, env=env, cwd=tmp_path)
+    # a short TMPDIR: multiprocessing's unix sockets live there (paths of 107 bytes at most)
+    tmp = Path(tempfile.mkdtemp(prefix="gdc-test-", dir="/tmp" if os.path.isdir("/tmp") else None))
+    env = dict(os.environ, PYTHON=sys.executable, OMP_NUM_THREADS="1", TMPDIR=str(tmp))
+    try:
+        p = subprocess.run(["bash", str(SCRIPT), "--dry-run"], capture_output=True, text=True,
+                           timeout=400, env=env, cwd=tmp_path)
+        left = list(tmp.iterdir())
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     assert p.returncode == 0, p.stdout + p.stderr[-4000:]
     out = p.stdout
     assert out.startswith("== gankit device check ==\n"), out
@@ -42,7 +49,8 @@ def test_dry_run_prints_the_summary(tmp_path):
     assert summary["sample -n 200"].startswith("ok: ")
     assert summary["train compile"].startswith("skipped in --dry-run")
     assert re.match(r"\d+ s \(budget \d+ s\)$", summary["total"]), summary["total"]
-    assert not [p for p in tmp_path.iterdir()], "the script must clean up after itself"
+    assert not left, f"the script must clean up after itself: {left}"
+    assert not list(tmp_path.iterdir())
 
 
 def test_unknown_argument_is_one_line():
