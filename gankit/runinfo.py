@@ -427,11 +427,19 @@ def sort_runs(runs: list[RunInfo], key: str, reverse: bool = False) -> list[RunI
     return sorted(runs, key=keyfn, reverse=reverse)
 
 
-def list_runs(root, *, models=(), statuses=(), sort="time", reverse=False) -> list[RunInfo]:
+def list_runs(root, *, models=(), statuses=(), sort="time", reverse=False,
+              progress=None) -> list[RunInfo]:
+    """The runs under ``root``, filtered and sorted. ``progress(done, total)`` is called
+    once reading takes longer than half a second (long metrics files, many runs)."""
     bad = [s for s in statuses if s not in STATUSES]
     if bad:
         raise UsageError(f"--status {bad[0]}: choose from {', '.join(STATUSES)}")
-    runs = [load_run(d) for d in find_runs(root)]
+    found = find_runs(root)
+    runs, t0 = [], time.perf_counter()
+    for i, d in enumerate(found):
+        runs.append(load_run(d))
+        if progress is not None and time.perf_counter() - t0 > 0.5:
+            progress(i + 1, len(found))
     if models:
         runs = [r for r in runs if r.model in models]
     if statuses:

@@ -267,3 +267,16 @@ def test_a_real_tiny_run_is_listed_as_completed(run_cli, tiny):
     assert (r["name"], r["model"], r["status"], r["step"], r["total_steps"]) == (
         "real", "dcgan", "completed", 2, 2)
     assert set(r["last_losses"]) == {"loss_d", "loss_g"}
+
+
+def test_slow_listing_reports_progress(runs, monkeypatch):
+    from types import SimpleNamespace
+
+    from gankit import runinfo
+
+    clock = iter(range(1000))  # every reading of the clock one second later
+    monkeypatch.setattr(runinfo, "time", SimpleNamespace(**{**vars(time), "perf_counter":
+                                                            lambda: float(next(clock))}))
+    calls = []
+    runinfo.list_runs(runs, progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(i, 6) for i in range(1, 7)]

@@ -66,7 +66,11 @@ def _list(out, as_json, sort, reverse, models, statuses) -> None:
 
     from ..runinfo import format_time, human_size, list_runs
 
-    runs = list_runs(out, models=models, statuses=statuses, sort=sort, reverse=reverse)
+    from .. import console
+
+    with console.lazy_progress("reading runs") as progress:
+        runs = list_runs(out, models=models, statuses=statuses, sort=sort, reverse=reverse,
+                         progress=progress)
     if as_json:
         _echo_json([r.as_dict() for r in runs])
         return
