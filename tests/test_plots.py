@@ -126,3 +126,28 @@ def test_training_keeps_samples_losses_png_up_to_date(run_cli, tiny, tmp_path):
     again = run_cli("plot", "r", "--out", "check.png", "--title", "r  step 4")
     assert again.exit_code == 0, again.stderr
     assert np.array_equal(px, _pixels(tmp_path / "check.png"))
+
+
+def test_redraws_take_at_most_a_twentieth_of_the_time_and_the_last_grid_always_redraws(
+        tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    import gankit_plots
+
+    class Trainer:  # what the hook reads of the trainer
+        run_dir, total_steps = tmp_path / "r", 100
+
+    clock = [0.0]
+    drawn = []
+
+    def fake_plot(runs, out, **kw):
+        clock[0] += 1.0  # a redraw takes one second
+        drawn.append(kw["title"].split()[-1])
+
+    monkeypatch.setattr(gankit_plots, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
+    monkeypatch.setattr(render, "plot_runs", fake_plot)
+    t = Trainer()
+    for step, at in ((10, 0.0), (20, 5.0), (30, 25.0), (40, 26.0), (100, 27.0)):
+        clock[0] = at
+        gankit_plots.on_samples(trainer=t, step=step, path=tmp_path / "r" / "samples" / "x.png")
+    assert drawn == ["10", "30", "100"]

@@ -8,6 +8,8 @@ each time a sample grid is written (``--sample-every``), so a glance at the run'
 
 from __future__ import annotations
 
+import time
+import weakref
 from pathlib import Path
 
 import click
@@ -18,14 +20,26 @@ __version__ = "1.0.0"
 FILENAME = "losses.png"
 
 
+# at most this share of the wall time goes to redrawing (only tiny runs that write a grid
+# every few steps come near it); the last grid of a run is always followed by a redraw
+MAX_SHARE = 0.05
+_last: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # trainer -> (end, took)
+
+
 @hookimpl
-def on_samples(trainer, step, path):  # noqa: ARG001
+def on_samples(trainer, step, path):
     """Redraw ``samples/losses.png`` beside the grid just written."""
     from .render import plot_runs
 
+    now = time.perf_counter()
+    end, took = _last.get(trainer, (None, 0.0))
+    final = step >= getattr(trainer, "total_steps", step)
+    if end is not None and not final and now - end < took / MAX_SHARE:
+        return
     run_dir = Path(trainer.run_dir)
     plot_runs([run_dir], Path(path).parent / FILENAME, strict=False,
               title=f"{run_dir.name}  step {step:,}")
+    _last[trainer] = (time.perf_counter(), time.perf_counter() - now)
 
 
 def _resolve(target: str, runs_dir: str) -> Path:
