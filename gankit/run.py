@@ -235,6 +235,12 @@ class Run:
     def lock_holder(self) -> dict | None:
         """The live process training this run, or None (no lock, or a stale one)."""
         info = read_small_json(self.lock_path)
+        if info is None:  # missing, or a writer between creating and filling it
+            try:
+                young = time.time() - self.lock_path.stat().st_mtime < 60
+            except OSError:
+                return None
+            return {"pid": None, "host": None, "started": None} if young else None
         try:
             pid, host = int(info["pid"]), str(info.get("host", ""))
         except (ValueError, KeyError, TypeError, AttributeError):

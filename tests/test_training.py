@@ -35,7 +35,8 @@ def test_train_writes_a_complete_run(run_cli, tiny, tmp_path):
     lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in lines] == [2, 4, 6]
     assert all({"loss_d", "loss_g", "images_per_s", "wall_time"} <= set(r) for r in lines)
-    assert sorted(p.name for p in (run / "samples").iterdir()) == ["step-000003.png",
+    assert sorted(p.name for p in (run / "samples").iterdir()) == ["losses.png",  # gankit_plots
+                                                                 "step-000003.png",
                                                                  "step-000006.png"]
     from PIL import Image
 
