@@ -5,8 +5,8 @@ Everything is measured in one process, interleaved A B A B ..., so the ratios ho
 even on a busy machine (absolute images/s do not). Sections:
 
   train     steady-state images/s of gankit's ``Trainer.fit()`` (built with
-            ``gankit.training.prepare`` from the options ``gankit train`` would make,
-            sampling and checkpoints off) and of bare loops of the same networks, loss
+            ``gankit.train.plan`` + ``Trainer.from_plan`` from the options ``gankit train``
+            would make, sampling and checkpoints off) and of bare loops of the same networks, loss
             and optimizer written here, with the levers toggled per variant; paired
             ratios per round, FLOPs per image, and the fraction of a peak measured here
   peak      fp32 and bf16 matmul and conv microbenchmarks (the "peak" above)
@@ -16,7 +16,12 @@ even on a busy machine (absolute images/s do not). Sections:
 
 Variants (repeat the flags; each becomes one column of the A B A B interleave):
   --gankit default | KEY=VALUE[,KEY=VALUE]   TrainOptions fields: precision, channels_last,
-                                             fused, compile, flip (e.g. precision=fp32)
+                                             fused, compile, flip, ema (kimg, 0 = off),
+                                             augment (a policy or none), e.g. precision=fp32;
+                                             "default" has the EMA generator and (below
+                                             5,000 images) DiffAugment, which the bare loops
+                                             lack: ema=0,augment=none is gankit with the
+                                             bare loops' work
   --bare none | examples | all | LEVER[+LEVER...] | all-LEVER
       none      the pytorch/examples dcgan/main.py loop: D ends in a Sigmoid with
                 nn.BCELoss, separate real/fake backward, default Adam, NCHW, fp32, five
@@ -104,9 +109,11 @@ def parse_gankit_variant(text: str) -> dict:
             raise SystemExit(f"--gankit {text}: expected default or KEY=VALUE[,KEY=VALUE]")
         k, v = part.split("=", 1)
         k = k.strip().replace("-", "_")
-        if k not in ("precision", "channels_last", "fused", "compile", "flip"):
+        if k not in ("precision", "channels_last", "fused", "compile", "flip", "ema", "augment"):
             raise SystemExit(f"--gankit {text}: unknown option {k}")
-        if k != "precision":
+        if k == "ema":
+            v = float(v)
+        elif k not in ("precision", "augment"):
             v = v.strip().lower() in ("1", "true", "yes", "on")
         out[k] = v
     return out
@@ -185,8 +192,7 @@ class GankitRunner:
     def __init__(self, args, size: int, batch: int, overrides: dict, out: Path, label: str):
         from gankit.config import parse_sets
         from gankit.plugins import get_plugins
-        from gankit.trainer import TrainOptions
-        from gankit.training import prepare
+        from gankit.train import Trainer, TrainOptions, plan
 
         self.label = label
         plugins = get_plugins()
@@ -197,10 +203,14 @@ class GankitRunner:
         plugins.add_plugin(self.clock.make_plugin(), self.plugin_name)
         opts = TrainOptions(
             model=args.model, dataset=args.dataset, data=args.data, image_size=size,
-            batch_size=batch, steps=1, precision=overrides.get("precision", args.precision),
+            # as many steps as any benchmark times: each chunk is fit(until=...), so the
+            # timed window never reaches the last step's checkpoint and samples
+            batch_size=batch, steps=10 ** 9,
+            precision=overrides.get("precision", args.precision),
             device=args.device, out=str(out), name=f"run-{id(self)}", sample_every=0,
             checkpoint_every=0, log_every=args.log_every, seed=args.seed,
             compile=overrides.get("compile", args.compile),
+            ema=overrides.get("ema"), augment=overrides.get("augment"),
             extra={"download": False, "cache": True},
         )
         for k in ("channels_last", "fused", "flip"):
@@ -211,11 +221,9 @@ class GankitRunner:
         if args.dataset:
             explicit.add("dataset")
         with quiet(not args.progress):
-            self.trainer = prepare(opts, sets=parse_sets(args.set), explicit=explicit,
-                                   plugins=plugins)
+            self.trainer = Trainer.from_plan(plan(opts, plugins, sets=parse_sets(args.set),
+                                                  explicit=explicit))
         t = self.trainer
-        # the timed window never writes checkpoints; fit() would write one at its last step
-        t.save_checkpoint = lambda: t.run_dir
         self.precision = t.precision
         self.channels_last = t.channels_last
         self.batch = t.batch_size
@@ -237,16 +245,19 @@ class GankitRunner:
             out.append("flips on device")
         if t.options.compile:
             out.append("compile")
+        if t.ema:
+            out.append(f"EMA {t.options.ema:g} kimg")
+        if t.augment is not None:
+            out.append(f"DiffAugment {t.options.augment}")
         return ", ".join(out)
 
     def run(self, steps: int) -> float | None:
         """Train ``steps`` more steps; images/s over steps 2..steps of the chunk."""
         t = self.trainer
         start = t.step
-        t.total_steps = start + steps
         self.clock.arm(start + 1, start + steps, t.device)
         with quiet(not self._progress):
-            t.fit()
+            t.fit(until=start + steps)
         if steps < 2:
             return None
         if self.clock.t_first is None or self.clock.t_last is None:
@@ -759,6 +770,8 @@ def measure_train(args, size: int, batch: int, out: Path) -> dict:
     gk = [r for r in runners if isinstance(r, GankitRunner)]
     same = []
     for g in gk:
+        if g.trainer.ema or g.trainer.augment is not None:
+            continue  # the bare loops have no EMA generator or augmentation to compare with
         for b in runners:
             if isinstance(b, GankitRunner):
                 continue
@@ -906,8 +919,7 @@ def measure_data(args, train_result: dict | None, size: int, batch: int, out: Pa
 def measure_startup(args, out: Path) -> dict:
     """Wall time of gankit commands in fresh processes (median of --startup-reps)."""
     from gankit.config import parse_sets
-    from gankit.trainer import TrainOptions
-    from gankit.training import prepare
+    from gankit.train import Trainer, TrainOptions, plan
 
     cmd = gankit_cmd()
     res = {}
@@ -934,7 +946,8 @@ def measure_startup(args, out: Path) -> dict:
                         name="startup-run", sample_every=0, checkpoint_every=0,
                         extra={"download": False, "cache": True})
     with quiet(True):
-        t = prepare(opts, sets=parse_sets(sets), explicit={"image_size", "batch_size", "steps"})
+        t = Trainer.from_plan(plan(opts, sets=parse_sets(sets),
+                                   explicit={"image_size", "batch_size", "steps"}))
         t.fit()
     res["sample_n"] = n
     res["sample_size"] = size
@@ -982,6 +995,9 @@ def print_train(res: dict, peak: dict | None) -> None:
     for s in res["same_levers"]:
         print(f"ratio {s['gankit']} / {s['bare']} (same levers) = {s['ratio']:.3f} "
               f"(framework overhead {100 * (1 - s['ratio']):+.1f}%)")
+    if not res["same_levers"] and any(r["label"].startswith("gankit") for r in res["rows"]):
+        print("(no same-levers ratio: add --gankit ema=0,augment=none to compare gankit "
+              "without EMA and augmentation with --bare all)")
     for r in res["rows"]:
         if r["label"] != res["ref"]:
             print(f"ratio {r['label']} / {res['ref']} = {r['vs_ref']:.2f}")
@@ -1048,7 +1064,8 @@ def main(argv=None) -> int:
     p.add_argument("-v", "--verbose", action="store_true", help="per-round figures on stderr")
     args = p.parse_args(argv)
 
-    args.gankit = args.gankit or ["default"]
+    # the default recipe, and gankit without EMA and augmentation (the bare loops' work)
+    args.gankit = args.gankit or ["default", "ema=0,augment=none"]
     args.bare = args.bare or ["none", "all"]
     if args.short:
         args.image_size = "32" if args.image_size == "64" else args.image_size

@@ -205,14 +205,17 @@ class Trainer(StepHelpers):
                                   started=self.started, message=message)
 
     # -- the loop -------------------------------------------------------------------------
-    def fit(self) -> str:
-        """Train to ``total_steps``. Returns ``"completed"``; raises :class:`Interrupted`."""
+    def fit(self, until: int | None = None) -> str:
+        """Train to ``total_steps`` (or only to step ``until``, without the last step's
+        checkpoint and samples: a benchmark's timed chunk). Returns ``"completed"``;
+        raises :class:`Interrupted`."""
+        stop_at = self.total_steps if until is None else min(int(until), self.total_steps)
         self._start()
         status = "failed"
         try:
             with self._signals(), console.progress(disable=not self.is_main) as prog:
                 self.bar = _Bar(prog, self.model.name, self.total_steps, self.step)
-                while self.step < self.total_steps:
+                while self.step < stop_at:
                     self._one_step()
                     last = self.step == self.total_steps
                     if self._due(self.options.log_every, last) or self._stopping(alone=True):
