@@ -132,16 +132,22 @@ def precheck_size(model, config, plugins, options, sets, loss) -> bool:
     ds = plugins.datasets().get(name)
     if ds.kind != "image":
         return False
-    channels = 1 if options.grayscale == "always" else int(getattr(ds, "channels", 3) or 3)
-    spec = DataSpec(kind="image", channels=channels, size=int(options.image_size), name=name)
-    try:
-        model.check(config, spec)
-    except (GankitError, TypeError, ValueError) as exc:
-        if isinstance(exc, UsageError):
-            raise
-        raise UsageError(str(exc)) from None
-    bounds.check_model_memory(model, config, spec, loss, sets)
-    return True
+    # the channels are known only once the data is decoded: refuse only what neither
+    # 1 nor 3 channels can build (a model that wants grey images is not refused here)
+    first = 1 if options.grayscale == "always" else int(getattr(ds, "channels", 3) or 3)
+    refusal = None
+    for channels in dict.fromkeys((first, 3, 1)):
+        spec = DataSpec(kind="image", channels=channels, size=int(options.image_size), name=name)
+        try:
+            model.check(config, spec)
+        except (GankitError, TypeError, ValueError) as exc:
+            refusal = refusal or exc
+            continue
+        bounds.check_model_memory(model, config, spec, loss, sets)
+        return True
+    if isinstance(refusal, UsageError):
+        raise refusal
+    raise UsageError(str(refusal)) from None
 
 
 def _resumed_options(options, checkpoint, sets, explicit, override, resume):
