@@ -88,11 +88,27 @@ def save(path: Path, tensors: dict, metadata: dict) -> None:
 
     meta = {k: (v if isinstance(v, str) else json.dumps(v)) for k, v in metadata.items()}
     meta.setdefault("gankit.format", str(FORMAT))
+    from safetensors import SafetensorError
+
     try:
         atomic_write(Path(path), lambda tmp: save_file(tensors, tmp, metadata=meta))
-    except OSError as exc:
-        raise CheckpointError(f"{path}: cannot write checkpoint ({exc.strerror or exc}); "
+    except (OSError, SafetensorError) as exc:  # safetensors reports ENOSPC as its own error
+        raise CheckpointError(f"{path}: cannot write checkpoint ({_write_reason(exc)}); "
                               "the previous checkpoints are kept") from exc
+
+
+def _write_reason(exc: BaseException) -> str:
+    """'No space left on device' from an OSError or from safetensors' 'Error while
+    serializing: I/O error: No space left on device (os error 28)'."""
+    import os
+    import re
+
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    m = re.search(r"os error (\d+)", str(exc))
+    if m:
+        return os.strerror(int(m.group(1)))
+    return " ".join(str(exc).split())[:200] or type(exc).__name__
 
 
 def read_header(path: Path) -> dict:

@@ -34,15 +34,20 @@ def atomic_write(path: Path, write) -> None:
     os.chmod(tmp, 0o666 & ~UMASK)  # mkstemp makes 0600; give the usual file mode
     try:
         write(tmp)
+        # writers that replace the file (safetensors does) bring back mkstemp's 0600
+        os.chmod(tmp, 0o666 & ~UMASK)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
         _fsync_dir(path.parent)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(exc, OSError) and exc.filename in (None, tmp, str(tmp)):
+            # name the file the user knows (a full disk while writing it), not the temp name
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
         raise
 
 

@@ -155,11 +155,31 @@ def decode_image(path, size: int | None = None, mode: str = "RGB") -> np.ndarray
     return np.require(arr, np.uint8, ["C_CONTIGUOUS", "WRITEABLE", "OWNDATA"])
 
 
-def list_images(root, extensions=IMAGE_EXTENSIONS) -> list[Path]:
-    """Image files under ``root`` (recursive, sorted), skipping hidden files and dirs."""
+def list_images(root, extensions=IMAGE_EXTENSIONS, warn=None) -> list[Path]:
+    """Image files under ``root`` (recursive, sorted), skipping hidden files and dirs.
+
+    A subfolder that cannot be read (no permission, an I/O error) is skipped with one
+    warning naming it (``warn``, default :func:`gankit.console.warn`); a ``root`` that
+    exists but cannot be read raises GankitError; a missing one gives no files."""
+    root_s = os.fspath(root)
+    unreadable: list[OSError] = []
+
+    def onerror(exc: OSError) -> None:
+        if os.path.abspath(exc.filename or root_s) == os.path.abspath(root_s):
+            if isinstance(exc, (FileNotFoundError, NotADirectoryError)):
+                return  # no folder, no images: the caller says so
+            raise GankitError(f"{root_s}: cannot read this folder ({error_reason(exc)})")
+        unreadable.append(exc)
+
     found = []
-    for dirpath, dirnames, filenames in os.walk(root):
+    for dirpath, dirnames, filenames in os.walk(root, onerror=onerror):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         found += [Path(dirpath, f) for f in filenames
                   if not f.startswith(".") and os.path.splitext(f)[1].lower() in extensions]
+    if unreadable:
+        if warn is None:
+            from .console import warn
+        names = ", ".join(f"{e.filename} ({error_reason(e)})" for e in unreadable[:3])
+        warn(f"skipped {len(unreadable)} unreadable folder(s) under {root_s}: {names}"
+             + (" ..." if len(unreadable) > 3 else ""))
     return sorted(found)

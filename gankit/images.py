@@ -19,13 +19,9 @@ def to_uint8(x):
 def grid_shape(n: int, grid: str | None = None) -> tuple[int, int]:
     """Columns and rows for ``n`` images; ``grid`` like ``"10x10"`` (columns x rows)."""
     if grid:
-        try:
-            cols, rows = (int(v) for v in grid.lower().split("x"))
-        except ValueError:
-            from .errors import UsageError
+        from .bounds import parse_grid
 
-            raise UsageError(f"--grid {grid}: expected COLSxROWS, e.g. 10x10") from None
-        return cols, rows
+        return parse_grid(grid)
     cols = max(1, math.ceil(math.sqrt(n)))
     return cols, math.ceil(n / cols)
 

@@ -38,8 +38,13 @@ def append_line(path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     # unbuffered binary append: the whole line in one write() call (O_APPEND puts it at
     # the end even with another writer), no newline translation, nothing left in a buffer
-    with open(path, "ab", buffering=0) as fh:
-        fh.write(line.encode("utf-8"))
+    try:
+        with open(path, "ab", buffering=0) as fh:
+            fh.write(line.encode("utf-8"))
+    except OSError as exc:
+        if exc.filename is None:  # a failed write (a full disk) does not name the file
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
+        raise
 
 
 def trim_lines(path, keep) -> int:

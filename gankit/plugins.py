@@ -70,6 +70,11 @@ class Plugins:
         allowed = os.environ.get("GANKIT_LOAD_PLUGINS")
         if allowed is not None:
             names = {n.strip() for n in allowed.split(",") if n.strip()}
+            known = {n for ep in builtins + third
+                     for n in (ep.name, getattr(getattr(ep, "dist", None), "name", None)) if n}
+            for unknown in sorted(names - known):
+                self.warn(f"GANKIT_LOAD_PLUGINS names '{unknown}', but no installed plugin has "
+                          "that name (gankit plugins lists them)")
             third = [
                 ep for ep in third
                 if ep.name in names or (ep.dist is not None and ep.dist.name in names)
@@ -213,7 +218,9 @@ class Plugins:
                 continue
             try:
                 impl.function(**{k: kwargs[k] for k in impl.argnames})
-            except Exception as exc:  # noqa: BLE001
+            except (Exception, SystemExit, KeyboardInterrupt) as exc:  # noqa: BLE001
+                if isinstance(exc, KeyboardInterrupt) and _from_signal_handler(exc):
+                    raise  # a real Ctrl-C that arrived during the hook, not the plugin's
                 self._disabled_observers.add(key)
                 self.warn(
                     f"plugin '{impl.plugin_name}' raised in {hook_name}: "
@@ -296,6 +303,35 @@ class Plugins:
 
     def losses(self) -> Registry:
         return self.registry("loss")
+
+
+def _from_signal_handler(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised by the installed SIGINT handler (the trainer's
+    "second Ctrl-C stops now", or Python's default one) rather than by plugin code."""
+    import signal
+
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    handler = signal.getsignal(signal.SIGINT)
+    if not callable(handler) or handler is signal.default_int_handler:
+        # Python's handler raises in C, at whatever instruction ran: a plugin's own
+        # KeyboardInterrupt stops at a raise statement, a Ctrl-C almost never does
+        return tb is None or not _raised_by_code(tb)
+    code = getattr(getattr(handler, "__func__", handler), "__code__", None)
+    return tb is not None and code is not None and tb.tb_frame.f_code is code
+
+
+def _raised_by_code(tb) -> bool:
+    """Whether the innermost frame stopped at a ``raise`` statement."""
+    import dis
+
+    try:
+        op = next(i for i in dis.get_instructions(tb.tb_frame.f_code)
+                  if i.offset == tb.tb_lasti)
+    except StopIteration:
+        return True
+    return op.opname in ("RAISE_VARARGS", "RERAISE")
 
 
 _plugins: Plugins | None = None

@@ -12,6 +12,8 @@ from .errors import UsageError
 
 def parse_seeds(text: str, flag: str = "--seeds") -> list[int]:
     """``"0-99"``, ``"3,17,42"`` or a mix like ``"0-3,10"``."""
+    from .bounds import MAX_SAMPLES, MAX_SEED
+
     seeds = []
     try:
         for part in text.split(","):
@@ -22,15 +24,17 @@ def parse_seeds(text: str, flag: str = "--seeds") -> list[int]:
                 a, b = (int(v) for v in part.split("-", 1))
                 if b < a or a < 0:
                     raise ValueError
-                seeds.extend(range(a, b + 1))
             else:
-                seeds.append(int(part))
+                a = b = int(part)
+            if b > MAX_SEED:
+                raise UsageError(f"{flag} {text}: seeds go up to 2^63-1 = {MAX_SEED}")
+            if len(seeds) + (b - a + 1) > MAX_SAMPLES:  # counted before any list is built
+                raise UsageError(f"{flag} {text}: at most {MAX_SAMPLES} seeds")
+            seeds.extend(range(a, b + 1))
     except ValueError:
         raise UsageError(f"{flag} {text}: expected numbers and ranges like 0-99 or 3,17,42") from None
     if not seeds:
         raise UsageError(f"{flag} {text}: no seeds")
-    if len(seeds) > 100_000:
-        raise UsageError(f"{flag} {text}: at most 100000 seeds")
     return seeds
 
 

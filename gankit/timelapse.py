@@ -11,6 +11,8 @@ from .errors import GankitError, UsageError
 
 GRID_RE = re.compile(r"^step-(\d+)\.png$")
 MAX_AUTO_FRAMES = 200
+#: grids larger than this (8192 x 8192) are skipped: 200 such frames would need 40 GB
+MAX_GRID_PIXELS = 8192 * 8192
 PROGRESS_FROM = 20  # frames; fewer are quick enough to need no bar
 
 
@@ -43,6 +45,32 @@ def run_folder(target) -> Path:
     return p
 
 
+def _read_grid(path: Path):
+    """A grid as an RGB Pillow image; None when it cannot be read, "oversized" when it
+    is over MAX_GRID_PIXELS (judged from its header, before decoding)."""
+    import warnings
+
+    from PIL import Image
+
+    from .imageio import DECODE_ERRORS, decode_image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                w, h = im.size
+    except Image.DecompressionBombError:
+        return "oversized"
+    except DECODE_ERRORS:
+        return None
+    if w * h > MAX_GRID_PIXELS:
+        return "oversized"
+    try:
+        return Image.fromarray(decode_image(path, None, mode="RGB"))
+    except GankitError:
+        return None
+
+
 def _stamp(img, text: str):
     """Write ``text`` in the top-left corner on a dark box (in place)."""
     from PIL import ImageDraw, ImageFont
@@ -67,7 +95,7 @@ def write_timelapse(run_dir, out=None, every: int | None = None, fps: float = 8,
     every grid, or a stride that keeps at most 200 frames. ``size``: scale frames so
     their width is ``size`` pixels. Writes ``RUN/timelapse.gif`` unless ``out`` is given.
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     from .images import save_gif
 
@@ -83,10 +111,15 @@ def write_timelapse(run_dir, out=None, every: int | None = None, fps: float = 8,
         out = out / "timelapse.gif"
     if out.suffix.lower() != ".gif":
         raise UsageError(f"--out {out}: the timelapse is a GIF; use a name ending in .gif")
+    from .bounds import MAX_STEPS, check_fps
+
     if every is not None and every < 1:
         raise UsageError(f"--every {every}: must be at least 1")
+    if every is not None and every > MAX_STEPS:
+        raise UsageError(f"--every {every}: must be at most {MAX_STEPS}")
     if not fps > 0:
         raise UsageError(f"--fps {fps}: must be positive")
+    check_fps("--fps", fps)
     if size is not None and not 16 <= size <= 4096:
         raise UsageError(f"--size {size}: choose 16 to 4096 pixels")
     if every is None:
@@ -94,17 +127,15 @@ def write_timelapse(run_dir, out=None, every: int | None = None, fps: float = 8,
     picked = grids[::every]
     if picked[-1] != grids[-1]:
         picked.append(grids[-1])
-    frames, skipped = [], []
+    frames, skipped, oversized = [], [], []
     shape = None
     many = len(picked) >= PROGRESS_FROM
     with console.progress(transient=True) if many else contextlib.nullcontext() as prog:
         task = prog.add_task("timelapse", total=len(picked), rate="", info="") if many else None
         for i, (step, path) in enumerate(picked):
-            try:
-                with Image.open(path) as im:
-                    img = im.convert("RGB")
-            except (OSError, UnidentifiedImageError, ValueError):
-                skipped.append(path.name)
+            img = _read_grid(path)
+            if img is None or isinstance(img, str):
+                (skipped if img is None else oversized).append(path.name)
                 continue
             if shape is None:
                 w, h = img.size
@@ -117,6 +148,10 @@ def write_timelapse(run_dir, out=None, every: int | None = None, fps: float = 8,
     if skipped:
         console.warn(f"skipped {len(skipped)} unreadable grid(s) in {run_dir / 'samples'}: "
                      f"{', '.join(skipped[:3])}{' ...' if len(skipped) > 3 else ''}")
+    if oversized:
+        console.warn(f"skipped {len(oversized)} grid(s) over {MAX_GRID_PIXELS:,} pixels in "
+                     f"{run_dir / 'samples'}: "
+                     f"{', '.join(oversized[:3])}{' ...' if len(oversized) > 3 else ''}")
     if not frames:
         raise GankitError(f"{run_dir / 'samples'}: none of the sample grids can be read")
     save_gif(frames, out, fps=fps)

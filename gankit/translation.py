@@ -142,6 +142,26 @@ def _scaled(size: tuple[int, int], shorter: int) -> tuple[int, int]:
     return max(1, round(w * s)), max(1, round(h * s))
 
 
+#: --full-res works at most at this many pixels on the longer side
+MAX_WORK_SIDE = 4096
+#: otherwise at most this many times the model's size on the longer side
+MAX_WORK_FACTOR = 4
+
+
+def work_size(size: tuple[int, int], model_size: int, full_res: bool) -> tuple[tuple[int, int], int | None]:
+    """The size an image of ``size`` (w, h) is translated at, and the cap applied (None
+    when the usual size fits): the shorter side at the model's size (or the image's own
+    size with ``full_res``), the longer side at most 4x the model's size (``full_res``:
+    4096 px), so a 64x20000 strip or a 12000x12000 photo cannot exhaust memory."""
+    work = tuple(size) if full_res else _scaled(size, model_size)
+    cap = MAX_WORK_SIDE if full_res else MAX_WORK_FACTOR * model_size
+    w, h = work
+    if max(w, h) <= cap:
+        return work, None
+    s = cap / max(w, h)
+    return (max(1, round(w * s)), max(1, round(h * s))), cap
+
+
 def _save(img, path: Path) -> None:
     from .checkpoints import atomic_write
 
@@ -173,9 +193,20 @@ def translate_files(model, nets, config, spec, pairs, direction: str, *, size=No
                 skipped.append(src)
                 prog.advance(task)
                 continue
-            work = img.size if full_res else _scaled(img.size, spec.size)
+            work, cap = work_size(img.size, spec.size, full_res)
+            if cap is not None:
+                console.warn(f"{src}: {img.size[0]}x{img.size[1]} is translated at "
+                             f"{work[0]}x{work[1]} (the longer side capped at {cap} px"
+                             f"{'' if full_res else ', 4x the model size'}); the result is "
+                             "resized back")
             result = translate_image(model, nets, img, direction, work, multiple, dev)
             final = _scaled(img.size, size) if size else img.size
+            out_cap = max(MAX_WORK_SIDE, *img.size)
+            if max(final) > out_cap:  # --size on a long strip: keep the output bounded too
+                asked, k = final, out_cap / max(final)
+                final = (max(1, round(final[0] * k)), max(1, round(final[1] * k)))
+                console.warn(f"{src}: --size {size} asks for {asked[0]}x{asked[1]}; writing "
+                             f"{final[0]}x{final[1]} (the longer side capped at {out_cap} px)")
             if result.size != final:
                 result = result.resize(final, Image.Resampling.LANCZOS)
             if side_by_side:

@@ -184,7 +184,7 @@ def test_out_of_range_numbers(flag, value, tmp_path):
 
 def test_image_size_the_model_cannot_build(base):
     refused(cli("train", "dcgan", "--data", base["data"], "--image-size", "30"),
-            "--image-size 30", "dcgan cannot build that size")
+            "--image-size 30", "dcgan cannot build that size", code=2)
 
 
 def test_batch_larger_than_data_is_clamped(base, tmp_path):

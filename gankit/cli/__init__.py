@@ -37,6 +37,12 @@ class GankitGroup(click.Group):
                 raise
             console.error(str(exc))
             sys.exit(exc.exit_code)
+        except click.UsageError as exc:  # click's own parsing errors: one line as well
+            if console.is_debug():
+                raise
+            path = " ".join(["gankit", *(exc.ctx.command_path.split()[1:] if exc.ctx else [])])
+            console.error(f"{exc.format_message().rstrip('.')} (see {path} --help)")
+            sys.exit(exc.exit_code)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except KeyboardInterrupt:

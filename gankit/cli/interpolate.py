@@ -119,12 +119,19 @@ def interpolate(ctx, run, seed_a, seed_b, seeds, steps, method, loop, gif, fps, 
     def given(name):
         return ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
 
+    from ..bounds import MAX_FRAMES, check_fps, check_output_memory, check_seed, frames_of_walk
+
     if steps < 2:
         raise UsageError(f"--steps {steps}: must be at least 2 (both ends of a segment)")
+    if steps > MAX_FRAMES:
+        raise UsageError(f"--steps {steps}: must be at most {MAX_FRAMES}")
     if size is not None and not 8 <= size <= 2048:
         raise UsageError(f"--size {size}: choose 8 to 2048 pixels")
     if not fps > 0:
         raise UsageError(f"--fps {fps}: must be positive")
+    check_fps("--fps", fps)
+    check_seed("--seed-a", seed_a)
+    check_seed("--seed-b", seed_b)
     if seeds and (seed_a is not None or seed_b is not None):
         raise UsageError("give either --seeds or --seed-a/--seed-b, not both")
     if direction is not None and (seeds or seed_b is not None):
@@ -139,6 +146,10 @@ def interpolate(ctx, run, seed_a, seed_b, seeds, steps, method, loop, gif, fps, 
             raise UsageError(f"--seeds {seeds}: give at least two seeds to walk between")
     else:
         points = [0 if seed_a is None else seed_a, 1 if seed_b is None else seed_b]
+    n_frames = frames_of_walk(1 if direction is not None else len(points), steps, loop)
+    if n_frames > MAX_FRAMES:
+        raise UsageError(f"--steps {steps}: {n_frames} frames through {len(points)} seeds; "
+                         f"at most {MAX_FRAMES}")
     dev = pick_device(device)
     model, config, spec, nets, c = load_model(run, device=dev, ema=not no_ema)
     require_kind(model, UNCONDITIONAL, "interpolate",
@@ -148,6 +159,7 @@ def interpolate(ctx, run, seed_a, seed_b, seeds, steps, method, loop, gif, fps, 
         raise UsageError(f"'{model.name}' makes {spec.kind} data, not images; interpolate "
                          "draws image frames (use `gankit sample --out FILE.npy`)")
     check_truncation(model, truncation)
+    check_output_memory("--steps", steps, n_frames, (spec.channels, *(2 * [max(spec.size, size or 0)])))
     if direction is not None:
         vec = load_direction(require_run_dir(c, "--direction"), direction, model, config)
         z0 = latents_for_seeds(model, config, points[:1], truncation=truncation)

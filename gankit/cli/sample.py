@@ -44,8 +44,15 @@ def sample(run, num, seed, seeds, grid, label, truncation, directions, out, devi
     from ..models import UNCONDITIONAL, require_kind
     from ..loading import load_model
 
+    from ..bounds import check_count, check_output_memory, check_seed, parse_grid
+
     if num < 1:
         raise UsageError("-n must be at least 1")
+    check_count("-n", num)
+    if grid:
+        parse_grid(grid)
+    if not seeds:
+        check_seed("--seed", seed, num)
     seed_list = parse_seeds(seeds) if seeds else list(range(seed, seed + num))
     specs = parse_direction_specs(directions)
     dev = pick_device(device)
@@ -57,6 +64,7 @@ def sample(run, num, seed, seeds, grid, label, truncation, directions, out, devi
     cols, rows = grid_shape(len(seed_list), grid)
     if grid and cols * rows < len(seed_list):
         seed_list = seed_list[: cols * rows]
+    check_output_memory("--seeds" if seeds else "-n", seeds or num, len(seed_list), spec.shape)
     z = latents_for_seeds(model, config, seed_list, "cpu", truncation=truncation)
     if specs:
         z = apply_directions(z, require_run_dir(c, "--direction"), specs, model, config)

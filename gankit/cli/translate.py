@@ -47,6 +47,8 @@ def translate(paths, direction, out, side_by_side, size, keep_size, full_res, de
         raise UsageError("--size and --keep-size: choose one")
     if size is not None and size < 1:
         raise UsageError(f"--size {size}: must be at least 1")
+    if size is not None and size > 8192:
+        raise UsageError(f"--size {size}: must be at most 8192 pixels")
     run, inputs = split_run(tuple(paths))
     pairs = collect_inputs(inputs, out)
     dev = pick_device(device)

@@ -14,7 +14,7 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
-from .. import console, engine
+from .. import bounds, console, engine
 from ..config import apply_sets, from_dict
 from ..datasets import LoadOptions
 from ..errors import CheckpointError, GankitError, UsageError
@@ -117,10 +117,42 @@ def check_numbers(options: TrainOptions) -> None:
     for i, beta in enumerate(options.betas or ()):
         if not 0 <= beta < 1:
             raise UsageError(f"--beta{i + 1} {beta}: must be in [0, 1)")
+    bounds.check_train_options(options)
 
 
 def steps_for_epochs(epochs: float, n: int, batch: int) -> int:
-    return max(1, math.ceil(epochs * n / batch))
+    return bounds.steps_for_epochs(epochs, n, batch)
+
+
+def precheck_size(model, config, plugins, options, sets, loss) -> bool:
+    """An explicit ``--image-size`` against the model, and the networks' size against
+    memory, before any data is rendered or decoded. Any refusal is about a flag: exit 2.
+    Returns whether the check ran (only for image data of a known size)."""
+    from ..datasets import DataSpec
+
+    if options.image_size is None or "image" not in model.data_kinds:
+        return False
+    name = options.dataset or ("imagefolder" if options.data else
+                               model.training_defaults().get("dataset") or "sushi")
+    ds = plugins.datasets().get(name)
+    if ds.kind != "image":
+        return False
+    # the channels are known only once the data is decoded: refuse only what neither
+    # 1 nor 3 channels can build (a model that wants grey images is not refused here)
+    first = 1 if options.grayscale == "always" else int(getattr(ds, "channels", 3) or 3)
+    refusal = None
+    for channels in dict.fromkeys((first, 3, 1)):
+        spec = DataSpec(kind="image", channels=channels, size=int(options.image_size), name=name)
+        try:
+            model.check(config, spec)
+        except (GankitError, TypeError, ValueError) as exc:
+            refusal = refusal or exc
+            continue
+        bounds.check_model_memory(model, config, spec, loss, sets)
+        return True
+    if isinstance(refusal, UsageError):
+        raise refusal
+    raise UsageError(str(refusal)) from None
 
 
 def _resumed_options(options, checkpoint, sets, explicit, override, resume):
@@ -238,6 +270,8 @@ def plan(options: TrainOptions, plugins=None, *, sets: dict | None = None, expli
     elif config is None:
         config = apply_sets(model.default_config(), sets, what=model.name)
 
+    if checkpoint is None and data is None:
+        precheck_size(model, config, plugins, options, sets, loss)
     domains = as_domains(data) if data is not None else _load_domains(model, plugins, options)
     spec = next(iter(domains.values())).spec
     try:
@@ -248,6 +282,8 @@ def plan(options: TrainOptions, plugins=None, *, sets: dict | None = None, expli
         if checkpoint is None or isinstance(exc, UsageError):
             raise
         raise CheckpointError(f"{checkpoint.path}: {exc}") from None
+    if checkpoint is None:  # before allocating: do the networks fit in memory?
+        bounds.check_model_memory(model, config, spec, loss, sets)
     if checkpoint is not None:  # before allocating: do the file's tensors fit its config?
         from ..loading import check_fits
 

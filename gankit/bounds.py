@@ -1,0 +1,182 @@
+"""Upper and lower bounds on every size and count a command accepts.
+
+Each check runs before the work it guards (decoding data, building networks,
+generating samples) and raises :class:`gankit.UsageError` (exit 2) with one line that
+names the flag, the value and the limit. No torch at import time: the command line
+imports this module.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+from .errors import UsageError
+
+#: seeds are 64-bit signed integers in torch's and numpy's generators
+MAX_SEED = 2**63 - 1
+#: a run of more steps than this cannot finish (10^9 steps at 100 steps/s is 116 days)
+MAX_STEPS = 10**9
+#: samples that one `gankit sample` call draws (-n, --seeds, --grid cells)
+MAX_SAMPLES = 100_000
+#: frames of one `gankit interpolate` walk
+MAX_FRAMES = 10_000
+#: samples in the preview grid of `gankit train --grid`
+MAX_TRAIN_GRID = 1024
+#: GIF frame rates: GIF delays are whole centiseconds and viewers slow down delays
+#: under 20 ms, so 50 fps is the fastest a GIF really plays; 0.01 fps is 100 s a frame
+MIN_FPS, MAX_FPS = 0.01, 50.0
+#: bytes per network parameter while training: fp32 weights, gradients, two Adam moments
+TRAIN_BYTES_PER_PARAM = 16
+#: memory assumed when the machine's cannot be read
+FALLBACK_MEMORY = 64 * 1024**3
+
+
+def check_range(flag: str, value, low=None, high=None, what: str = "") -> None:
+    """``flag value: must be at least low`` / ``at most high`` (``what`` explains high)."""
+    if value is None:
+        return
+    if isinstance(value, float) and not math.isfinite(value):
+        raise UsageError(f"{flag} {value}: must be a finite number")
+    if low is not None and value < low:
+        raise UsageError(f"{flag} {value}: must be at least {low}")
+    if high is not None and value > high:
+        raise UsageError(f"{flag} {value}: must be at most {high}" + (f" ({what})" if what else ""))
+
+
+def check_count(flag: str, value: int, high: int = MAX_SAMPLES, low: int = 1) -> None:
+    check_range(flag, value, low, high)
+
+
+def check_seed(flag: str, value: int | None, count: int = 1) -> None:
+    """A seed (and the ``count - 1`` seeds after it) in 0 .. 2^63-1."""
+    if value is None:
+        return
+    if value < 0:
+        raise UsageError(f"{flag} {value}: must be 0 or more")
+    if value + max(count, 1) - 1 > MAX_SEED:
+        last = "" if count <= 1 else f" (with {count} samples the last seed is {value + count - 1})"
+        raise UsageError(f"{flag} {value}: seeds go up to 2^63-1 = {MAX_SEED}{last}")
+
+
+def check_fps(flag: str, fps: float) -> None:
+    if not (isinstance(fps, (int, float)) and math.isfinite(fps) and MIN_FPS <= fps <= MAX_FPS):
+        raise UsageError(f"{flag} {fps:g}: choose {MIN_FPS:g} to {MAX_FPS:g} frames per second "
+                         "(GIF viewers play at most 50)")
+
+
+def parse_grid(text: str, flag: str = "--grid", high: int = MAX_SAMPLES) -> tuple[int, int]:
+    """``"COLSxROWS"`` -> (cols, rows), each at least 1 and at most ``high`` cells in all."""
+    try:
+        cols, rows = (int(v) for v in str(text).lower().split("x"))
+    except ValueError:
+        raise UsageError(f"{flag} {text}: expected COLSxROWS, e.g. 10x10") from None
+    if cols < 1 or rows < 1:
+        raise UsageError(f"{flag} {text}: columns and rows must be at least 1")
+    if cols * rows > high:
+        raise UsageError(f"{flag} {text}: {cols * rows} cells; at most {high}")
+    return cols, rows
+
+
+def frames_of_walk(points: int, steps: int, loop: bool) -> int:
+    """Frames `gankit interpolate` draws for ``points`` seeds (see its --help)."""
+    if points < 2:  # a walk along a direction; --loop comes back
+        return 2 * (steps - 1) if loop else steps
+    return points * (steps - 1) if loop else (points - 1) * (steps - 1) + 1
+
+
+# -- memory ------------------------------------------------------------------------------
+
+
+def memory_bytes() -> int:
+    """This machine's physical memory (bytes), or FALLBACK_MEMORY when unknown."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return FALLBACK_MEMORY
+
+
+def gb(n: float) -> str:
+    return f"{n / 1e9:,.1f} GB"
+
+
+def check_output_memory(flag: str, value, count: int, shape, limit: int | None = None) -> None:
+    """``count`` float32 outputs of ``shape`` (plus their uint8 copies) must fit in half of
+    the machine's memory."""
+    per = 5 * math.prod(int(s) for s in shape)  # float32 + uint8
+    need = per * count
+    limit = limit or memory_bytes() // 2
+    if need > limit:
+        most = max(1, limit // per)
+        raise UsageError(f"{flag} {value}: {count} outputs of {'x'.join(map(str, shape))} need "
+                         f"about {gb(need)}, more than half of this machine's {gb(limit * 2)}; "
+                         f"ask for at most {most}")
+
+
+def count_parameters(model, config, spec, loss=None) -> int | None:
+    """Parameters of the networks ``model`` builds for ``config`` and ``spec``, counted on
+    torch's ``meta`` device (shapes only, nothing allocated); None if it cannot build
+    there."""
+    import torch
+
+    from .loading import _no_init
+
+    try:
+        with torch.device("meta"), _no_init():
+            nets = model.build(config, spec, loss)
+        return sum(p.numel() for net in nets.values() for p in net.parameters())
+    except Exception:  # noqa: BLE001 - the real build reports its own errors
+        return None
+
+
+def check_model_memory(model, config, spec, loss=None, sets=None, limit: int | None = None) -> None:
+    """Refuse networks whose training state cannot fit in this machine's memory, before
+    anything is allocated: ``--set ngf=100000`` is one line, not an out-of-memory crash."""
+    params = count_parameters(model, config, spec, loss)
+    if params is None:
+        return
+    need = params * TRAIN_BYTES_PER_PARAM
+    limit = limit or memory_bytes()
+    if need <= limit:
+        return
+    given = [f"--set {k}={v}" for k, v in (sets or {}).items()]
+    flags = ", ".join(given) if given else f"--image-size {spec.size}"
+    raise UsageError(
+        f"{flags}: {model.name} would have {params / 1e9:,.2f} billion parameters, about "
+        f"{gb(need)} to train (fp32 weights, gradients and Adam moments); this machine has "
+        f"{gb(limit)}. Use smaller widths")
+
+
+# -- gankit train ------------------------------------------------------------------------
+
+
+def check_train_options(options) -> None:
+    """The bounds of `gankit train`'s own flags (the plan checks the lower ones)."""
+    check_seed("--seed", options.seed)
+    check_range("--steps", options.steps, high=MAX_STEPS, what="a run that long cannot finish")
+    if options.epochs is not None and math.isfinite(options.epochs) and options.epochs > MAX_STEPS:
+        raise UsageError(f"--epochs {options.epochs:g}: more than {MAX_STEPS} steps; "
+                         "a run that long cannot finish")
+    check_range("--grid", options.grid, high=MAX_TRAIN_GRID)
+    check_range("--log-every", options.log_every, high=MAX_STEPS)
+    check_range("--sample-every", options.sample_every, high=MAX_STEPS)
+    check_range("--checkpoint-every", options.checkpoint_every, high=MAX_STEPS)
+    check_range("--keep-last", options.keep_last, high=MAX_STEPS)
+    check_range("--max-retries", options.max_retries, high=100)
+    check_range("--batch-size", options.batch_size, high=1_000_000)
+    check_range("--image-size", options.image_size, high=8192)
+    for flag, value in (("--data", options.data), ("--data-b", options.extra.get("data_b"))):
+        if value is not None and not str(value).strip():
+            raise UsageError(f"{flag} '{value}': an empty path; give a folder of images"
+                             + (" (or leave the flag out for the default data set)"
+                                if flag == "--data" else ""))
+
+
+def steps_for_epochs(epochs: float, n: int, batch: int) -> int:
+    """Steps for ``epochs`` passes over ``n`` samples, refused past MAX_STEPS."""
+    steps = epochs * n / batch
+    if not math.isfinite(steps) or steps > MAX_STEPS:
+        raise UsageError(f"--epochs {epochs:g}: {n} samples in batches of {batch} make "
+                         f"{steps:.3g} steps, more than {MAX_STEPS}; a run that long cannot "
+                         "finish")
+    return max(1, math.ceil(steps))

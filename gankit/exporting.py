@@ -1,0 +1,66 @@
+"""Writing a registered image data set out as PNG files (``gankit datasets export``)."""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+
+from . import console
+from .errors import UsageError
+
+MAX_IMAGE_SIZE = 8192
+
+
+def unique_names(stems, fallback: str) -> list[str]:
+    """File names ``STEM.png``, one per item, made unique: a second ``cat`` becomes
+    ``cat-1``, a third ``cat-2`` (compared without case, for case-insensitive disks).
+    Empty stems become ``FALLBACK-00000`` ... by position."""
+    used: set[str] = set()
+    out = []
+    for i, stem in enumerate(stems):
+        base = PurePosixPath(str(stem).replace("\\", "/")).stem if stem else ""
+        base = base.strip() or f"{fallback}-{i:05d}"
+        name, n = base, 0
+        while name.casefold() in used:
+            n += 1
+            name = f"{base}-{n}"
+        used.add(name.casefold())
+        out.append(f"{name}.png")
+    return out
+
+
+def export_dataset(name: str, folder, image_size: int | None = None, data: str | None = None,
+                   plugins=None) -> int:
+    """Write every sample of image data set ``name`` to ``folder`` as PNG; returns the
+    number of files written (one per sample: names never collide)."""
+    from PIL import Image
+
+    from .datasets import LoadOptions
+    from .files import atomic_write
+    from .plugins import get_plugins
+
+    if image_size is not None and not 1 <= image_size <= MAX_IMAGE_SIZE:
+        raise UsageError(f"--image-size {image_size}: choose 1 to {MAX_IMAGE_SIZE} pixels")
+    if data is not None and not str(data).strip():
+        raise UsageError(f"--data '{data}': an empty path; give the data set's files")
+    folder = Path(folder)
+    ds = (plugins or get_plugins()).datasets().get(name)
+    if ds.kind != "image":
+        raise UsageError(f"'{name}' is not an image data set")
+    size = image_size or ds.default_size
+    d = ds.load(LoadOptions(path=data, image_size=size, warn=console.warn))
+    folder.mkdir(parents=True, exist_ok=True)
+    arr = d.samples.permute(0, 2, 3, 1).numpy()
+    stems = [d.names[i] if i < len(d.names) else "" for i in range(len(arr))]
+    names = unique_names(stems, name)
+    replaced = 0
+    with console.progress(transient=True) as prog:
+        task = prog.add_task("export", total=len(arr), rate="", info="")
+        for img, fname in zip(arr, names):
+            pil = Image.fromarray(img[..., 0] if img.shape[2] == 1 else img)
+            target = folder / fname
+            replaced += target.exists()
+            atomic_write(target, lambda tmp, p=pil: p.save(tmp, format="PNG"))
+            prog.update(task, advance=1)
+    if replaced:
+        console.warn(f"replaced {replaced} existing file(s) in {folder}")
+    return len(names)
