@@ -389,7 +389,7 @@ def test_export_never_overwrites_and_counts_true(tmp_path, monkeypatch):
 
 
 def test_export_reports_the_true_count(tmp_path, capsys):
-    from gankit.exporting import export_dataset, unique_names
+    from gankit.datasets_export import export_dataset, unique_names
 
     assert unique_names(["x/a.png", "y/a.png", "A.jpg", "", "a-1"], "set") == [
         "a.png", "a-1.png", "A-2.png", "set-00003.png", "a-1-1.png"]

@@ -25,7 +25,7 @@ def export(name, folder, image_size, data):
     Every sample gets its own file: two source images of the same name become NAME.png
     and NAME-1.png.
     """
-    from ..exporting import export_dataset
+    from ..datasets_export import export_dataset
 
     count = export_dataset(name, folder, image_size=image_size, data=data)
     console.info(f"wrote {count} images to {folder}")
