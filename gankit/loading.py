@@ -7,6 +7,7 @@ import contextlib
 from .errors import CheckpointError, GankitError
 from .run import Run
 from .train.plan import check_data_kind
+from .train.validate import validate_weights
 
 
 @contextlib.contextmanager
@@ -103,6 +104,7 @@ def load_model(target, plugins=None, device="cpu", nets_wanted=None):
     torch.manual_seed(0)
     nets = {k: v for k, v in model.build(config, spec, None).items() if k in wanted}
     weights = c.tensors("s.nets.", device="cpu")
+    validate_weights(c, nets, weights)  # dtypes and finite values, before loading
     for k, net in nets.items():
         prefix = f"{k}."
         sd = {n[len(prefix):]: t for n, t in weights.items() if n.startswith(prefix)}
