@@ -347,6 +347,7 @@ class _Validator:
             self.container(s["extra"], "s.extra", dict, "the model")
             self.loose(s["extra"], tmpl.get("extra") or {}, "s.extra",
                        f"model '{trainer.model.name}'")
+            self.model_check(s["extra"], trainer)
 
         if s.get("augment") is not None:
             aug = self.container(s["augment"], "s.augment", dict, "the augmentation")
@@ -356,6 +357,25 @@ class _Validator:
                 if not _is_info(p) or tuple(p.shape) != () or DTYPES.get(p.dtype) not in FLOATS:
                     self.fail("'s.augment.p' must be a scalar float tensor")
                 self.finite(p, low=0.0, high=1.0)
+
+    def model_check(self, extra: dict, trainer) -> None:
+        """A model's own check of its extra state, for what a fresh trainer cannot show
+        (an image pool is empty until the run trains): an optional
+        ``check_state(extra)`` on the model or its per-run state, given the state with a
+        :class:`~gankit.checkpoints.TensorInfo` (name, shape, dtype) in each tensor's
+        place, raising ``GankitError`` or ``ValueError`` with a one-line reason."""
+        from ..errors import GankitError
+
+        for owner in (trainer.model, trainer.run_state):
+            check = getattr(owner, "check_state", None)
+            if not callable(check):
+                continue
+            try:
+                check(extra)
+            except (GankitError, ValueError, TypeError, KeyError, AttributeError) as exc:
+                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                self.fail(f"model '{trainer.model.name}' cannot resume from its extra state "
+                          f"({reason})")
 
     def fixed_noise(self, got, tmpl) -> None:
         if tmpl is None:
