@@ -100,7 +100,7 @@ def load_model(target, plugins=None, device="cpu", nets_wanted=None):
     except (GankitError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{c.path}: metadata does not describe a buildable model ({exc})") from None
     wanted = tuple(nets_wanted or model.generator_nets)
-    check_fits(c, model, config, spec, None, wanted)
+    check_fits(c, model, config, spec, None)  # all: build() below makes every network
     torch.manual_seed(0)
     nets = {k: v for k, v in model.build(config, spec, None).items() if k in wanted}
     weights = c.tensors("s.nets.", device="cpu")

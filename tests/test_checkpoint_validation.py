@@ -11,6 +11,7 @@ naming the file and the tensor, exit 1 or 2, no traceback, no death by a signal,
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -94,6 +95,14 @@ def extra_tensor(net):
         name = f"s.nets.{net}.bogus"
         p.tensors[name] = torch.zeros(3)
         p.set(["nets", net, "bogus"], {"__t__": name})
+    return edit
+
+
+def meta(field, key, v):
+    def edit(p):
+        doc = json.loads(p.meta[field])
+        doc[key] = v
+        p.meta[field] = json.dumps(doc)
     return edit
 
 
@@ -204,6 +213,15 @@ CASES = {
                     ["'s.fixed_noise'", "dtype float16"]),
     # the skeleton names a tensor the file lacks
     "dangling": ("dcgan", dangling("s.fixed_noise"), R, ["tensor 's.fixed_noise' is missing"]),
+    # metadata that would make a command allocate what the run never did
+    "config-D-huge": ("dcgan", meta("gankit.config", "ndf", 8007), ("sample",),
+                      ["weights do not fit", "D."]),
+    "saved-grid-huge": ("dcgan", meta("gankit.train", "grid", 10**9), R, ["grid 1000000000"]),
+    "saved-image-size": ("dcgan", meta("gankit.train", "image_size", 4096), R,
+                         ["image_size 4096", "32-pixel images"]),
+    "saved-seed-huge": ("dcgan", meta("gankit.train", "seed", 10**30), R, ["seed 1" + "0" * 30]),
+    "saved-grayscale": ("dcgan", meta("gankit.train", "grayscale", ""), R, ["grayscale ''"]),
+    "saved-log-every": ("dcgan", meta("gankit.train", "log_every", 0), R, ["--log-every 0"]),
     # cyclegan: pools, its generators, schedulers, the second batcher
     "cg-pool-shape": ("cyclegan", shape("s.extra.pool_a.images", 8, 1, 32, 32), R,
                       ["'s.extra.pool_a.images'", "[8, 1, 32, 32]", "[N, 3, 32, 32]"]),

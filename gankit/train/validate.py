@@ -57,6 +57,45 @@ def validate_weights(checkpoint, nets: dict, weights: dict | None = None) -> Non
                              f"network '{name}'")
 
 
+#: saved options that size what a resume allocates before any tensor is compared
+MAX_GRID = 4096
+MAX_SEED = 2**62
+GRAYSCALE = ("auto", "always", "never")
+
+
+def validate_saved_options(checkpoint, saved) -> None:
+    """A checkpoint's recorded training options (``gankit.train``) before a resume uses
+    them: in range (the error names the file, not a flag nobody gave), and nothing that
+    would make the resume allocate what the run never did (an image size other than the
+    data's, a preview grid of a billion images)."""
+    from ..errors import UsageError
+    from .plan import check_numbers
+
+    def fail(message):
+        raise CheckpointError(f"{checkpoint.path}: its saved training options are out of "
+                              f"range ({message})")
+
+    try:
+        check_numbers(saved)
+    except UsageError as exc:
+        fail(str(exc))
+    if not -MAX_SEED <= saved.seed <= MAX_SEED:
+        fail(f"seed {saved.seed}")
+    if saved.grid > MAX_GRID:
+        fail(f"grid {saved.grid}: at most {MAX_GRID}")
+    from ..engine import PRECISIONS
+
+    if str(saved.precision or "auto").lower() not in PRECISIONS:
+        fail(f"precision '{str(saved.precision)[:40]}': one of {', '.join(PRECISIONS)}")
+    if saved.grayscale not in GRAYSCALE:
+        fail(f"grayscale '{str(saved.grayscale)[:40]}': one of {', '.join(GRAYSCALE)}")
+    data = checkpoint.data or {}
+    size = data.get("size")
+    if (data.get("kind") == "image" and saved.image_size is not None and _is_int(size)
+            and saved.image_size != size):
+        fail(f"image_size {saved.image_size}, but it was trained on {size}-pixel images")
+
+
 # -- helpers ----------------------------------------------------------------------------
 
 
