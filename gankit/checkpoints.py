@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import struct
 from pathlib import Path
+from typing import NamedTuple
 
 from .errors import CheckpointError
 from .files import atomic_write  # noqa: F401 - part of this module's names
@@ -169,6 +170,14 @@ def _json_field(meta: dict, key: str, path, kind=dict):
     return val
 
 
+class TensorInfo(NamedTuple):
+    """A stored tensor as its header describes it: full name, shape, safetensors dtype."""
+
+    name: str
+    shape: tuple
+    dtype: str
+
+
 class Checkpoint:
     """A checkpoint's parsed metadata, with lazy access to its tensors."""
 
@@ -214,6 +223,28 @@ class Checkpoint:
         except Exception as exc:  # noqa: BLE001 - safetensors raises its own types
             raise CheckpointError(f"{self.path}: cannot read tensors ({exc})") from None
 
+    def dtypes(self, prefix: str = "") -> dict:
+        """Tensor name (without ``prefix``) -> safetensors dtype name (``"F32"``, ``"I64"``,
+        ``"U8"``...), from the header only (no data read)."""
+        return {k: v.dtype for k, v in self.tensor_info(prefix).items()}
+
+    def tensor_info(self, prefix: str = "") -> dict:
+        """Tensor name (without ``prefix``) -> :class:`TensorInfo` (full name, shape and
+        safetensors dtype name), from the header only (no data read)."""
+        from safetensors import safe_open
+
+        try:
+            with safe_open(str(self.path), framework="pt", device="cpu") as fh:
+                out = {}
+                for k in fh.keys():
+                    if k.startswith(prefix):
+                        sl = fh.get_slice(k)
+                        out[k[len(prefix):]] = TensorInfo(k, tuple(sl.get_shape()),
+                                                          str(sl.get_dtype()))
+                return out
+        except Exception as exc:  # noqa: BLE001 - safetensors raises its own types
+            raise CheckpointError(f"{self.path}: cannot read tensors ({exc})") from None
+
     def tensors(self, prefix: str = "", device="cpu") -> dict:
         from safetensors import safe_open
 
@@ -235,10 +266,17 @@ class Checkpoint:
         header alone (nothing is read into memory): for checks before loading."""
         return self._unflatten(self.shapes())
 
+    def state_info(self) -> dict:
+        """Like :meth:`state_layout`, with a :class:`TensorInfo` (name, shape, dtype) in
+        each tensor's place: what :mod:`gankit.train.validate` checks before a resume."""
+        return self._unflatten(self.tensor_info())
+
     def _unflatten(self, tensors: dict) -> dict:
         skel = _json_field(self.metadata, "gankit.state", self.path)
         try:
             state = unflatten_state(skel, tensors)
+        except CheckpointError as exc:  # a tensor the skeleton names is not in the file
+            raise CheckpointError(f"{self.path}: {exc}") from None
         except (TypeError, ValueError, AttributeError, RecursionError):  # an edited skeleton
             raise CheckpointError(f"{self.path}: metadata 'gankit.state' is malformed") from None
         if not isinstance(state, dict):

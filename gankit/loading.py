@@ -7,6 +7,7 @@ import contextlib
 from .errors import CheckpointError, GankitError
 from .run import Run
 from .train.plan import check_data_kind
+from .train.validate import validate_weights
 
 
 @contextlib.contextmanager
@@ -101,10 +102,11 @@ def load_model(target, plugins=None, device="cpu", nets_wanted=None, ema: bool =
     except (GankitError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{c.path}: metadata does not describe a buildable model ({exc})") from None
     wanted = tuple(nets_wanted or model.generator_nets)
-    check_fits(c, model, config, spec, None, wanted)
+    check_fits(c, model, config, spec, None)  # all: build() below makes every network
     torch.manual_seed(0)
     nets = {k: v for k, v in model.build(config, spec, None).items() if k in wanted}
     weights = c.tensors("s.nets.", device="cpu")
+    validate_weights(c, nets, weights)  # dtypes and finite values, EMA too, before loading
     if ema:  # the averaged generator(s) where the run kept them
         weights.update(c.tensors("s.ema.", device="cpu"))
     for k, net in nets.items():

@@ -50,6 +50,11 @@ class RunState:
     def load_state_dict(self, state: dict) -> None:
         pass
 
+    def check_state(self, state: dict) -> None:
+        """Before a resume loads anything: refuse (``GankitError``/``ValueError`` with a
+        one-line reason) a saved state that cannot fit, given with a
+        ``gankit.checkpoints.TensorInfo`` (name, shape, dtype) in each tensor's place."""
+
 
 class GANModel:
     """Base class of every registered model.
@@ -134,6 +139,11 @@ class GANModel:
 
     def load_extra_state(self, state: dict) -> None:
         pass
+
+    def check_state(self, state: dict) -> None:
+        """Before a resume loads anything: refuse (``GankitError``/``ValueError`` with a
+        one-line reason) an ``extra_state`` that cannot fit this run, given with a
+        ``gankit.checkpoints.TensorInfo`` (name, shape, dtype) in each tensor's place."""
 
     # -- the parts of a run a model may take over (each has a default) -------------------
     def load_data(self, plugins, options, progress=None):

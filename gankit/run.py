@@ -179,15 +179,6 @@ class Run:
                 console.warn(f"{found[-1]} is damaged; resuming from {c.path.name}")
             return run, c
         return cls.of_checkpoint(p), Checkpoint(p)
-        c = Checkpoint(p)  # a damaged file: its own error first
-        run = cls.of_checkpoint(p)
-        if run is None:
-            raise GankitError(
-                f"--resume {target}: not a checkpoint inside a run folder (RUN/checkpoints/); "
-                "resuming writes into the run, so copy the file into a run's checkpoints/ "
-                "or sample from it with `gankit sample`"
-            )
-        return run, c
 
     # -- creating --------------------------------------------------------------------------
     @classmethod

@@ -115,6 +115,8 @@ class Trainer(StepHelpers):
                     loss=plan.loss, plugins=plan.plugins, run_dir=plan.run,
                     total_steps=plan.steps, domains=plan.data)
             if plan.checkpoint is not None:
+                from .validate import validate_resume  # the whole state, before any is loaded
+                validate_resume(plan.checkpoint, t)
                 t.resume_from(plan.checkpoint)
                 if t.step >= t.total_steps:
                     console.info(f"run already at step {t.step} of {t.total_steps}; "

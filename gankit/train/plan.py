@@ -161,6 +161,9 @@ def _resumed_options(options, checkpoint, sets, explicit, override, resume):
         saved = TrainOptions.from_saved(checkpoint.train)
     except GankitError as exc:  # edited metadata: name the file
         raise CheckpointError(f"{checkpoint.path}: {exc}") from None
+    from .validate import validate_saved_options  # before the options size anything
+
+    validate_saved_options(checkpoint, saved)
     if options.model and options.model != saved.model and "model" in explicit:
         raise GankitError(f"--resume {resume}: that run trains '{saved.model}', not "
                           f"'{options.model}'")

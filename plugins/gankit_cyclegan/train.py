@@ -254,6 +254,16 @@ class CycleState(RunState):
         return {"pool_a": self.pool_a.state_dict(), "pool_b": self.pool_b.state_dict(),
                 "pool_gen": self.pool_gen.get_state(), "crop_gen": self.crop_gen.get_state()}
 
+    def check_state(self, s: dict) -> None:
+        """Before a resume (shapes from the file's header): the pools hold images of this
+        run, [N, C, size, size]."""
+        want = tuple(self.preview_a.shape[1:])
+        for key in ("pool_a", "pool_b"):
+            imgs = (s.get(key) or {}).get("images")
+            if imgs is not None and tuple(imgs.shape[1:]) != want:
+                raise ValueError(f"tensor '{imgs.name}' has shape {list(imgs.shape)}, the "
+                                 f"pool holds images of [N, {', '.join(map(str, want))}]")
+
     def load_state_dict(self, s: dict) -> None:
         if not s:
             return
