@@ -334,6 +334,20 @@ def flip_verdict(facts: list[ImageFacts]) -> dict:
 # -- the whole folder -----------------------------------------------------------------
 
 
+def flip_verdict_for_samples(samples, max_images: int = 256) -> dict:
+    """:func:`flip_verdict` for decoded uint8 (N, C, H, W) samples in memory (evenly
+    spaced, at most ``max_images``): what ``gankit train`` asks of an image folder."""
+    import numpy as np
+
+    n = int(samples.shape[0])
+    pick = np.linspace(0, n - 1, min(n, max_images)).round().astype(int) if n else []
+    facts = []
+    for i in pick:
+        arr = samples[int(i)].permute(1, 2, 0).contiguous().cpu().numpy()
+        facts.append(image_facts(arr, str(int(i))))
+    return flip_verdict(facts)
+
+
 def recommended_size(short_sides: list[int]) -> tuple[int, dict[int, int]]:
     """The largest of SIZES that at least 90 % of the images reach (their shorter side
     at least that big), else the smallest; plus how many reach each size."""

@@ -8,7 +8,7 @@ from click.core import ParameterSource
 from .. import console
 
 # flag name -> TrainOptions field, for those whose names differ
-_FIELD = {"no_flip": "flip"}
+_FIELD: dict = {}
 
 
 @click.command("train")
@@ -36,7 +36,9 @@ _FIELD = {"no_flip": "flip"}
 @click.option("--keep-last", type=int, default=5, show_default=True, help="0 keeps every checkpoint.")
 @click.option("--log-every", type=int, default=25, show_default=True)
 @click.option("--grid", type=int, default=64, show_default=True, help="Samples in the progress grid.")
-@click.option("--no-flip", is_flag=True, help="No random horizontal flips.")
+@click.option("--flip/--no-flip", default=None,
+              help="Random horizontal flips [default: on, unless the data set says mirrored "
+                   "images mean something else or a folder looks like text or digits].")
 @click.option("--grayscale", type=click.Choice(["auto", "always", "never"]), default="auto",
               show_default=True)
 @click.option("--download", is_flag=True, help="Let mnist/fashion-mnist/cifar10 download files.")
@@ -68,7 +70,7 @@ _FIELD = {"no_flip": "flip"}
 @click.pass_context
 def train(ctx, model, data, dataset, image_size, batch_size, steps, epochs, lr, beta1,
           beta2, loss, seed, device, precision, out, name, sample_every, checkpoint_every,
-          keep_last, log_every, grid, no_flip, grayscale, download, no_cache,
+          keep_last, log_every, grid, flip, grayscale, download, no_cache,
           compile_, timelapse, log, ema, augment, augment_p, ada_target, max_retries, resume,
           override, sets, **model_flags):
     """Train MODEL (default dcgan) on --data, --dataset or the built-in sushi set.
@@ -96,7 +98,7 @@ def train(ctx, model, data, dataset, image_size, batch_size, steps, epochs, lr, 
         batch_size=batch_size, steps=steps, epochs=epochs, lr=lr, betas=betas, loss=loss,
         seed=seed, device=device, precision=precision, out=out, name=name,
         sample_every=sample_every, checkpoint_every=checkpoint_every, keep_last=keep_last,
-        log_every=log_every, grid=grid, flip=not no_flip, grayscale=grayscale,
+        log_every=log_every, grid=grid, flip=flip, grayscale=grayscale,
         compile=compile_, timelapse=timelapse, max_retries=max_retries, log=tuple(log),
         ema=ema, augment=augment, augment_p=augment_p, ada_target=ada_target,
         extra=extra,

@@ -37,7 +37,8 @@ class TrainOptions:
     keep_last: int = 5
     log_every: int = 25
     grid: int = 64
-    flip: bool = True
+    #: random horizontal flips; None: on unless the data say otherwise (see plan)
+    flip: bool | None = None
     grayscale: str = "auto"
     channels_last: bool = True
     fused: bool = True

@@ -303,6 +303,7 @@ def plan(options: TrainOptions, plugins=None, *, sets: dict | None = None, expli
                          model.training_defaults().get("steps", DEFAULT_STEPS))
     check_numbers(options)
     notes = _small_data_choices(options, model, domains)
+    notes += _flip_choice(options, domains)
     if checkpoint is not None:
         checkpoint.state_layout()  # an edited state skeleton: its own error first
         if run is None:
@@ -350,6 +351,25 @@ def _small_data_choices(options: TrainOptions, model, domains) -> list[str]:
                      "images" + (f"; gankit uses {' and '.join(on)} for it" if on else "")
                      + " (docs/small-data.md)")
     return notes
+
+
+def _flip_choice(options: TrainOptions, domains) -> list[str]:
+    """``--flip`` unset: flips stay on unless the data set refuses them (digits) or an
+    image folder looks like text or digits by ``gankit data check``'s heuristic."""
+    if options.flip is not None:
+        return []
+    options.flip = True
+    main = next(iter(domains.values()))
+    if main.spec.kind != "image" or not (main.meta or {}).get("flip", True):
+        return []
+    from ..datacheck import flip_verdict_for_samples
+
+    verdict = flip_verdict_for_samples(main.samples)
+    if verdict["verdict"] != "unsafe":
+        return []
+    options.flip = False
+    return [f"flips: off, the images look like text or digits ({verdict['reason']}); "
+            "--flip turns them on"]
 
 
 def _new_run(options: TrainOptions) -> Run:
