@@ -41,7 +41,7 @@ def export(target, fmt: str = "onnx", out=None, *, direction: str | None = None,
     if fmt not in FORMATS:
         raise UsageError(f"--format {fmt}: choose onnx, torchscript or web")
     if not tolerance > 0:
-        raise UsageError(f"--tolerance {tolerance}: must be a positive number like 1e-3")
+        raise UsageError(f"--tolerance {tolerance:g}: must be a positive number like 1e-3")
     seeds = list(check_seeds)
     if not seeds:
         raise UsageError("--check-seeds: give at least one seed")
@@ -66,15 +66,23 @@ def export(target, fmt: str = "onnx", out=None, *, direction: str | None = None,
         require("onnxruntime")
     src = load(target, ema=ema)
     result = Exported(fmt, source=src)
+    if fmt == "web":  # refuse what the page cannot show, and find the runtime, first
+        from .web import check_source, ortweb
+
+        check_source(src, list(web_seeds))
+        out_dir = Path(out) if out else Path(src.run_name + "-web")
+        runtime = ortweb.load(ort_dir)
+        from .web import check_target
+
+        check_target(out_dir)
     with console.progress() as prog:
         if fmt == "web":
             task = prog.add_task("export web", total=3, rate="", info=src.run_name)
-            out_dir = Path(out) if out else Path(src.run_name + "-web")
             from .web import export_web
 
             info = export_web(src, out_dir, seeds=seeds, web_seeds=list(web_seeds),
                               tolerance=tolerance, opset=opset, exporter=exporter,
-                              ort_source=ort_dir, progress=lambda: prog.advance(task))
+                              ort_source=runtime, progress=lambda: prog.advance(task))
             result.paths.append(out_dir)
             result.checks.append(info.pop("check"))
             result.extra = info

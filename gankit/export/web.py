@@ -110,12 +110,9 @@ def static_file(package: str, name: str) -> bytes:
     return resources.files(package).joinpath("static", name).read_bytes()
 
 
-def export_web(src: Source, out: Path, *, seeds, web_seeds, tolerance: float, opset: int,
-               exporter: str, ort_source=None, progress=None) -> dict:
-    """Write the static folder; returns what was written (for the summary line)."""
-    from ..files import atomic_write
+def check_source(src: Source, web_seeds) -> None:
+    """Refuse what the page cannot show, before any work."""
     from ..models import UNCONDITIONAL
-    from .onnx import export_onnx
 
     if src.kind != UNCONDITIONAL or src.spec.kind != "image":
         what = (f"a {src.kind} model" if src.kind != UNCONDITIONAL
@@ -126,14 +123,27 @@ def export_web(src: Source, out: Path, *, seeds, web_seeds, tolerance: float, op
         raise UsageError(f"--web-seeds: at most {MAX_SEEDS} seeds (got {len(web_seeds)})")
     if len(set(web_seeds)) != len(web_seeds):
         raise UsageError("--web-seeds: a seed is given twice")
-    p = prior(src)
-    levels = TRUNCATIONS if p == "gaussian" else ()
     z_dim = int(src.model.z_dim(src.config))
+    levels = TRUNCATIONS if prior(src) == "gaussian" else ()
     size = (1 + len(levels)) * len(web_seeds) * z_dim * 4
     if size > MAX_LATENT_BYTES:
         raise UsageError(f"--web-seeds: {len(web_seeds)} seeds of z_dim {z_dim} make "
                          f"{size >> 20} MB of latents; give fewer seeds")
-    runtime = ortweb.load(ort_source)  # before any work: a missing runtime fails fast
+
+
+def export_web(src: Source, out: Path, *, seeds, web_seeds, tolerance: float, opset: int,
+               exporter: str, ort_source=None, progress=None) -> dict:
+    """Write the static folder; returns what was written (for the summary line).
+    ``ort_source``: the runtime's files as :func:`.ortweb.load` gives them, or where to
+    load them from."""
+    from ..files import atomic_write
+    from .onnx import export_onnx
+
+    check_source(src, web_seeds)
+    p = prior(src)
+    levels = TRUNCATIONS if p == "gaussian" else ()
+    z_dim = int(src.model.z_dim(src.config))
+    runtime = ortweb.load(ort_source) if not isinstance(ort_source, dict) else ort_source
     check_target(out)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -163,6 +173,7 @@ def export_web(src: Source, out: Path, *, seeds, web_seeds, tolerance: float, op
         "format": MARKER,
         "gankit_version": __version__,
         "run": src.run_name,
+        "run_path": shown_run(src),  # for the commands the page shows
         "model": src.model.name,
         "model_version": str(src.model.version),
         "step": src.step,
@@ -189,6 +200,16 @@ def export_web(src: Source, out: Path, *, seeds, web_seeds, tolerance: float, op
     write_json(out / "run.json", info)  # last: its marker says the folder is complete
     return {"check": check, "directions": len(dirs), "seeds": len(web_seeds),
             "bytes": folder_size(out)}
+
+
+def shown_run(src: Source) -> str:
+    """The run as a command here would name it: relative to the working folder when inside
+    it, else just its name (a published page does not show the exporter's folders)."""
+    target = src.run_dir or Path(src.checkpoint.path)
+    try:
+        return str(Path(target).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return src.run_name
 
 
 def write_json(path: Path, doc) -> None:

@@ -160,7 +160,7 @@
 
   // -- commands a user can run for the same pictures ------------------------------------------
   function sampleCommand(seeds) {
-    const parts = ["gankit", "sample", quote(state.run.run), "--seeds", compact(seeds)];
+    const parts = ["gankit", "sample", quote(state.run.run_path), "--seeds", compact(seeds)];
     const t = truncation();
     if (t !== null) parts.push("--truncation", String(t));
     for (const [n, s] of strengths()) parts.push("--direction", n + ":" + s);
@@ -169,7 +169,7 @@
   }
 
   function walkCommand(seeds, frames, method, loop) {
-    const parts = ["gankit", "interpolate", quote(state.run.run)];
+    const parts = ["gankit", "interpolate", quote(state.run.run_path)];
     if (seeds.length === 2) parts.push("--seed-a", seeds[0], "--seed-b", seeds[1]);
     else parts.push("--seeds", seeds.join(","));
     parts.push("--steps", frames, "--method", method);
