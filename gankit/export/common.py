@@ -280,9 +280,11 @@ class Check:
     tolerance: float
     runtime: str
 
+    unit: str = ""
+
     def line(self) -> str:
         return (f"checked with {self.runtime} on {len(self.seeds)} seed(s): max abs difference "
-                f"{self.max_diff:.2g} (tolerance {self.tolerance:g})")
+                f"{self.max_diff:.2g}{self.unit} (tolerance {self.tolerance:g}{self.unit})")
 
 
 def run_check(src: Source, seeds, uint8: bool, direction: str | None, run_file, runtime: str,
@@ -300,7 +302,7 @@ def run_check(src: Source, seeds, uint8: bool, direction: str | None, run_file, 
         raise GankitError(
             f"export check failed for {path}: {runtime} differs from PyTorch by up to "
             f"{worst:.3g} (tolerance {tol:g}) on --check-seeds; the file was not written")
-    return Check(list(seeds), worst, tol, runtime)
+    return Check(list(seeds), worst, tol, runtime, " uint8 level(s)" if uint8 else "")
 
 
 def output_paths(out, src: Source, directions, suffix: str) -> list[Path]:

@@ -115,10 +115,10 @@ def check_source(src: Source, web_seeds) -> None:
     from ..models import UNCONDITIONAL
 
     if src.kind != UNCONDITIONAL or src.spec.kind != "image":
-        what = (f"a {src.kind} model" if src.kind != UNCONDITIONAL
-                else f"{src.spec.kind} data, not images")
-        raise GankitError(f"--format web: '{src.model.name}' is {what}; the web page draws "
-                          "images from seeds (export it with --format onnx instead)")
+        what = (f"'{src.model.name}' is a {src.kind} model" if src.kind != UNCONDITIONAL
+                else f"this '{src.model.name}' run makes {src.spec.kind} data, not images")
+        raise GankitError(f"--format web: {what}; the web page draws images from seeds "
+                          "(export it with --format onnx instead)")
     if len(web_seeds) > MAX_SEEDS:
         raise UsageError(f"--web-seeds: at most {MAX_SEEDS} seeds (got {len(web_seeds)})")
     if len(set(web_seeds)) != len(web_seeds):
