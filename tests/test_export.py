@@ -105,6 +105,7 @@ def test_uint8_onnx_gives_the_pixels_of_gankit_sample(runs, tmp_path):
     assert metadata(tmp_path / "u8.onnx")["gankit.range"] == "0..255"
 
 
+@pytest.mark.filterwarnings("ignore:.*torch.jit.*deprecated:FutureWarning")
 def test_torchscript_reproduces_gankit_sample_and_carries_metadata(runs, tmp_path):
     import torch
 
