@@ -88,16 +88,15 @@ def make_cli(plugins=None) -> click.Group:
           gankit list-models
         """
 
-    from . import (data, datasets_cmd, direction, docs_cmd, evaluate, interpolate, listing,
-                   new_plugin, runs_cmd, sample, studio, timelapse, train,
-                   translate)
+    from . import (data, datasets_cmd, direction, docs_cmd, evaluate, export, interpolate,
+                   listing, new_plugin, runs_cmd, sample, studio, timelapse, train, translate)
 
     from ..plugins import get_plugins
 
     plugins_to_use = plugins or get_plugins()
     cli.add_command(train.make_command(plugins_to_use))
     for mod in (sample, evaluate, listing, datasets_cmd, data, interpolate, timelapse,
-                direction, new_plugin, docs_cmd, translate, studio, runs_cmd):
+                direction, new_plugin, docs_cmd, translate, studio, runs_cmd, export):
         for cmd in mod.COMMANDS:
             cli.add_command(cmd)
     core = set(cli.commands)

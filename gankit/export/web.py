@@ -1,0 +1,223 @@
+"""The studio as a static folder: ``gankit export RUN --format web DIR``.
+
+DIR holds everything the page needs and nothing else; any static web host serves it
+(it cannot be opened as a ``file://`` page: browsers refuse WebAssembly there):
+
+=====================  ===========================================================
+``index.html``         the page (with ``gankit-web.js``, ``web.css``, and the studio's
+                       ``studio.css`` and ``favicon.svg``)
+``generator.onnx``     the generator: ``z`` (N, z_dim) -> ``images`` (N, C, H, W) in [0, 1]
+``latents.bin``        z of the exported seeds, float32 little-endian, shape
+                       (1 + len(truncations), seeds, z_dim): untruncated first, then
+                       each truncation level, exactly as ``gankit sample`` draws them
+``run.json``           the run: model, step, size, z_dim, prior, seeds, truncations, ...
+``directions.json``    the run's directions with their vectors and slider ranges
+``ort/``               onnxruntime-web's WebAssembly build (see :mod:`.ortweb`)
+=====================  ===========================================================
+
+Seeds are precomputed because the browser cannot draw torch's random numbers (torch's
+Mersenne Twister and its Gaussian transform); truncation likewise comes in fixed
+levels (:data:`TRUNCATIONS`), each redrawn from its seed's generator as
+``gankit sample --truncation T`` does. Nothing here imports torch at import time.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from importlib import resources
+from pathlib import Path
+
+from .. import __version__, console
+from ..errors import GankitError, UsageError
+from . import ortweb
+from .common import Source, layout, metadata, prior
+
+#: the truncation levels of the noise-strength slider (Gaussian priors)
+TRUNCATIONS = (0.5, 0.7, 1.0, 1.5, 2.0)
+MAX_SEEDS = 4096
+MAX_LATENT_BYTES = 64 << 20
+MODEL_FILE = "generator.onnx"
+LATENTS_FILE = "latents.bin"
+MARKER = "gankit.web"
+PAGE_FILES = ("index.html", "gankit-web.js", "web.css")
+STUDIO_FILES = ("studio.css", "favicon.svg")
+
+
+def direction_range(norm: float, z_dim: int, prior_name: str) -> float:
+    """The slider's span, as the studio computes it (gankit/studio/app.py): the strength
+    at which a direction moves z as far as a typical z is long."""
+    typical = math.sqrt(z_dim / 3 if prior_name == "uniform" else z_dim)
+    if not norm > 0:
+        return 1.0
+    r = min(max(typical / norm, 0.5), 10.0)
+    return round(r, 1) if r < 10 else 10.0
+
+
+def check_target(out: Path) -> None:
+    """A new or empty folder, or an earlier web export (its files are replaced)."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: a file; a web export writes a folder")
+    if out.is_dir() and any(out.iterdir()):
+        try:
+            marker = json.loads((out / "run.json").read_text("utf-8")).get("format")
+        except (OSError, ValueError, AttributeError):
+            marker = None
+        if marker != MARKER:
+            raise UsageError(f"--out {out}: the folder exists and is not a gankit web export; "
+                             "choose a new folder")
+
+
+def latents(src: Source, seeds, levels) -> bytes:
+    """z of ``seeds`` untruncated and at each truncation level, float32 little-endian."""
+    import numpy as np
+
+    from ..latent import latents_for_seeds
+
+    rows = [latents_for_seeds(src.model, src.config, seeds)]
+    rows += [latents_for_seeds(src.model, src.config, seeds, truncation=t) for t in levels]
+    return np.stack([r.float().numpy() for r in rows]).astype("<f4").tobytes()
+
+
+def directions(src: Source, p: str) -> list[dict]:
+    """The run's directions with their vectors; a broken one is skipped with a warning."""
+    from ..latent import list_directions, load_direction
+
+    if src.run_dir is None:
+        return []
+    z_dim = int(src.model.z_dim(src.config))
+    out = []
+    for row in list_directions(src.run_dir):
+        if "error" in row:
+            console.warn(f"direction '{row['name']}' left out: {row['error']}")
+            continue
+        try:
+            vec = load_direction(src.run_dir, row["name"], src.model, src.config)
+        except GankitError as exc:
+            console.warn(f"direction '{row['name']}' left out: {exc}")
+            continue
+        out.append({
+            "name": row["name"], "norm": row["norm"],
+            "range": direction_range(row["norm"], z_dim, p),
+            "positive": row["positive"], "negative": row["negative"],
+            "n_positive": row["n_positive"], "n_negative": row["n_negative"],
+            "vector": [float(v) for v in vec.tolist()],
+        })
+    return out
+
+
+def static_file(package: str, name: str) -> bytes:
+    return resources.files(package).joinpath("static", name).read_bytes()
+
+
+def check_source(src: Source, web_seeds) -> None:
+    """Refuse what the page cannot show, before any work."""
+    from ..models import UNCONDITIONAL
+
+    if src.kind != UNCONDITIONAL or src.spec.kind != "image":
+        what = (f"'{src.model.name}' is a {src.kind} model" if src.kind != UNCONDITIONAL
+                else f"this '{src.model.name}' run makes {src.spec.kind} data, not images")
+        raise GankitError(f"--format web: {what}; the web page draws images from seeds "
+                          "(export it with --format onnx instead)")
+    if len(web_seeds) > MAX_SEEDS:
+        raise UsageError(f"--web-seeds: at most {MAX_SEEDS} seeds (got {len(web_seeds)})")
+    if len(set(web_seeds)) != len(web_seeds):
+        raise UsageError("--web-seeds: a seed is given twice")
+    z_dim = int(src.model.z_dim(src.config))
+    levels = TRUNCATIONS if prior(src) == "gaussian" else ()
+    size = (1 + len(levels)) * len(web_seeds) * z_dim * 4
+    if size > MAX_LATENT_BYTES:
+        raise UsageError(f"--web-seeds: {len(web_seeds)} seeds of z_dim {z_dim} make "
+                         f"{size >> 20} MB of latents; give fewer seeds")
+
+
+def export_web(src: Source, out: Path, *, seeds, web_seeds, tolerance: float, opset: int,
+               exporter: str, ort_source=None, progress=None) -> dict:
+    """Write the static folder; returns what was written (for the summary line).
+    ``ort_source``: the runtime's files as :func:`.ortweb.load` gives them, or where to
+    load them from."""
+    from ..files import atomic_write
+    from .onnx import export_onnx
+
+    check_source(src, web_seeds)
+    p = prior(src)
+    levels = TRUNCATIONS if p == "gaussian" else ()
+    z_dim = int(src.model.z_dim(src.config))
+    runtime = ortweb.load(ort_source) if not isinstance(ort_source, dict) else ort_source
+    check_target(out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    lay = layout(src, False, None)
+    meta = metadata(src, "onnx", False, None, lay)
+    check = export_onnx(src, out / MODEL_FILE, uint8=False, direction=None, lay=lay, meta=meta,
+                        seeds=seeds, tolerance=tolerance, opset=opset, exporter=exporter,
+                        progress=progress)
+
+    blob = latents(src, web_seeds, levels)
+    atomic_write(out / LATENTS_FILE, lambda tmp: Path(tmp).write_bytes(blob))
+    dirs = directions(src, p)
+    write_json(out / "directions.json", dirs)
+    for name, data in runtime.items():
+        atomic_write(out / "ort" / name, lambda tmp, data=data: Path(tmp).write_bytes(data))
+    atomic_write(out / "ort" / "LICENSE-onnxruntime-web.txt",
+                 lambda tmp: Path(tmp).write_text(ortweb.LICENSE_NOTE, encoding="utf-8"))
+    for name in PAGE_FILES:
+        data = static_file("gankit.export", name)
+        atomic_write(out / name, lambda tmp, data=data: Path(tmp).write_bytes(data))
+    for name in STUDIO_FILES:
+        data = static_file("gankit.studio", name)
+        atomic_write(out / name, lambda tmp, data=data: Path(tmp).write_bytes(data))
+    if progress:
+        progress()
+    info = {
+        "format": MARKER,
+        "gankit_version": __version__,
+        "run": src.run_name,
+        "run_path": shown_run(src),  # for the commands the page shows
+        "model": src.model.name,
+        "model_version": str(src.model.version),
+        "step": src.step,
+        "checkpoint": Path(src.checkpoint.path).name,
+        "ema": src.ema,
+        "data": src.spec.name,
+        "image_size": src.spec.size,
+        "channels": src.spec.channels,
+        "z_dim": z_dim,
+        "prior": p,
+        "default_method": "lerp" if p == "uniform" else "slerp",  # gankit.latent.default_method
+        "seeds": list(web_seeds),
+        "truncations": list(levels),
+        "latents": LATENTS_FILE,
+        "latents_shape": [1 + len(levels), len(web_seeds), z_dim],
+        "model_file": MODEL_FILE,
+        "input": lay.input,
+        "output": lay.output,
+        "opset": opset,
+        "ort_version": ortweb.VERSION,
+        "check": {"seeds": len(check.seeds), "max_abs_diff": check.max_diff,
+                  "tolerance": check.tolerance},
+    }
+    write_json(out / "run.json", info)  # last: its marker says the folder is complete
+    return {"check": check, "directions": len(dirs), "seeds": len(web_seeds),
+            "bytes": folder_size(out)}
+
+
+def shown_run(src: Source) -> str:
+    """The run as a command here would name it: relative to the working folder when inside
+    it, else just its name (a published page does not show the exporter's folders)."""
+    target = src.run_dir or Path(src.checkpoint.path)
+    try:
+        return str(Path(target).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return src.run_name
+
+
+def write_json(path: Path, doc) -> None:
+    from ..files import atomic_write
+
+    text = json.dumps(doc, indent=1) + "\n"
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+
+def folder_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
