@@ -41,7 +41,12 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # -- seeds to latent codes --------------------------------------------------------------
 
 
-def prior_of(model) -> str:
+def prior_of(model, config=None) -> str:
+    """The run's z distribution: the config's ``prior`` where the model lets the user
+    choose it (vanilla's ``--set prior=``), else the model's."""
+    chosen = getattr(config, "prior", None)
+    if chosen in (GAUSSIAN, UNIFORM):
+        return chosen
     return getattr(model, "prior", GAUSSIAN) or GAUSSIAN
 
 
@@ -59,11 +64,11 @@ def truncate_(z, threshold: float, generator, max_rounds: int = 10_000):
     return z.clamp_(-threshold, threshold)  # astronomically unlikely
 
 
-def check_truncation(model, threshold) -> None:
+def check_truncation(model, threshold, config=None) -> None:
     """Refuse ``--truncation`` where it means nothing."""
     if threshold is None:
         return
-    if prior_of(model) != GAUSSIAN:
+    if prior_of(model, config) != GAUSSIAN:
         raise UsageError(
             f"--truncation: model '{model.name}' draws z uniformly from [-1, 1], which is "
             "already bounded; truncation only applies to Gaussian priors (drop the flag)"
@@ -80,7 +85,7 @@ def latents_for_seeds(model, config, seeds, device="cpu", truncation: float | No
     """
     import torch
 
-    check_truncation(model, truncation)
+    check_truncation(model, truncation, config)
     zs = []
     for s in seeds:
         g = torch.Generator().manual_seed(int(s))
@@ -147,9 +152,9 @@ def slerp(a, b, t, eps: float = 1e-7):
 METHODS = {"lerp": lerp, "slerp": slerp}
 
 
-def default_method(model) -> str:
+def default_method(model, config=None) -> str:
     """slerp for Gaussian z (it stays on the shell where samples live), lerp for uniform z."""
-    return "lerp" if prior_of(model) == UNIFORM else "slerp"
+    return "lerp" if prior_of(model, config) == UNIFORM else "slerp"
 
 
 def frame_count(points: int, steps: int, loop: bool) -> int:
@@ -276,7 +281,7 @@ def save_direction(run_dir: Path, name: str, vector, *, model, config, checkpoin
         "name": name,
         "model": model.name,
         "model_version": str(model.version),
-        "prior": prior_of(model),
+        "prior": prior_of(model, config),
         "z_dim": str(int(vector.numel())),
         "positive": positive_text or ",".join(map(str, positive)),
         "negative": negative_text or ",".join(map(str, negative)),

@@ -345,6 +345,10 @@ def check_model(model, spec=None, *, plugins=None, loss=_DEFAULT, config=None, s
         before = _params(trainer.nets, model.generator_nets)
         from . import console
 
+        d_calls = []  # does the step call trainer.discriminate (so augmentation reaches D)?
+        plain_discriminate = trainer.discriminate
+        trainer.discriminate = lambda *a, **kw: d_calls.append(1) or plain_discriminate(*a, **kw)
+
         was_quiet = console.is_quiet()
         console.set_quiet(True)
         try:
@@ -401,7 +405,23 @@ def check_model(model, spec=None, *, plugins=None, loss=_DEFAULT, config=None, s
                 _fail(f"{model.name}: '{k}' differs after resuming from the checkpoint")
         if again.step != steps:
             _fail(f"{model.name}: resumed at step {again.step}, expected {steps}")
-    return {"trainer": trainer, "checkpoint": path, "metrics": metrics, "nets": loaded}
+        # -- EMA and augmentation (both come from the trainer) ---------------------------
+        augmented = bool(d_calls)
+        if model.kind == UNCONDITIONAL:
+            missing = [k for k in model.generator_nets if k in trainer.nets
+                       and not c.shapes(f"s.ema.{k}.")]
+            if missing:
+                _fail(f"{model.name}: the checkpoint holds no EMA copy of {', '.join(missing)}")
+            _m, _cfg, _spec, averaged, _c = load_model(path, plugins=p, device="cpu")
+            for k, e in trainer.ema.items():
+                for name, t in e.module.state_dict().items():
+                    if not torch.equal(averaged[k].state_dict()[name].cpu(), t.cpu()):
+                        _fail(f"{model.name}: load_model did not return the EMA copy of '{k}'")
+            if spec.kind == "image" and not augmented:
+                console.warn(f"{model.name}: train_step never calls trainer.discriminate(), so "
+                             "--augment cannot reach its discriminator (docs/plugins.md)")
+    return {"trainer": trainer, "checkpoint": path, "metrics": metrics, "nets": loaded,
+            "augmentation_reaches_d": augmented}
 
 
 # -- losses ------------------------------------------------------------------------------

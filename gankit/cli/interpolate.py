@@ -158,7 +158,7 @@ def interpolate(ctx, run, seed_a, seed_b, seeds, steps, method, loop, gif, fps, 
     if spec.kind != "image":
         raise UsageError(f"'{model.name}' makes {spec.kind} data, not images; interpolate "
                          "draws image frames (use `gankit sample --out FILE.npy`)")
-    check_truncation(model, truncation)
+    check_truncation(model, truncation, config)
     check_output_memory("--steps", steps, n_frames, (spec.channels, *(2 * [max(spec.size, size or 0)])))
     if direction is not None:
         vec = load_direction(require_run_dir(c, "--direction"), direction, model, config)
@@ -166,7 +166,7 @@ def interpolate(ctx, run, seed_a, seed_b, seeds, steps, method, loop, gif, fps, 
         z, _ = walk(z0[0], vec, start, stop, steps, loop=loop)
         what = f"seed {points[0]} along '{direction}' from {start:g} to {stop:g}"
     else:
-        method = default_method(model) if method == "auto" else method
+        method = default_method(model, config) if method == "auto" else method
         zs = latents_for_seeds(model, config, points, truncation=truncation)
         z = chain(zs, steps, method, loop=loop)
         what = f"{method} through seeds {','.join(map(str, points))}" + (" and back" if loop else "")

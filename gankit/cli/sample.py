@@ -58,7 +58,7 @@ def sample(run, num, seed, seeds, grid, label, truncation, directions, out, devi
     dev = pick_device(device)
     model, config, spec, nets, c = load_model(run, device=dev, ema=not no_ema)
     require_kind(model, UNCONDITIONAL, "sample", "use `gankit translate` for translation models")
-    check_truncation(model, truncation)
+    check_truncation(model, truncation, config)
     if label and (spec.kind == "vector" or str(out).endswith(".npy")):
         raise UsageError("--label draws seeds under an image grid: use --out FILE.png")
     cols, rows = grid_shape(len(seed_list), grid)

@@ -73,8 +73,7 @@ def prior(src: Source) -> str:
     (vanilla's ``--set prior=``)."""
     from ..latent import prior_of
 
-    p = getattr(src.config, "prior", None)
-    return p if p in ("gaussian", "uniform") else prior_of(src.model)
+    return prior_of(src.model, src.config)
 
 
 # -- the wrapper that is exported ----------------------------------------------------------

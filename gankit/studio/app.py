@@ -263,7 +263,7 @@ class Studio:
         })
         if model.kind == UNCONDITIONAL:
             z_dim = int(model.z_dim(loaded.config))
-            prior = prior_of(model)
+            prior = prior_of(model, loaded.config)
             dirs = []
             if entry.run_dir is not None:
                 for row in list_directions(entry.run_dir):
@@ -273,7 +273,7 @@ class Studio:
                         row["range"] = direction_range(row["norm"], z_dim, prior)
                     row.pop("path", None)
                     dirs.append(row)
-            out.update({"z_dim": z_dim, "prior": prior, "default_method": default_method(model),
+            out.update({"z_dim": z_dim, "prior": prior, "default_method": default_method(model, loaded.config),
                         "truncation": prior == "gaussian", "directions": dirs})
         else:
             names = (spec.name or "").split(" -> ")
@@ -327,7 +327,7 @@ class Studio:
 
             loaded = self._load(entry, refresh=True)
             self._unconditional_images(loaded)
-            m = default_method(loaded.model) if method == "auto" else method
+            m = default_method(loaded.model, loaded.config) if method == "auto" else method
             points = self._latents(loaded, seeds, truncation, [])
             z = chain(points, frames, m, loop=loop)
             if specs:  # the same offset on every frame
