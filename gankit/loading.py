@@ -119,17 +119,5 @@ def load_model(target, plugins=None, device="cpu", nets_wanted=None, ema: bool =
                 f"{c.path}: weights do not fit model '{model.name}' ({str(exc).splitlines()[0]})"
             ) from None
         net.to(device).eval()
-    check_finite(c, nets)
     return model, config, spec, nets, c
 
-
-def check_finite(c, nets) -> None:
-    """Refuse networks holding NaN or inf (an edited or damaged file): they would give
-    blank or garbage samples without a word. One pass over every tensor."""
-    import torch
-
-    for k, net in nets.items():
-        for name, t in (*net.named_parameters(), *net.named_buffers()):
-            if t.is_floating_point() and not bool(torch.isfinite(t).all()):
-                raise CheckpointError(f"{c.path}: weights are not finite (NaN or inf in "
-                                      f"{k}.{name}); use an earlier checkpoint of the run")

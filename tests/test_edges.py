@@ -412,7 +412,7 @@ def test_sample_refuses_non_finite_weights(base, tmp_path):
     bad = tmp_path / "nan.safetensors"
     save_file(tensors, str(bad), metadata=meta)
     refused(cli("sample", bad, "-n", "4", "--out", tmp_path / "s.png"),
-            "nan.safetensors", "not finite", key[len("s.nets."):], code=1)
+            "nan.safetensors", "non-finite", key, code=1)
     assert not (tmp_path / "s.png").exists()
 
 
