@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 
 @dataclass(frozen=True)
@@ -33,8 +33,19 @@ class DataSpec:
 
 
 @dataclass
+class NoOptions:
+    """The options of a data set that declares none."""
+
+
+@dataclass
 class LoadOptions:
-    """What ``gankit train`` passes to :meth:`Dataset.load`."""
+    """What ``gankit train`` passes to :meth:`Dataset.load`.
+
+    ``config`` is an instance of the data set's ``Config`` with the user's
+    ``--set data.KEY=VALUE`` applied; ``seed`` is the run's ``--seed`` (for data sets
+    drawn at random); ``extra`` holds other options of the run (``download``, ``cache``,
+    models' own flags).
+    """
 
     path: str | None = None
     image_size: int | None = None
@@ -46,6 +57,7 @@ class LoadOptions:
     extra: dict = field(default_factory=dict)
     warn: Callable[[str], None] | None = None
     progress: Any = None
+    config: Any = None
 
 
 @dataclass
@@ -81,6 +93,12 @@ class Dataset:
     #: random horizontal flips keep what the images mean (False for digits and text: a
     #: mirrored 7 is not a 7); training flips only when this and ``--no-flip`` allow
     flip: bool = True
+    #: the data set's own options, a dataclass whose fields (each with a default and
+    #: ``metadata={"help": ...}``) are set with ``gankit train --set data.KEY=VALUE``
+    Config: ClassVar[type] = NoOptions
+    #: training options this data set suggests (e.g. ``{"steps": 16000, "lr": 5e-4}``,
+    #: ``"decay_from"``), used unless the user sets them
+    suggested: ClassVar[dict] = {}
 
     def load(self, options: LoadOptions) -> Data:
         raise NotImplementedError
@@ -93,4 +111,12 @@ class Dataset:
             "needs_path": self.needs_path,
             "flip": self.kind == "image" and bool(self.flip),
             "plugin": getattr(self, "plugin", None),
+            "options": describe(self.Config),
+            "suggested": dict(self.suggested),
         }
+
+
+def describe(cls) -> list[dict]:
+    from .config import describe as describe_fields
+
+    return describe_fields(cls)

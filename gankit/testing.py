@@ -532,6 +532,16 @@ def check_dataset(dataset, options=None, *, plugins=None, deterministic: bool = 
                                  for k, v in options.items()})
     if dataset.needs_path and not options.path:
         _fail(f"{cls}.needs_path is True: pass options={{'path': ...}} to check it")
+    if options.config is None:  # the data set's options at their defaults, as training has
+        import dataclasses
+
+        if not dataclasses.is_dataclass(dataset.Config):
+            _fail(f"{cls}.Config must be a dataclass (its fields are --set data.KEY options)")
+        try:
+            options.config = dataset.Config()
+        except TypeError as exc:
+            _fail(f"{cls}.Config: every field needs a default ({exc})")
+        _json_ok(dataset.describe(), cls)
 
     data = dataset.load(options)
     if not isinstance(data, Data):

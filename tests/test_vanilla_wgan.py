@@ -88,7 +88,9 @@ def test_train_vanilla_with_wgan_gp_loss_from_the_cli(run_cli, tmp_path):
     assert res.exit_code == 0, res.stderr
     cfg = json.loads((tmp_path / "runs" / "w" / "config.json").read_text())
     assert cfg["loss"] == "wgan-gp" and cfg["data"]["name"] == "ring8"
-    assert cfg["options"]["lr"] == 1e-4 and cfg["options"]["betas"] == [0.0, 0.9]
+    # ring8 suggests its learning rate (over the loss's 1e-4); the loss's betas stay
+    assert cfg["options"]["lr"] == 5e-4 and cfg["options"]["betas"] == [0.0, 0.9]
+    assert "decay_from" not in cfg["options"]["extra"]  # it goes with the suggested steps
     assert (tmp_path / "runs" / "w" / "checkpoints" / "step-0000003.safetensors").exists()
 
 

@@ -52,7 +52,9 @@ def list_models(as_json, options):
 
 @click.command("list-datasets")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def list_datasets(as_json):
+@click.option("--options", is_flag=True,
+              help="Also list each data set's --set data.KEY=VALUE options.")
+def list_datasets(as_json, options):
     """List the registered data sets."""
     items = [d.describe() for d in _plugins().datasets()]
     if as_json:
@@ -61,6 +63,12 @@ def list_datasets(as_json):
     _table("datasets", ["name", "kind", "needs --data", "summary", "plugin"],
            [(d["name"], d["kind"], "yes" if d["needs_path"] else "", d["summary"], d["plugin"])
             for d in items])
+    if options:
+        for d in items:
+            if d["options"]:
+                _table(f"{d['name']} --set data.KEY=VALUE options",
+                       ["option", "type", "default", "help"],
+                       [(o["name"], o["type"], o["default"], o["help"]) for o in d["options"]])
 
 
 @click.command("list-losses")

@@ -66,7 +66,8 @@ _FIELD: dict = {}
 @click.option("--resume", type=str, help="Continue a run folder or checkpoint file.")
 @click.option("--override", is_flag=True, help="With --resume: allow flags that change the run.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
-              help="Model option (gankit list-models --options); repeatable.")
+              help="Model option (gankit list-models --options), or data.KEY=VALUE for the "
+                   "data set's own (gankit list-datasets --options); repeatable.")
 @click.pass_context
 def train(ctx, model, data, dataset, image_size, batch_size, steps, epochs, lr, beta1,
           beta2, loss, seed, device, precision, out, name, sample_every, checkpoint_every,

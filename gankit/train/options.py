@@ -55,6 +55,8 @@ class TrainOptions:
     ada_target: float | None = None
     #: observers to switch on, e.g. ("tensorboard",): plugins read ``trainer.options.log``
     log: tuple[str, ...] = ()
+    #: the data set's own options (``--set data.KEY=VALUE``), as given
+    data_options: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
 
     # options that a resumed run may change without --override

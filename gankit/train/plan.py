@@ -58,6 +58,7 @@ def load_data(plugins, model, options: TrainOptions, *, path, name, progress=Non
     if ds.needs_path and not path:
         raise UsageError(f"--dataset {name} needs --data PATH (a folder with its files)")
     lo = LoadOptions(
+        config=data_config(ds, options.data_options),
         path=path,
         image_size=image_size or options.image_size,
         grayscale=options.grayscale,
@@ -75,6 +76,19 @@ def load_data(plugins, model, options: TrainOptions, *, path, name, progress=Non
     if not ds.flip:
         data.meta = {**(data.meta or {}), "flip": False}  # the batcher honours it
     return data
+
+
+def data_config(ds, values: dict):
+    """The data set's ``Config`` with ``--set data.KEY=VALUE`` applied (checked)."""
+    return apply_sets(ds.Config(), {str(k): str(v) for k, v in (values or {}).items()},
+                      what=f"data set '{ds.name}' (--set data.KEY=VALUE)")
+
+
+def split_sets(sets: dict) -> tuple[dict, dict]:
+    """``--set`` pairs -> (the model's, the data set's: ``data.KEY`` without ``data.``)."""
+    model = {k: v for k, v in sets.items() if not k.startswith("data.")}
+    data = {k[len("data."):]: v for k, v in sets.items() if k.startswith("data.")}
+    return model, data
 
 
 def as_domains(loaded) -> dict:
@@ -173,6 +187,9 @@ def _resumed_options(options, checkpoint, sets, explicit, override, resume):
             continue
         if k in options.extra or k in saved.extra:  # a model's own flag, kept in extra
             a, b = saved.extra.get(k), options.extra.get(k)
+        elif k == "data_options":  # only the data options given now
+            a = {kk: saved.data_options.get(kk) for kk in options.data_options}
+            b = dict(options.data_options)
         else:
             a, b = getattr(saved, k), getattr(options, k)
         if (tuple(a) if isinstance(a, list) else a) != b:
@@ -187,6 +204,8 @@ def _resumed_options(options, checkpoint, sets, explicit, override, resume):
         if k in TrainOptions.RESUMABLE or override:
             if k in options.extra or k in saved.extra:
                 merged["extra"][k] = options.extra.get(k)
+            elif k == "data_options":
+                merged[k] = {**saved.data_options, **options.data_options}
             else:
                 merged[k] = getattr(options, k)
     if options.steps is None and "epochs" not in explicit:
@@ -222,6 +241,29 @@ def _fill_defaults(options, model, plugins, explicit, resuming, loss=None):
     return loss
 
 
+def _apply_suggestions(options, model, plugins, explicit) -> set:
+    """A data set's suggested training options where the user set none (they win over
+    the loss's and the model's defaults). Returns the options it set. A suggested
+    ``decay_from`` comes only with the suggested ``steps`` it was meant for."""
+    name = options.dataset or ("imagefolder" if options.data else
+                               model.training_defaults().get("dataset"))
+    if not name or name not in plugins.datasets():
+        return set()
+    fields = {f.name for f in dataclasses.fields(TrainOptions)}
+    done = set()
+    suggested = plugins.datasets().get(name).suggested
+    for key, value in suggested.items():
+        if key in explicit or (key == "steps" and options.epochs):
+            continue
+        if key in fields and getattr(options, key) is None:
+            setattr(options, key, value)
+            done.add(key)
+    if "decay_from" in suggested and "decay_from" not in options.extra and (
+            "steps" in done or "steps" not in suggested):
+        options.extra["decay_from"] = suggested["decay_from"]
+    return done
+
+
 def _load_domains(model, plugins, options):
     with console.lazy_progress("decoding images") as progress:
         domains = as_domains(model.load_data(plugins, options, progress))
@@ -245,10 +287,13 @@ def plan(options: TrainOptions, plugins=None, *, sets: dict | None = None, expli
 
     plugins = plugins or get_plugins()
     options = options.normalised()
-    sets = dict(sets or {})
+    sets, data_sets = split_sets(dict(sets or {}))
     # explicit options: TrainOptions fields, and models' own flags (kept in extra)
     explicit = set(explicit) & ({f.name for f in dataclasses.fields(TrainOptions)}
                                 | (set(options.extra) - {"download", "cache"}))
+    if data_sets:
+        options.data_options = {**options.data_options, **data_sets}
+        explicit.add("data_options")
     checkpoint = None
     if resume:
         run, checkpoint = Run.for_resume(resume)
@@ -261,7 +306,10 @@ def plan(options: TrainOptions, plugins=None, *, sets: dict | None = None, expli
         _check_version(checkpoint, model)
     if loss is not None:
         options.loss = loss.name
-    loss = _fill_defaults(options, model, plugins, explicit, checkpoint is not None, loss)
+    suggested = set() if checkpoint is not None else _apply_suggestions(options, model,
+                                                                        plugins, explicit)
+    loss = _fill_defaults(options, model, plugins, explicit | suggested,
+                          checkpoint is not None, loss)
     check_numbers(options)
 
     if config is None and checkpoint is not None:

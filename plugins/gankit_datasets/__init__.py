@@ -6,6 +6,8 @@ cache file so the next run starts at once. Heavy imports happen inside ``load``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from gankit import Data, Dataset, DataSpec, GankitError, hookimpl
 
 __version__ = "1.0.0"
@@ -29,19 +31,33 @@ def to_data(array_nhwc, name: str, names=None, size: int | None = None) -> Data:
     return Data(samples=t, spec=spec, names=list(names or []))
 
 
+@dataclass
+class SushiOptions:
+    count: int = field(default=256, metadata={"help": "how many pictures to draw"})
+    vary: bool = field(default=False, metadata={
+        "help": "draw a different set for each --seed (default: the same pictures every run)"})
+
+
 class Sushi(Dataset):
     name = "sushi"
     summary = "256 nigiri on black, drawn procedurally (salmon, tuna, tamago, shrimp, eel)"
     default_size = 96
     style = "day"
+    Config = SushiOptions
 
     def load(self, options):
         from .sushi import render_sushi, sushi_labels
 
         size = options.image_size or self.default_size
-        n = int(options.extra.get("sushi_count", 256))
-        arr = render_sushi(n=n, size=size, seed=options.seed if options.extra.get("sushi_seed") else 0,
+        cfg = options.config or SushiOptions()
+        if "sushi_count" in options.extra or "sushi_seed" in options.extra:  # 0.1's route
+            cfg = SushiOptions(count=int(options.extra.get("sushi_count", cfg.count)),
+                               vary=bool(options.extra.get("sushi_seed", cfg.vary)))
+        if cfg.count < 1:
+            raise GankitError(f"--set data.count={cfg.count}: must be at least 1")
+        arr = render_sushi(n=cfg.count, size=size, seed=options.seed if cfg.vary else 0,
                            style=self.style)
+        n = cfg.count
         labels = sushi_labels(n)
         return to_data(arr, self.name, [f"{i:04d}-{lab}" for i, lab in enumerate(labels)])
 

@@ -14,6 +14,7 @@ the mode centres and the standard deviation, which ``gankit evaluate`` uses.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 from gankit import Data, Dataset, DataSpec, GankitError
 
@@ -44,15 +45,22 @@ def sample_mixture(centers, std: float, n: int, seed: int):
     return c[idx] + std * torch.randn((n, c.shape[1]), generator=g)
 
 
+@dataclass
+class MixtureOptions:
+    count: int = field(default=DEFAULT_COUNT, metadata={"help": "points drawn (from --seed)"})
+
+
 class Mixture2D(Dataset):
     kind = "vector"
     std: float = 0.02
+    Config = MixtureOptions
 
     def centers(self) -> list[list[float]]:
         raise NotImplementedError
 
     def load(self, options):
-        n = int(options.extra.get("toy_count", DEFAULT_COUNT))
+        cfg = options.config or MixtureOptions()
+        n = int(options.extra.get("toy_count", cfg.count))  # extra: gankit 0.1's route
         if n < 1:
             raise GankitError(f"{self.name}: the sample count must be at least 1, not {n}")
         centers = self.centers()
@@ -65,6 +73,8 @@ class Ring8(Mixture2D):
     name = "ring8"
     summary = "2-D: 8 Gaussians on a circle of radius 2, std 0.02 (mode-collapse benchmark)"
     std = 0.02
+    # what reaches all 8 modes with >= 90 % high-quality samples (README, mode collapse)
+    suggested = {"lr": 5e-4, "steps": 16000, "decay_from": 8000}
 
     def centers(self):
         return ring_centers(8, 2.0)

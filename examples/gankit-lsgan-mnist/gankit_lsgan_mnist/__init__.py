@@ -73,8 +73,18 @@ class LSGANPearson(Loss):
         return (0.5 * ((real_scores.float() - 1) ** 2).mean()
                 + 0.5 * ((fake_scores.float() + 1) ** 2).mean())
 
+    # One argument on purpose: a generator loss that declares ``real_scores`` makes the
+    # training step compute D's scores on real images for it (one more D forward pass);
+    # this one does not need them. gankit's relativistic losses (rsgan, ragan, ralsgan)
+    # show the two-argument form.
     def g_loss(self, fake_scores):
         return 0.5 * (fake_scores.float() ** 2).mean()
+
+
+@dataclass
+class DigitsOptions:
+    count: int = field(default=2048, metadata={"help": "how many digits to draw"})
+    seed: int = field(default=0, metadata={"help": "which digits (the same set for a seed)"})
 
 
 class Digits(Dataset):
@@ -83,6 +93,7 @@ class Digits(Dataset):
     kind = "image"
     default_size = 28
     flip = False  # mirrored digits are not digits
+    Config = DigitsOptions  # gankit train --set data.count=6000 --set data.seed=1
 
     def load(self, options):
         import torch
@@ -92,8 +103,11 @@ class Digits(Dataset):
         from .digits import render_digits
 
         size = options.image_size or self.default_size
-        n = int(options.extra.get("digits_count", 2048))
-        seed = int(options.extra.get("digits_seed", 0))
+        cfg = options.config or DigitsOptions()
+        n = int(options.extra.get("digits_count", cfg.count))  # extra: gankit 0.1's route
+        seed = int(options.extra.get("digits_seed", cfg.seed))
+        if n < 1:
+            raise GankitError(f"--set data.count={n}: must be at least 1")
         images, labels = render_digits(n, size=size, seed=seed)
         samples = torch.from_numpy(images).unsqueeze(1)  # uint8 (N, 1, H, W)
         spec = DataSpec(kind="image", channels=1, size=size, name=self.name)
