@@ -182,3 +182,22 @@ def test_train_sample_interpolate(run_cli, folder, tmp_path):
         assert run_cli("sample", "runs/lw", "--seeds", "5", "--out", name).exit_code == 0
     a, b = (np.asarray(Image.open(tmp_path / n)) for n in ("a.png", "b.png"))
     assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("own, want", [(96, 64), (128, 128), (300, 256), (None, 64), (40, 64)])
+def test_image_size_from_the_data_set(own, want, monkeypatch):
+    """Without --image-size: the data set's size when buildable, else the largest below."""
+    from gankit.models import GANModel
+    from gankit.train.options import TrainOptions
+
+    seen = {}
+    monkeypatch.setattr(GANModel, "load_data",
+                        lambda self, plugins, options, progress=None: seen.setdefault(
+                            "size", options.image_size))
+    ds = types.SimpleNamespace(default_size=own)
+    plugins = types.SimpleNamespace(datasets=lambda: {"sushi": ds, "imagefolder": ds})
+    plugin.Lightweight().load_data(plugins, TrainOptions(model="lightweight"))
+    assert seen["size"] == want
+    seen.clear()
+    plugin.Lightweight().load_data(plugins, TrainOptions(model="lightweight", image_size=128))
+    assert seen["size"] == 128  # an explicit size is left to check()

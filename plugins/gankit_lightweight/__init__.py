@@ -69,6 +69,16 @@ class Lightweight(UnconditionalGAN):
             raise GankitError(f"--set rec_size={config.rec_size}: choose 16, 32, 64, 128 "
                               "or 256")
 
+    def load_data(self, plugins, options, progress=None):
+        """Without --image-size: the data set's own size when the networks can be built
+        for it, else the largest size they can build below it (sushi's 96 px -> 64)."""
+        if options.image_size is None:
+            name = options.dataset or ("imagefolder" if options.data else
+                                       self.defaults["dataset"])
+            own = plugins.datasets().get(name).default_size or self.defaults["image_size"]
+            options.image_size = max([s for s in SIZES if s <= own] or [MIN_SIZE])
+        return super().load_data(plugins, options, progress)
+
     def build(self, config, spec, loss=None):
         if loss is not None and not loss.batchnorm_ok:
             raise GankitError(f"--loss {loss.name}: the lightweight discriminator uses batch "
