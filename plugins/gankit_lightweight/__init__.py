@@ -65,7 +65,7 @@ class Lightweight(UnconditionalGAN):
             raise GankitError(f"--set rec_loss={config.rec_loss}: choose mse or l1")
         if not config.rec_weight >= 0:
             raise GankitError(f"--set rec_weight={config.rec_weight}: must be 0 or more")
-        if config.rec_size not in (8, 16, 32, 64, 128, 256):
+        if config.rec_size not in (16, 32, 64, 128, 256):
             raise GankitError(f"--set rec_size={config.rec_size}: choose 16, 32, 64, 128 "
                               "or 256")
 

@@ -14,7 +14,7 @@ half-size copy of the image (at most 128 px), scored by its own head; the scores
 the two heads' 5x5 maps side by side, shape (N, 50). Asked to (``reconstruct=True``),
 it also decodes the main path's 8x8 map, the second path's 8x8 map and one quadrant of
 the main path's 16x16 map back into pictures, and returns them with the matching
-downsamples of its own input (``rec_size``: at most 128 px) as targets: that is the
+box-filtered downsamples of its own input (at most ``rec_size``, 128 px) as targets: that is the
 self-supervision which keeps D from memorising a few hundred images.
 
 All convolutions are spectrally normalised, as in the paper's code. The per-pixel
@@ -247,7 +247,8 @@ class Discriminator(nn.Module):
         self.decode_big = Decoder(d_channels(ndf, 8), channels, self.rec, ndf)
         self.rec_small = min(self.rec, self.small)
         self.decode_small = Decoder(d_channels(ndf, 16), channels, self.rec_small, ndf)
-        self.decode_part = Decoder(d_channels(ndf, 16), channels, self.rec, ndf)
+        self.rec_part = min(self.rec, size // 2)
+        self.decode_part = Decoder(d_channels(ndf, 16), channels, self.rec_part, ndf)
 
     def forward(self, x, reconstruct: bool = False, part: int = 0):
         """Scores (N, 50); with ``reconstruct``, a dict: ``logits`` (the scores), the
@@ -262,8 +263,7 @@ class Discriminator(nn.Module):
             if gate is not None:
                 h = gate(feats[side * D_SLE_RATIO], h)
             feats[side] = h
-        x_small = F.interpolate(x, size=self.small, mode="bilinear", align_corners=False,
-                                antialias=True) if self.small != self.size else x
+        x_small = _resize(x, self.small)
         f_small = self.small_path(x_small)
         n = x.shape[0]
         logits = torch.cat([self.head(feats[8]).reshape(n, -1),
@@ -282,14 +282,14 @@ class Discriminator(nn.Module):
             "rec_part": self.decode_part(quarter),
             "target_big": _resize(x, self.rec),
             "target_small": _resize(x_small, self.rec_small),
-            "target_part": _resize(crop, self.rec),
+            "target_part": _resize(crop, self.rec_part),
         }
 
 
 def _resize(x, side: int):
-    if x.shape[-1] == side:
-        return x
-    return F.interpolate(x, size=side, mode="bilinear", align_corners=False, antialias=True)
+    """Downsample by a power of two with a box filter (every image side here is one)."""
+    factor = x.shape[-1] // side
+    return x if factor == 1 else F.avg_pool2d(x, factor)
 
 
 def init_weights(module) -> None:
