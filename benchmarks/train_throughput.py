@@ -700,7 +700,18 @@ class BareCycleGAN:
                            self.batch)
 
 
+def own_step(model) -> bool:
+    """True when ``model`` trains with a step of its own, not UnconditionalGAN's."""
+    from gankit import UnconditionalGAN
+
+    return (isinstance(model, UnconditionalGAN)
+            and type(model).train_step is not UnconditionalGAN.train_step)
+
+
 def make_bare(trainer, levers: set, label: str, seed: int):
+    if own_step(trainer.model):
+        raise SystemExit(f"model '{trainer.model.name}' has its own training step; the bare "
+                         "loops reproduce the built-in one only: run with --no-bare")
     if trainer.model.kind == "unconditional" and {"G", "D"} <= set(trainer.nets):
         return BareUnconditional(trainer, levers, label, seed)
     if {"G_AB", "G_BA", "D_A", "D_B"} <= set(trainer.nets) and trainer.data_b is not None:
@@ -720,6 +731,10 @@ def measure_train(args, size: int, batch: int, out: Path) -> dict:
         runners.append(GankitRunner(args, size, batch, parse_gankit_variant(spec), out, label))
     first = runners[0]
     bare_specs = [] if args.no_bare else args.bare
+    if bare_specs and not args.bare_given and own_step(first.trainer.model):
+        print(f"note: model '{first.trainer.model.name}' has its own training step, which "
+              "the bare loops do not reproduce; timing gankit only", file=sys.stderr)
+        bare_specs = []
     for spec in bare_specs:
         label, levers = parse_bare_variant(spec, first.precision, first.channels_last)
         bare = make_bare(first.trainer, levers, f"bare [{label}]", args.seed)
@@ -1066,6 +1081,7 @@ def main(argv=None) -> int:
 
     # the default recipe, and gankit without EMA and augmentation (the bare loops' work)
     args.gankit = args.gankit or ["default", "ema=0,augment=none"]
+    args.bare_given = args.bare is not None
     args.bare = args.bare or ["none", "all"]
     if args.short:
         args.image_size = "32" if args.image_size == "64" else args.image_size

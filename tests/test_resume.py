@@ -3,8 +3,9 @@ same state, bit for bit, as the same run trained in one go.
 
 Parametrized over the built-in models that resume has to get right: dcgan, wgan-gp
 (critic steps: several batches per step, and the gradient penalty's random
-interpolation) and cyclegan (two data sets, random crops, image pools and the linear
-LR decay). The data sets are small so epochs roll over (a new seeded permutation)
+interpolation), cyclegan (two data sets, random crops, image pools and the linear
+LR decay) and lightweight (generator noise, a random quadrant to reconstruct, spectral
+norm's power-iteration buffers, augmentation always on). The data sets are small so epochs roll over (a new seeded permutation)
 inside the runs, flips are on, and the whole checkpoint is compared: weights,
 optimizer moments, schedulers, batcher permutation and generator, global RNG and the
 model's extra state.
@@ -37,6 +38,9 @@ MODELS = {
     "wgan-gp": dict(sets={"ngf": "8", "ndf": "8"}, batch_size=4, domains=1),
     "cyclegan": dict(sets={"ngf": "4", "ndf": "4", "n_blocks": "1", "pool_size": "3"},
                      batch_size=2, domains=2, extra={"decay_from": 2}),
+    # noise injection, a random decoder quadrant, spectral norm's power iteration
+    "lightweight": dict(sets={"ngf": "4", "ndf": "4", "z_dim": "16"}, batch_size=4, domains=1,
+                        image_size=64),
 }
 
 
@@ -56,7 +60,7 @@ def data(tmp_path_factory):
 
 def options(model, root, name, data, steps=STEPS, **kw):
     spec = MODELS[model]
-    o = TrainOptions(model=model, data=str(data[0]), image_size=32,
+    o = TrainOptions(model=model, data=str(data[0]), image_size=spec.get("image_size", 32),
                      batch_size=spec["batch_size"], steps=steps, seed=3, out=str(root),
                      name=name, sample_every=2, checkpoint_every=2, log_every=2, keep_last=0,
                      extra={"cache": True, **spec.get("extra", {})}, **kw)

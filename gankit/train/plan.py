@@ -376,7 +376,13 @@ def _small_data_choices(options: TrainOptions, model, domains) -> list[str]:
     main = next(iter(domains.values()))
     n = len(main)
     images = main.spec.kind == "image"
-    if options.augment is None:
+    own = model.training_defaults().get("augment") if images else None
+    if options.augment is None and own:  # the model's own default, whatever the data size
+        options.augment = own
+        if own != "none":
+            notes.append(f"augmentation: DiffAugment {own} before D ({model.name}'s default; "
+                         "--augment none turns it off)")
+    elif options.augment is None:
         auto = unconditional and images and n < AUGMENT_BELOW
         options.augment = DEFAULT_POLICY if auto else "none"
         if auto:

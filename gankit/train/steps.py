@@ -34,16 +34,18 @@ class StepHelpers:
         """The networks to sample with: the EMA copies in place of the generators."""
         return {**self.nets, **{k: e.module for k, e in self.ema.items()}}
 
-    def discriminate(self, x, net: str = "D", real: bool = False):
-        """``nets[net](x)`` after the run's augmentation (``--augment``), as every D call
-        of a step should be made, real and generated alike. ``real=True`` marks real
-        images: their scores drive the adaptive augmentation probability."""
+    def discriminate(self, x, net: str = "D", real: bool = False, **kwargs):
+        """``nets[net](x, **kwargs)`` after the run's augmentation (``--augment``), as every
+        D call of a step should be made, real and generated alike. ``real=True`` marks
+        real images: their scores drive the adaptive augmentation probability. What the
+        network returns comes back whole: its scores, or a tuple whose first element or
+        a dict whose ``"logits"`` entry holds them, beside other outputs."""
         if self.augment is None:
-            return self.nets[net](x)
-        scores = self.nets[net](self.augment(x))
+            return self.nets[net](x, **kwargs)
+        out = self.nets[net](self.augment(x), **kwargs)
         if real and self.augment.adaptive:
-            self.augment.accumulate(scores)
-        return scores
+            self.augment.accumulate(scores_of(out))
+        return out
 
     # -- helpers for models' train_step ----------------------------------------------
     def next_batch(self, domain: str | None = None):
@@ -105,3 +107,13 @@ class StepHelpers:
         if self.world_size > 1:
             engine.all_reduce_mean_([p.grad for o in opts for g in o.param_groups
                                      for p in g["params"]])
+
+
+def scores_of(out):
+    """The scores in a discriminator's output: the tensor itself, the first element of
+    a tuple or list, or the ``"logits"`` entry of a dict."""
+    if isinstance(out, dict):
+        return out["logits"]
+    if isinstance(out, (tuple, list)):
+        return out[0]
+    return out
