@@ -140,7 +140,7 @@ def test_discriminate_passes_outputs_and_kwargs_through():
 def test_model_default_augmentation_holds_for_large_data():
     """Other models get augmentation only below 5,000 images; lightweight always."""
     from gankit.train.options import TrainOptions
-    from gankit.train.plan import _small_data_choices
+    from gankit.train.choices import small_data_choices
 
     class Big:
         spec = DataSpec("image", 3, 64)
@@ -148,17 +148,17 @@ def test_model_default_augmentation_holds_for_large_data():
         def __len__(self):
             return 20_000
 
-    notes = _small_data_choices(TrainOptions(model="lightweight"), plugin.Lightweight(),
+    notes = small_data_choices(TrainOptions(model="lightweight"), plugin.Lightweight(),
                                 {"A": Big()})
     o = TrainOptions(model="lightweight")
-    _small_data_choices(o, plugin.Lightweight(), {"A": Big()})
+    small_data_choices(o, plugin.Lightweight(), {"A": Big()})
     assert o.augment == "color,translation,cutout"
     assert any("lightweight's default" in n for n in notes)
     o = TrainOptions(model="lightweight", augment="none")
-    _small_data_choices(o, plugin.Lightweight(), {"A": Big()})
+    small_data_choices(o, plugin.Lightweight(), {"A": Big()})
     assert o.augment == "none"
     o = TrainOptions(model="dcgan")
-    _small_data_choices(o, gt.builtin_plugins().models().get("dcgan"), {"A": Big()})
+    small_data_choices(o, gt.builtin_plugins().models().get("dcgan"), {"A": Big()})
     assert o.augment == "none"
 
 

@@ -19,14 +19,10 @@ from ..config import apply_sets, from_dict
 from ..datasets import LoadOptions
 from ..errors import CheckpointError, GankitError, UsageError
 from ..run import Run, not_a_run
+from .choices import apply_suggestions, flip_choice, small_data_choices
 from .options import TrainOptions
 
 DEFAULT_STEPS = 2000
-DEFAULT_EMA_KIMG = 10.0
-#: augmentation is on by default for image data sets smaller than this
-AUGMENT_BELOW = 5000
-DEFAULT_POLICY = "color,translation,cutout"
-SMALL_DATA = 1000
 
 
 @dataclass
@@ -241,29 +237,6 @@ def _fill_defaults(options, model, plugins, explicit, resuming, loss=None):
     return loss
 
 
-def _apply_suggestions(options, model, plugins, explicit) -> set:
-    """A data set's suggested training options where the user set none (they win over
-    the loss's and the model's defaults). Returns the options it set. A suggested
-    ``decay_from`` comes only with the suggested ``steps`` it was meant for."""
-    name = options.dataset or ("imagefolder" if options.data else
-                               model.training_defaults().get("dataset"))
-    if not name or name not in plugins.datasets():
-        return set()
-    fields = {f.name for f in dataclasses.fields(TrainOptions)}
-    done = set()
-    suggested = plugins.datasets().get(name).suggested
-    for key, value in suggested.items():
-        if key in explicit or (key == "steps" and options.epochs):
-            continue
-        if key in fields and getattr(options, key) is None:
-            setattr(options, key, value)
-            done.add(key)
-    if "decay_from" in suggested and "decay_from" not in options.extra and (
-            "steps" in done or "steps" not in suggested):
-        options.extra["decay_from"] = suggested["decay_from"]
-    return done
-
-
 def _load_domains(model, plugins, options):
     with console.lazy_progress("decoding images") as progress:
         domains = as_domains(model.load_data(plugins, options, progress))
@@ -306,7 +279,7 @@ def plan(options: TrainOptions, plugins=None, *, sets: dict | None = None, expli
         _check_version(checkpoint, model)
     if loss is not None:
         options.loss = loss.name
-    suggested = set() if checkpoint is not None else _apply_suggestions(options, model,
+    suggested = set() if checkpoint is not None else apply_suggestions(options, model,
                                                                         plugins, explicit)
     loss = _fill_defaults(options, model, plugins, explicit | suggested,
                           checkpoint is not None, loss)
@@ -350,8 +323,8 @@ def plan(options: TrainOptions, plugins=None, *, sets: dict | None = None, expli
                          if options.epochs else
                          model.training_defaults().get("steps", DEFAULT_STEPS))
     check_numbers(options)
-    notes = _small_data_choices(options, model, domains)
-    notes += _flip_choice(options, domains)
+    notes = small_data_choices(options, model, domains)
+    notes += flip_choice(options, domains)
     if checkpoint is not None:
         checkpoint.state_layout()  # an edited state skeleton: its own error first
         if run is None:
@@ -360,70 +333,6 @@ def plan(options: TrainOptions, plugins=None, *, sets: dict | None = None, expli
         run = _new_run(options)
     return Plan(model=model, config=config, options=options, loss=loss, data=domains,
                 run=run, plugins=plugins, checkpoint=checkpoint, notes=notes)
-
-
-def _small_data_choices(options: TrainOptions, model, domains) -> list[str]:
-    """Fill in the EMA and augmentation defaults; say what was chosen and why."""
-    from ..augment import parse_policy
-    from ..models import UNCONDITIONAL
-
-    notes = []
-    unconditional = model.kind == UNCONDITIONAL
-    if options.ema is None:
-        options.ema = DEFAULT_EMA_KIMG if unconditional else 0.0
-    if not (math.isfinite(options.ema) and options.ema >= 0):
-        raise UsageError(f"--ema {options.ema}: a half-life in thousands of images, 0 for none")
-    main = next(iter(domains.values()))
-    n = len(main)
-    images = main.spec.kind == "image"
-    own = model.training_defaults().get("augment") if images else None
-    if options.augment is None and own:  # the model's own default, whatever the data size
-        options.augment = own
-        if own != "none":
-            notes.append(f"augmentation: DiffAugment {own} before D ({model.name}'s default; "
-                         "--augment none turns it off)")
-    elif options.augment is None:
-        auto = unconditional and images and n < AUGMENT_BELOW
-        options.augment = DEFAULT_POLICY if auto else "none"
-        if auto:
-            notes.append(f"augmentation: DiffAugment {DEFAULT_POLICY} before D (on by default "
-                         f"below {AUGMENT_BELOW:,} images; --augment none turns it off)")
-    try:
-        policy = parse_policy(options.augment)
-    except GankitError as exc:
-        raise UsageError(f"--augment {options.augment}: {exc}") from None
-    options.augment = ",".join(policy) if policy else "none"
-    if policy and not images:
-        raise UsageError(f"--augment {options.augment}: augmentation is for image data")
-    for flag, value in (("--augment-p", options.augment_p), ("--ada-target", options.ada_target)):
-        if value is not None and not 0 <= value <= 1:
-            raise UsageError(f"{flag} {value}: must be in [0, 1]")
-    if unconditional and images and n < SMALL_DATA:
-        on = [w for w, yes in (("augmentation", bool(policy)), ("an EMA generator",
-                                                                 options.ema > 0)) if yes]
-        notes.append(f"{n} images is a small data set: GANs memorise or collapse on few "
-                     "images" + (f"; gankit uses {' and '.join(on)} for it" if on else "")
-                     + " (docs/small-data.md)")
-    return notes
-
-
-def _flip_choice(options: TrainOptions, domains) -> list[str]:
-    """``--flip`` unset: flips stay on unless the data set refuses them (digits) or an
-    image folder looks like text or digits by ``gankit data check``'s heuristic."""
-    if options.flip is not None:
-        return []
-    options.flip = True
-    main = next(iter(domains.values()))
-    if main.spec.kind != "image" or not (main.meta or {}).get("flip", True):
-        return []
-    from ..datacheck import flip_verdict_for_samples
-
-    verdict = flip_verdict_for_samples(main.samples)
-    if verdict["verdict"] != "unsafe":
-        return []
-    options.flip = False
-    return [f"flips: off, the images look like text or digits ({verdict['reason']}); "
-            "--flip turns them on"]
 
 
 def _new_run(options: TrainOptions) -> Run:
