@@ -12,7 +12,7 @@ from .datasets import Data, Dataset, DataSpec, LoadOptions
 from .errors import CheckpointError, GankitError, UnknownNameError, UsageError
 from .files import atomic_write
 from .hookspecs import hookimpl
-from .loading import load_model
+from .loading import load_model, load_run
 from .logfiles import StepLog, append_line, trim_lines
 from .lookup import get_dataset, get_loss, get_model
 from .losses import Loss, call_g_loss
@@ -38,6 +38,7 @@ __all__ = [
     "TrainOptions",
     "Checkpoint",
     "load_model",
+    "load_run",
     "load_data",
     "get_model",
     "get_loss",

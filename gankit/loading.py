@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 
 from .errors import CheckpointError, GankitError
 from .run import Run
@@ -101,10 +102,11 @@ def load_model(target, plugins=None, device="cpu", nets_wanted=None, ema: bool =
         check_data_kind(model, spec)
     except (GankitError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{c.path}: metadata does not describe a buildable model ({exc})") from None
-    wanted = tuple(nets_wanted or model.generator_nets)
+    wanted = None if nets_wanted == "all" else tuple(nets_wanted or model.generator_nets)
     check_fits(c, model, config, spec, None)  # all: build() below makes every network
     torch.manual_seed(0)
-    nets = {k: v for k, v in model.build(config, spec, None).items() if k in wanted}
+    nets = {k: v for k, v in model.build(config, spec, None).items()
+            if wanted is None or k in wanted}
     weights = c.tensors("s.nets.", device="cpu")
     validate_weights(c, nets, weights)  # dtypes and finite values, EMA too, before loading
     if ema:  # the averaged generator(s) where the run kept them
@@ -120,4 +122,50 @@ def load_model(target, plugins=None, device="cpu", nets_wanted=None, ema: bool =
             ) from None
         net.to(device).eval()
     return model, config, spec, nets, c
+
+
+
+@dataclass
+class LoadedRun:
+    """Everything :func:`load_run` rebuilds from a checkpoint."""
+
+    model: object
+    config: object
+    spec: object  # DataSpec
+    nets: dict  # every network, with the trained weights, eval mode
+    ema: dict  # the EMA copies of the generators, where the run kept them
+    options: object  # TrainOptions
+    checkpoint: object  # Checkpoint
+    run: object | None  # Run, when the checkpoint is inside a run folder
+
+    @property
+    def generators(self) -> dict:
+        """The networks sampling uses: the EMA copies where present, else the trained."""
+        return {k: self.ema.get(k, self.nets[k]) for k in self.model.generator_nets
+                if k in self.nets}
+
+
+def load_run(target, plugins=None, device="cpu") -> LoadedRun:
+    """A run folder or checkpoint rebuilt whole: every network (not only the
+    generators), the EMA generators, the model config, the data spec and the training
+    options; checked as :func:`load_model` checks (one clear error naming the file)."""
+    import copy
+
+    from .train.options import TrainOptions
+
+    model, config, spec, nets, c = load_model(target, plugins=plugins, device=device,
+                                              nets_wanted="all", ema=False)
+    ema = {}
+    for k in model.generator_nets:
+        sd = c.tensors(f"s.ema.{k}.", device="cpu")
+        if k in nets and sd:
+            averaged = copy.deepcopy(nets[k])
+            averaged.load_state_dict(sd)
+            ema[k] = averaged.to(device).eval()
+    try:
+        options = TrainOptions.from_saved(c.train)
+    except GankitError as exc:
+        raise CheckpointError(f"{c.path}: {exc}") from None
+    return LoadedRun(model=model, config=config, spec=spec, nets=nets, ema=ema,
+                     options=options, checkpoint=c, run=Run.of_checkpoint(c.path))
 

@@ -204,3 +204,30 @@ def test_plan_refuses_a_name_in_use(tmp_path):
     trained(tmp_path)
     with pytest.raises(GankitError, match="already holds a run"):
         plan(opts(tmp_path), sets=SETS)
+
+
+# -- gankit.load_run ------------------------------------------------------------------------
+
+
+def test_load_run_gives_every_network_the_ema_and_the_options(tmp_path):
+    import gankit
+
+    t = trained(tmp_path, ema=5.0)
+    r = gankit.load_run(t.run_dir)
+    assert set(r.nets) == {"G", "D"} and set(r.ema) == {"G"}
+    assert r.options.batch_size == 8 and r.spec.size == 32 and r.run.path == t.run_dir
+    for k, v in t.nets["D"].state_dict().items():
+        assert torch.equal(r.nets["D"].state_dict()[k], v)
+    for k, v in t.ema["G"].module.state_dict().items():
+        assert torch.equal(r.ema["G"].state_dict()[k], v)
+        assert torch.equal(r.generators["G"].state_dict()[k], v)
+    assert not r.nets["G"].training and not r.ema["G"].training
+
+
+def test_load_run_of_a_damaged_file_is_one_error(tmp_path):
+    import gankit
+
+    bad = tmp_path / "x.safetensors"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(gankit.CheckpointError, match="x.safetensors"):
+        gankit.load_run(bad)
