@@ -32,6 +32,8 @@ def pick_device(name: str = "auto"):
         getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
     ):
         raise UsageError(f"--device {name}: Apple MPS is not available here; use --device auto")
+    if name == "cuda":  # no index: under torchrun each process takes its own GPU
+        return torch.device("cuda", local_rank() if is_distributed() else 0)
     return torch.device(name)
 
 

@@ -103,6 +103,16 @@ def test_auto_device_prefers_cuda_then_mps(monkeypatch, cuda, mps, expected):
     assert engine.pick_device("auto").type == expected
 
 
+def test_explicit_cuda_under_torchrun_takes_the_local_rank(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(engine, "is_distributed", lambda: True)
+    monkeypatch.setattr(engine, "local_rank", lambda: 1)
+    assert engine.pick_device("cuda") == torch.device("cuda", 1)
+    assert engine.pick_device("cuda:0") == torch.device("cuda", 0)  # an index is kept
+    monkeypatch.setattr(engine, "is_distributed", lambda: False)
+    assert engine.pick_device("cuda") == torch.device("cuda", 0)
+
+
 def test_missing_devices_are_refused_with_the_flag(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
