@@ -1,4 +1,7 @@
-"""Translating image files with a translation model (``gankit translate``, the studio)."""
+"""Translating image files with a translation model (``gankit translate``, the studio).
+
+Importing it costs nothing at ``gankit --help`` time: numpy, Pillow and torch are
+imported where they are used."""
 
 from __future__ import annotations
 
@@ -6,7 +9,6 @@ from pathlib import Path
 
 from . import console
 from .errors import GankitError, UsageError
-from .imageio import IMAGE_EXTENSIONS
 from .models import TRANSLATION
 from .run import Run
 
@@ -51,7 +53,7 @@ def output_name(rel: Path) -> Path:
 def collect_inputs(inputs: list[str], out: Path) -> list[tuple[Path, Path]]:
     """(input file, output file) pairs: files as given, folders recursively with their
     relative paths kept under ``out``."""
-    from .imageio import list_images
+    from .imageio import IMAGE_EXTENSIONS, list_images  # numpy: not at `gankit --help` time
 
     pairs: list[tuple[Path, Path]] = []
     used: set[Path] = set()
