@@ -146,7 +146,8 @@ def test_penalty_is_zero_for_a_unit_slope_critic(plugins):
 
 
 def _opts(tmp_path, **kw):
-    base = dict(model="vanilla", dataset="ring8", steps=2, batch_size=16, out=str(tmp_path),
+    # grid25 suggests no training options, so the loss's and the model's defaults show
+    base = dict(model="vanilla", dataset="grid25", steps=2, batch_size=16, out=str(tmp_path),
                 name="r", sample_every=0, checkpoint_every=0, log_every=1, grid=16,
                 device="cpu")
     base.update(kw)

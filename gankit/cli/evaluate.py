@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
@@ -86,6 +87,8 @@ def evaluate(run, num, seed, min_count, fid, inception_weights, data_path, datas
         raise UsageError("--seed must be at least 0")
     if inception_weights and not fid:
         raise UsageError("--inception-weights is for --fid; add --fid")
+    if inception_weights and not Path(inception_weights).is_file():  # before the extra's check
+        raise UsageError(f"--inception-weights {inception_weights}: no such file")
     dev = pick_device(device)
     model, config, spec, nets, c = load_model(run, device=dev, ema=not no_ema)
     require_kind(model, UNCONDITIONAL, "evaluate", "it needs a model that samples from noise")
