@@ -427,6 +427,17 @@ def check_model(model, spec=None, *, plugins=None, loss=_DEFAULT, config=None, s
 # -- losses ------------------------------------------------------------------------------
 
 
+def _finite_scalar(v, what: str):
+    """``v`` when it is a finite one-element tensor; else the kit's one-line failure."""
+    import torch
+
+    if not isinstance(v, torch.Tensor) or v.numel() != 1:
+        _fail(f"{what} must return a scalar tensor, got {getattr(v, 'shape', type(v).__name__)}")
+    if not torch.isfinite(v).all():
+        _fail(f"{what} is not finite")
+    return v
+
+
 def check_loss(loss, *, plugins=None):
     """Check a :class:`gankit.Loss` (or registered loss name); returns the loss."""
     import torch
@@ -450,12 +461,7 @@ def check_loss(loss, *, plugins=None):
     _json_ok(loss.describe(), cls)
 
     def scalar(v, what):
-        if not isinstance(v, torch.Tensor) or v.numel() != 1:
-            _fail(f"{cls}.{what} must return a scalar tensor, got "
-                  f"{getattr(v, 'shape', type(v).__name__)}")
-        if not torch.isfinite(v).all():
-            _fail(f"{cls}.{what} is not finite")
-        return v
+        return _finite_scalar(v, f"{cls}.{what}")
 
     g = torch.Generator().manual_seed(0)
     for shape in ((8,), (8, 1), (8, 1, 4, 4)):
@@ -663,12 +669,7 @@ def check_loss_stateful(loss, *, plugins=None, steps: int = 2, n_critic: int | N
         return out
 
     def value(v, what):
-        if not isinstance(v, torch.Tensor) or v.numel() != 1:
-            _fail(f"{cls}.{what} must return a scalar tensor, got "
-                  f"{getattr(v, 'shape', type(v).__name__)}")
-        if not torch.isfinite(v).all():
-            _fail(f"{cls}.{what} is not finite")
-        return v
+        return _finite_scalar(v, f"{cls}.{what}")
 
     def kept_graph(inst):
         for name, v in vars(inst).items():
