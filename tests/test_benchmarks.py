@@ -38,3 +38,31 @@ def test_short_mode_runs_and_prints_its_ratios(tmp_path):
     assert all(r["images_per_s"] > 0 for r in rows)
     assert res["train"][0]["flops_per_image"] > 0
     assert not any(tmp_path.glob("runs")), "the benchmark must not leave runs behind"
+
+
+QUALITY = SCRIPT.with_name("small_data_quality.py")
+
+
+def test_quality_comparison_at_equal_wall_clock(tmp_path):
+    """--minutes stops every recipe with SIGINT (a checkpoint, then exit), --parallel runs
+    them at once, @MODEL picks a recipe's model; each run is scored and drawn."""
+    env = dict(os.environ, GANKIT_LOAD_PLUGINS="")
+    tiny = "--set ngf=8 --set ndf=8 --batch-size 8 --set z_dim=8"
+    out = tmp_path / "q"
+    p = subprocess.run(
+        [sys.executable, str(QUALITY), "--image-size", "32", "--minutes", "0.4", "--parallel",
+         "--samples", "64", "--grid", "4", "--out", str(out), "--picture",
+         str(tmp_path / "side.png"), "--json", str(tmp_path / "q.json"),
+         "--recipe", f"plain=--ema 0 --augment none {tiny}",
+         "--recipe", f"other=@dcgan {tiny}"],
+        capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr[-3000:]
+    rows = json.loads((tmp_path / "q.json").read_text())
+    assert [(r["recipe"], r["model"]) for r in rows] == [("plain", "dcgan"), ("other", "dcgan")]
+    for r in rows:
+        assert r["step"] >= 1 and r["train_s"] < 120
+        assert r["swd"] > 0 and 0 <= r["memorisation"] <= 1
+        status = json.loads((out / r["recipe"] / "status.json").read_text())
+        assert status["status"] == "interrupted"  # stopped by the budget, not by --steps
+    assert "0.4 minutes each" in p.stdout and "| plain | dcgan |" in p.stdout
+    assert (tmp_path / "side.png").stat().st_size > 0
