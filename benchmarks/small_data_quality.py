@@ -76,9 +76,12 @@ def train_all(args, recipes: dict, out: Path) -> dict:
                 proc.wait(timeout=None if deadline is None
                           else max(0.0, deadline - time.perf_counter()))
             except subprocess.TimeoutExpired:
+                # the budget is spent: one SIGINT each, once (gankit checkpoints, then
+                # exits; a second SIGINT would stop it at once, without the checkpoint)
                 for other in procs.values():
                     if other.poll() is None:
-                        other.send_signal(signal.SIGINT)  # gankit checkpoints, then exits
+                        other.send_signal(signal.SIGINT)
+                deadline = None
                 proc.wait()
             times[n] = time.perf_counter() - t0
         for n, proc in procs.items():
