@@ -24,7 +24,8 @@ returns something useful to assert on further. Everything runs on the CPU, in fp
 on tiny random data, in a temporary folder.
 
 - :func:`check_plugin`: the module loads as a plugin next to gankit's built-ins: its
-  hooks validate, registering raises nothing and clashes with no name, its
+  hooks validate, registering raises nothing, its names clash neither among themselves
+  nor with another installed plugin's (shadowing a built-in name is fine: a note), its
   ``__init__`` does not import torch.
 - :func:`check_model`: a model builds, its generator gives samples of the right shape
   and range, one training step runs through the real :class:`gankit.Trainer` (the loop
@@ -150,9 +151,18 @@ def check_plugin(plugin, name: str | None = None, *, plugins=None, light_import:
         p.call_each("register_commands", cli=click.Group())
         if rec.error:
             _fail(f"plugin '{name}': {rec.error}")
+        # a clash among its own names, or with another installed plugin's (one it depends
+        # on, added to ``plugins`` first) is a warning: a failure. Shadowing a built-in is
+        # not (gankit may add a name any release): a note
         mine = [w for w in seen if f"'{name}'" in w]
         if mine:
             _fail(f"plugin '{name}': {mine[0]}")
+        from . import console
+
+        for reg in (p.models(), p.datasets(), p.losses()):
+            for note in reg.notes():
+                if f"'{name}'" in note:
+                    console.info(f"note: {note}")
     if light_import and isinstance(plugin, types.ModuleType):
         _check_light_import(plugin.__name__)
     return p
@@ -180,7 +190,7 @@ def _ensure_registered(plugins, model) -> None:
     """Make ``model`` findable by name in ``plugins`` (what gankit.load_model needs)."""
     from .hookspecs import hookimpl
 
-    if model.name in plugins.models():
+    if any(o is model for o in plugins.models()):
         return
 
     class _Registers:
