@@ -247,7 +247,7 @@ def _params(nets: dict, names) -> dict:
 
 
 def check_model(model, spec=None, *, plugins=None, loss=_DEFAULT, config=None, sets=None,
-                batch_size: int = 4, steps: int = 1, workdir=None) -> dict:
+                batch_size: int = 4, steps: int = 1, workdir=None, data=None) -> dict:
     """Check a model's whole contract on the CPU; returns a dict with the ``trainer``,
     the ``checkpoint`` path, the ``metrics`` of the last step and the reloaded ``nets``.
 
@@ -262,6 +262,11 @@ def check_model(model, spec=None, *, plugins=None, loss=_DEFAULT, config=None, s
         ``--set key=value`` would be (use them to make the networks tiny).
     :param batch_size: samples per step; ``steps``: training steps to run.
     :param workdir: folder for the throw-away run (default: a temporary folder).
+    :param data: the data to train on: a :class:`gankit.Data` or ``{domain: Data}`` (the
+        first is the main data; ``spec`` defaults to its spec). Default: random samples
+        of ``spec`` ("A", and "B" for translation models). Either way the model's own
+        ``load_data`` is not called (the data go to the plan as given, as
+        ``gankit.train.plan(data=...)`` does); ``check_data`` is.
     """
     import torch
 
@@ -279,6 +284,13 @@ def check_model(model, spec=None, *, plugins=None, loss=_DEFAULT, config=None, s
     _check_descriptor(model)
     defaults = model.training_defaults()
 
+    domains = None
+    if data is not None:
+        from .train.plan import as_domains
+
+        domains = as_domains(data)
+        if spec is None:
+            spec = next(iter(domains.values())).spec
     if config is None:
         config = model.default_config()
     if sets:
@@ -333,9 +345,12 @@ def check_model(model, spec=None, *, plugins=None, loss=_DEFAULT, config=None, s
             prefix="gankit-check-")))
         _ensure_registered(p, model)
         n = max(2 * batch_size, 8)
-        data = {"A": _random_data(spec, n, 1)}
-        if model.kind == TRANSLATION:
-            data["B"] = _random_data(spec, n, 2)
+        if domains is not None:
+            data = domains
+        else:
+            data = {"A": _random_data(spec, n, 1)}
+            if model.kind == TRANSLATION:
+                data["B"] = _random_data(spec, n, 2)
         options = TrainOptions(
             model=model.name, dataset="random", batch_size=batch_size, steps=steps,
             loss=loss.name if loss is not None else None,

@@ -104,6 +104,14 @@ def as_domains(loaded) -> dict:
         domains = {"A": loaded}
     if not domains:
         raise GankitError("the model's load_data() returned no data")
+    seen = set()
+    for name in domains:  # checkpoint keys are batcher, batcher_<domain lowercased>
+        if not (isinstance(name, str) and name.isidentifier() and name.isascii()) \
+                or name.lower() in seen:
+            raise GankitError(f"the model's load_data() returned a domain named {name!r}; "
+                              "domain names are distinct ASCII identifiers, case ignored "
+                              "(e.g. 'A', 'B')")
+        seen.add(name.lower())
     return domains
 
 
@@ -347,6 +355,7 @@ def _plan(options, plugins, sets, explicit, resume, override, config, data, loss
         if checkpoint is None or isinstance(exc, UsageError):
             raise
         raise CheckpointError(f"{checkpoint.path}: {exc}") from None
+    model.check_data(config, domains)  # the model's own look at the loaded data
     if checkpoint is None:  # before allocating: do the networks fit in memory?
         bounds.check_model_memory(model, config, spec, loss, sets)
     if checkpoint is not None:  # before allocating: do the file's tensors fit its config?
