@@ -63,7 +63,7 @@ def check_fits(c, model, config, spec, loss=None, wanted=None) -> None:
 
 def model_of(c, plugins):
     """The registered model that trained checkpoint ``c``: the one its plugin registered
-    (``gankit.names``, or ``gankit.plugin`` in gankit 0.2 checkpoints), whatever else now
+    (``gankit.names``, or ``gankit.plugin`` in older checkpoints), whatever else now
     registers the same name; one error line naming the file when that plugin is gone."""
     from .registry import recorded_names, split_qualified
 

@@ -1,4 +1,4 @@
-"""A plugin written from docs/plugins.md alone, against the 0.3 guide
+"""A plugin written from docs/plugins.md alone, against the guide with its "Stability" section
 (tests/fixtures/new_guide_plugin: two data domains, check_data, a data set with options,
 a hook that acts on its own model's runs only, a command, tests feeding their own data to
 check_model) keeps working unchanged."""
