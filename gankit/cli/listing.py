@@ -22,8 +22,9 @@ def _table(title, columns, rows) -> None:
     from rich.table import Table
 
     table = Table(title=title)
-    for c in columns:
-        table.add_column(c, overflow="fold")
+    for i, c in enumerate(columns):
+        # names stay whole (tests and users grep for them); the other columns wrap
+        table.add_column(c, overflow="fold", no_wrap=i == 0)
     for r in rows:
         table.add_row(*[str(v) if v is not None else "" for v in r])
     Console().print(table)
@@ -117,10 +118,10 @@ def plugins_cmd(as_json):
     if as_json:
         _print_json(items)
         return
-    _table("plugins", ["name", "distribution", "version", "builtin", "registers", "hooks",
-                       "error"],
-           [(r["name"], r["distribution"], r["version"], "yes" if r["builtin"] else "",
-             _registers(r), ", ".join(r["hooks"]), r["error"]) for r in items])
+    _table("plugins", ["name", "distribution", "builtin", "registers", "hooks", "error"],
+           [(r["name"], " ".join(x for x in (r["distribution"], r["version"]) if x),
+             "yes" if r["builtin"] else "", _registers(r), ", ".join(r["hooks"]), r["error"])
+            for r in items])
 
 
 def _registers(r: dict) -> str:
