@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Generic, Iterator, TypeVar
 
-from .errors import UnknownNameError
+from .errors import GankitError, UnknownNameError
 
 T = TypeVar("T")
 
@@ -58,6 +58,10 @@ class AmbiguousNameError(UnknownNameError):
         msg = (f"{what} '{name}' is registered by plugins "
                f"{', '.join(repr(o) for o in owners)}; did you mean {listed}?")
         Exception.__init__(self, msg)
+
+
+class PluginGoneError(GankitError):
+    """A resumed run's recorded ``PLUGIN:NAME`` whose plugin is not installed."""
 
 
 class Registry(Generic[T]):
@@ -175,13 +179,11 @@ class Registry(Generic[T]):
 
     def _gone(self, q: str):
         """The error for a run's recorded name whose plugin is not installed."""
-        from .errors import GankitError
-
         plugin, bare = split_qualified(q)
         mine = any(k.rpartition(":")[0] == plugin for k in self._qualified)
         why = (f"plugin '{plugin}' no longer registers it" if mine else
                f"plugin '{plugin}' is not installed")
-        return GankitError(f"this run was trained with {self.what} '{q}', but {why}; "
+        return PluginGoneError(f"this run was trained with {self.what} '{q}', but {why}; "
                            f"install the plugin it was trained with (`gankit plugins` lists "
                            "what is installed)")
 
@@ -288,7 +290,7 @@ class Registry(Generic[T]):
 
     def __contains__(self, name: str) -> bool:
         name = str(name)
-        return name in self._qualified or bool(self._bare.get(name))
+        return name in self._qualified or bool(self._bare.get(name)) or name in self._pins
 
     def __iter__(self) -> Iterator[T]:
         return iter(self._objects.values())
@@ -348,8 +350,11 @@ def recorded_names(checkpoint) -> dict:
     out["datasets"] = {str(k): v for k, v in datasets.items()
                        if isinstance(v, str) and split_qualified(v)} \
         if isinstance(datasets, dict) else {}
-    if "model" not in out and checkpoint.plugin and checkpoint.model:
-        out["model"] = qualify(checkpoint.plugin, checkpoint.model)
+    # gankit.model names the model; the names (or gankit.plugin) say whose it is
+    plugin = split_qualified(out["model"])[0] if "model" in out else checkpoint.plugin
+    out.pop("model", None)
+    if plugin and checkpoint.model:
+        out["model"] = qualify(plugin, checkpoint.model)
     return out
 
 

@@ -18,7 +18,7 @@ from .. import bounds, console, engine
 from ..config import apply_sets, from_dict
 from ..datasets import LoadOptions
 from ..errors import CheckpointError, GankitError, UsageError
-from ..registry import DATASET_META, pins_for
+from ..registry import DATASET_META, PluginGoneError, pins_for
 from ..run import Run, not_a_run
 from .choices import apply_suggestions, flip_choice, small_data_choices
 from .options import TrainOptions
@@ -306,6 +306,8 @@ def plan(options: TrainOptions, plugins=None, *, sets: dict | None = None, expli
         try:
             return _plan(options, plugins, sets, explicit, resume, override, config, data,
                          loss, run, checkpoint)
+        except PluginGoneError as exc:
+            raise CheckpointError(f"{checkpoint.path}: {exc}") from None
         finally:
             plugins.pin({})
     return _plan(options, plugins, sets, explicit, resume, override, config, data, loss, run,
