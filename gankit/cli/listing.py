@@ -55,6 +55,11 @@ def _name_cell(item) -> str:
     return item["name"]
 
 
+def _short(item) -> str:
+    """The name that reaches the item: bare, or qualified when the bare one does not."""
+    return item["qualified_name"] if item["shadowed_by"] or item["ambiguous"] else item["name"]
+
+
 @click.command("list-models")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--options", is_flag=True, help="Also list each model's --set options.")
@@ -71,7 +76,7 @@ def list_models(as_json, options):
            [(_name_cell(m), m["kind"], m["summary"], m["plugin"]) for m in items])
     if options:
         for m in items:
-            _table(f"{m['qualified_name']} --set options", ["option", "type", "default", "help"],
+            _table(f"{_short(m)} --set options", ["option", "type", "default", "help"],
                    [(o["name"], o["type"], o["default"], o["help"]) for o in m["options"]])
 
 
@@ -92,7 +97,7 @@ def list_datasets(as_json, options):
     if options:
         for d in items:
             if d["options"]:
-                _table(f"{d['qualified_name']} --set data.KEY=VALUE options",
+                _table(f"{_short(d)} --set data.KEY=VALUE options",
                        ["option", "type", "default", "help"],
                        [(o["name"], o["type"], o["default"], o["help"]) for o in d["options"]])
 
