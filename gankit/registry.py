@@ -270,8 +270,9 @@ class Registry(Generic[T]):
                 continue
             if not self.is_builtin(self._plugin_of(winner)):
                 hidden = [qualify(self._plugin_of(o), n) for o in owners if o != winner]
-                out.append(f"{self.what} '{n}' is plugin '{self._plugin_of(winner)}''s; it "
-                           f"shadows the built-in {', '.join(hidden)}")
+                out.append(f"{self.what} '{n}' is {qualify(self._plugin_of(winner), n)}, "
+                           f"from plugin '{self._plugin_of(winner)}'; it shadows the "
+                           f"built-in {', '.join(hidden)}")
         return out
 
     def shadow_note(self, name: str) -> str | None:
@@ -284,9 +285,9 @@ class Registry(Generic[T]):
         if self.is_builtin(self._plugin_of(winner)):
             return None
         hidden = [qualify(self._plugin_of(o), name) for o in self._bare[name] if o != winner]
-        return (f"{self.what} '{name}' is plugin '{self._plugin_of(winner)}''s "
-                f"({qualify(self._plugin_of(winner), name)}); the built-in is "
-                f"{', '.join(hidden)}")
+        return (f"{self.what} '{name}' is {qualify(self._plugin_of(winner), name)}, from "
+                f"plugin '{self._plugin_of(winner)}', which shadows the built-in "
+                f"{', '.join(hidden)} (use that name for the built-in)")
 
     def __contains__(self, name: str) -> bool:
         name = str(name)

@@ -137,6 +137,10 @@ def test_a_run_trained_before_the_shadowing_resumes_with_its_own_implementations
     assert model.plugin == "vanilla"
     res = gt.run_cli(["sample", run, "--out", tmp_path / "s.png", "--quiet"], plugins=after)
     assert res.exit_code == 0, res.output
+    # mode coverage against gankit's ring8 (the plugin's "ring8" has no modes)
+    res = gt.run_cli(["evaluate", run, "-n", "64", "--json"], plugins=after)
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["modes"] == 8
 
 
 def test_a_run_whose_plugin_is_gone_says_so_in_one_line(p, tmp_path):

@@ -299,8 +299,8 @@ def plan(options: TrainOptions, plugins=None, *, sets: dict | None = None, expli
         run, checkpoint = Run.for_resume(resume)
         try:
             saved = TrainOptions.from_saved(checkpoint.train)
-        except GankitError:
-            saved = None  # _resumed_options names the file
+        except Exception:  # noqa: BLE001 - _resumed_options names the file
+            saved = None
         # bare names mean what they meant when the run trained, whatever is installed now
         plugins.pin(pins_for(checkpoint, plugins, saved))
         try:
