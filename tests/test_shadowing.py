@@ -207,3 +207,40 @@ def test_a_02_run_with_bare_names_resumes_with_what_02_chose(p):
     finally:
         p.pin({})
     assert p.losses().get("rsgan").plugin == "shadow"
+
+
+def test_loaded_as_an_installed_distribution(shadow, monkeypatch, tmp_path):
+    """Through the entry-point loader, as `pip install gankit-shadow` gives it: built-ins
+    (distribution gankit) first, then the plugin, which wins the bare names."""
+    from dataclasses import dataclass
+    from importlib import metadata
+
+    from gankit.plugins import Plugins
+
+    @dataclass
+    class Dist:
+        name: str
+        version: str
+
+    class EntryPoint:
+        name, value, dist = "shadow", "gankit_shadow", Dist("gankit-shadow", "0.1.0")
+
+        def load(self):
+            return shadow
+
+    monkeypatch.delenv("GANKIT_LOAD_PLUGINS", raising=False)
+    builtins = [ep for ep in metadata.entry_points(group="gankit")
+                if ep.dist is not None and ep.dist.name == "gankit"]
+    warnings = []
+    p = Plugins(entry_points=[EntryPoint(), *builtins], warn=warnings.append)
+    p.load_entry_points()
+    assert p.losses().get("rsgan").plugin == "shadow" and not warnings
+    info = json.loads(gt.run_cli(["plugins", "--json"], plugins=p).stdout)
+    rec = next(r for r in info if r["name"] == "shadow")
+    assert (rec["distribution"], rec["version"], rec["builtin"]) == ("gankit-shadow", "0.1.0",
+                                                                     False)
+    assert "loss losses:rsgan" in rec["shadows"]
+    res = gt.run_cli(["train", "vanilla", "--loss", "rsgan", *FAST, "--out", tmp_path,
+                      "--name", "ep"], plugins=p)
+    assert res.exit_code == 0, res.output
+    assert _names(tmp_path / "ep")["loss"] == "shadow:rsgan"
