@@ -9,6 +9,8 @@ A checkpoint holds tensors only; everything else lives in its string metadata:
 ``gankit.train``    JSON of the run's training options
 ``gankit.data``     JSON of the DataSpec
 ``gankit.step``     global step
+``gankit.names``    JSON of the qualified names (``PLUGIN:NAME``) of the run's model, loss
+                    and data sets, which ``--resume`` and ``gankit sample`` look up
 ``gankit.state``    JSON skeleton of the nested training state, whose tensors are
                     stored under the names it references (optimizers, RNG, pools)
 

@@ -61,6 +61,38 @@ def check_fits(c, model, config, spec, loss=None, wanted=None) -> None:
             )
 
 
+def model_of(c, plugins):
+    """The registered model that trained checkpoint ``c``: the one its plugin registered
+    (``gankit.names``, or ``gankit.plugin`` in older checkpoints), whatever else now
+    registers the same name; one error line naming the file when that plugin is gone."""
+    from .registry import recorded_names, split_qualified
+
+    models = plugins.models()
+    made_by = f"it was made by plugin '{c.plugin}'" if c.plugin else ""
+    if c.plugin and c.plugin_version:
+        made_by += f" {c.plugin_version}"
+    wanted = recorded_names(c).get("model")
+    if wanted and wanted in models:
+        return models.get(wanted)
+    if wanted and c.model in models:  # the name is there, but from another plugin
+        plugin = split_qualified(wanted)[0]
+        gone = plugin not in plugins.records
+        try:
+            other = f"'{models.qualified(c.model)}' is another model of that name"
+        except GankitError:
+            other = "other plugins register that name"
+        raise GankitError(
+            f"{c.path}: needs model '{wanted}', but plugin '{plugin}' "
+            + ("is not installed" if gone else f"no longer registers '{c.model}'")
+            + f" ({made_by}; install it: {other})")
+    if c.model not in models:
+        raise GankitError(
+            f"{c.path}: needs model '{c.model}', which no installed plugin provides"
+            + (f" ({made_by}; install it)" if made_by else "")
+        )
+    return models.get(c.model)
+
+
 def load_model(target, plugins=None, device="cpu", nets_wanted=None, ema: bool = True):
     """Rebuild a trained model from a checkpoint: (model, config, spec, nets, checkpoint).
 
@@ -77,16 +109,7 @@ def load_model(target, plugins=None, device="cpu", nets_wanted=None, ema: bool =
 
     plugins = plugins or get_plugins()
     c = Run.find_checkpoint(target)
-    models = plugins.models()
-    if c.model not in models:
-        hint = f"it was made by plugin '{c.plugin}'" if c.plugin else ""
-        if c.plugin and c.plugin_version:
-            hint += f" {c.plugin_version}"
-        raise GankitError(
-            f"{c.path}: needs model '{c.model}', which no installed plugin provides"
-            + (f" ({hint}; install it)" if hint else "")
-        )
-    model = models.get(c.model)
+    model = model_of(c, plugins)
     if str(c.model_version) != str(model.version):
         raise CheckpointError(
             f"{c.path}: made with version {c.model_version} of model '{model.name}', installed "

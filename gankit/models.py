@@ -162,6 +162,12 @@ class GANModel:
         return load_data(plugins, self, options, path=options.data, name=options.dataset,
                          progress=progress)
 
+    def check_data(self, config, data: dict) -> None:
+        """Called by ``gankit train`` once the data are loaded (``data``: ``{domain:
+        Data}``, the main data first) and before the run folder is created: raise
+        :class:`GankitError` when ``config`` does not fit them (too few samples, a label
+        count...). ``check(config, spec)`` runs before it, on the main data's spec."""
+
     def setup(self, trainer) -> RunState | None:
         """Called once per trainer after its networks are built: return the per-run state
         (a :class:`RunState`, kept as ``trainer.run_state``) or None."""

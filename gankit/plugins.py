@@ -183,8 +183,9 @@ class Plugins:
                     f"{type(exc).__name__}: {exc}"
                 ) from None
 
-    def commands(self) -> list:
-        """(plugin name, command name, click command) for every register_commands hook."""
+    def commands(self, report: bool = True) -> list:
+        """(plugin name, command name, click command) for every register_commands hook
+        (``report=False``: a failing hook is skipped silently, it was reported already)."""
         import click
 
         out = []
@@ -194,9 +195,46 @@ class Plugins:
             try:
                 impl.function(**{k: {"cli": group}[k] for k in impl.argnames})
             except Exception as exc:  # noqa: BLE001
-                self._hook_failed(impl.plugin_name, "register_commands", exc)
+                if report:
+                    self._hook_failed(impl.plugin_name, "register_commands", exc)
                 continue
             out.extend((impl.plugin_name, n, c) for n, c in group.commands.items())
+        return out
+
+    def command_table(self, entries=None, core=None) -> list:
+        """(plugin, command name, click command, status) for every plugin command, by the
+        rule of the registries: gankit's own commands keep their names; a command of an
+        installed plugin shadows a built-in plugin's; two installed plugins' commands of
+        one name both lose it. ``status``: ``qualified``, ``shadows``, ``shadowed_by``
+        (another plugin's qualified name, or ``"gankit"`` for gankit's own command) and
+        ``ambiguous``."""
+        if entries is None:
+            entries = self.commands(report=False)
+        if core is None:
+            from .cli import core_command_names
+
+            core = core_command_names()
+        by_name: dict[str, list] = {}
+        for plugin, name, cmd in entries:
+            by_name.setdefault(name, []).append((plugin, cmd))
+        out = []
+        for name, owners in by_name.items():
+            third = [o for o in owners if not self.is_builtin(o[0])]
+            ambiguous = name not in core and len(third) > 1
+            if name in core or ambiguous:
+                winner = None
+            else:
+                winner = owners[0] if len(owners) == 1 or not third else third[0]
+            for plugin, cmd in owners:
+                status = {"qualified": f"{plugin}:{name}", "shadows": [], "shadowed_by": None,
+                          "ambiguous": ambiguous}
+                if name in core:
+                    status["shadowed_by"] = "gankit"
+                elif winner is not None and winner[0] == plugin:
+                    status["shadows"] = [f"{o[0]}:{name}" for o in owners if o[0] != plugin]
+                elif winner is not None:
+                    status["shadowed_by"] = f"{winner[0]}:{name}"
+                out.append((plugin, name, cmd, status))
         return out
 
     def _hook_failed(self, pname: str, hook_name: str, exc: Exception) -> None:
@@ -237,6 +275,7 @@ class Plugins:
             base = {"model": GANModel, "dataset": Dataset, "loss": Loss}[kind]
             reg = Registry(kind, base)
             reg.failures = self.failures
+            reg.is_builtin = self.is_builtin
             hook = {"model": "register_models", "dataset": "register_datasets",
                     "loss": "register_losses"}[kind]
             caller = getattr(self.pm.hook, hook)
@@ -253,6 +292,17 @@ class Plugins:
             self._registries[kind] = reg
         return self._registries[kind]
 
+    def is_builtin(self, plugin: str) -> bool:
+        """Whether ``plugin`` (an entry-point name) is one of gankit's built-ins."""
+        rec = self.records.get(plugin)
+        return bool(rec is not None and rec.builtin)
+
+    def pin(self, names: dict) -> None:
+        """Make bare names resolve as a resumed run recorded them: ``{kind: {bare:
+        qualified}}`` for kinds ``model``, ``loss``, ``dataset`` (``{}`` clears)."""
+        for kind in ("model", "loss", "dataset"):
+            self.registry(kind).pin((names or {}).get(kind) or {})
+
     def failures(self) -> list[tuple]:
         """(plugin name, distribution, version, error) of every plugin with an error."""
         return [(r.name, r.dist, r.version, r.error) for r in self.records.values() if r.error]
@@ -263,15 +313,25 @@ class Plugins:
         (``models``, ``datasets``, ``losses``, ``commands``). With ``name``: that plugin's
         dict (KeyError-derived UnknownNameError when no plugin has that name)."""
         owned: dict[str, dict[str, list]] = {
-            n: {"models": [], "datasets": [], "losses": [], "commands": []} for n in self.records}
+            n: {"models": [], "datasets": [], "losses": [], "commands": [], "shadows": [],
+                "shadowed": []} for n in self.records}
         for key, reg in (("models", self.models()), ("datasets", self.datasets()),
                          ("losses", self.losses())):
             for obj in reg:
                 if getattr(obj, "plugin", None) in owned:
-                    owned[obj.plugin][key].append(obj.name)
-        for pname, cmd in self._command_names():
+                    mine = owned[obj.plugin]
+                    mine[key].append(obj.name)
+                    st = reg.status(obj)
+                    mine["shadows"] += [f"{reg.what} {q}" for q in st["shadows"]]
+                    if st["shadowed_by"] or st["ambiguous"]:
+                        mine["shadowed"].append(f"{reg.what} {st['qualified']}")
+        for pname, cmd, _c, status in self.command_table():
             if pname in owned:
                 owned[pname]["commands"].append(cmd)
+                if status.get("shadows"):
+                    owned[pname]["shadows"] += [f"command {q}" for q in status["shadows"]]
+                if status.get("shadowed_by") or status.get("ambiguous"):
+                    owned[pname]["shadowed"].append(f"command {pname}:{cmd}")
         items = {n: r.as_dict() | owned[n] for n, r in self.records.items()}
         if name is None:
             return list(items.values())
@@ -283,17 +343,7 @@ class Plugins:
 
     def _command_names(self) -> list[tuple[str, str]]:
         """(plugin, command name) without warnings: failures were reported already."""
-        import click
-
-        out = []
-        for impl in self.pm.hook.register_commands.get_hookimpls():
-            group = click.Group()
-            try:
-                impl.function(**{k: {"cli": group}[k] for k in impl.argnames})
-            except Exception:  # noqa: BLE001
-                continue
-            out.extend((impl.plugin_name, n) for n in group.commands)
-        return out
+        return [(p, n) for p, n, _c in self.commands(report=False)]
 
     def models(self) -> Registry:
         return self.registry("model")

@@ -24,7 +24,8 @@ returns something useful to assert on further. Everything runs on the CPU, in fp
 on tiny random data, in a temporary folder.
 
 - :func:`check_plugin`: the module loads as a plugin next to gankit's built-ins: its
-  hooks validate, registering raises nothing and clashes with no name, its
+  hooks validate, registering raises nothing, its names clash neither among themselves
+  nor with another installed plugin's (shadowing a built-in name is fine: a note), its
   ``__init__`` does not import torch.
 - :func:`check_model`: a model builds, its generator gives samples of the right shape
   and range, one training step runs through the real :class:`gankit.Trainer` (the loop
@@ -150,9 +151,18 @@ def check_plugin(plugin, name: str | None = None, *, plugins=None, light_import:
         p.call_each("register_commands", cli=click.Group())
         if rec.error:
             _fail(f"plugin '{name}': {rec.error}")
+        # a clash among its own names, or with another installed plugin's (one it depends
+        # on, added to ``plugins`` first) is a warning: a failure. Shadowing a built-in is
+        # not (gankit may add a name any release): a note
         mine = [w for w in seen if f"'{name}'" in w]
         if mine:
             _fail(f"plugin '{name}': {mine[0]}")
+        from . import console
+
+        for reg in (p.models(), p.datasets(), p.losses()):
+            for note in reg.notes():
+                if f"'{name}'" in note:
+                    console.info(f"note: {note}")
     if light_import and isinstance(plugin, types.ModuleType):
         _check_light_import(plugin.__name__)
     return p
@@ -180,7 +190,7 @@ def _ensure_registered(plugins, model) -> None:
     """Make ``model`` findable by name in ``plugins`` (what gankit.load_model needs)."""
     from .hookspecs import hookimpl
 
-    if model.name in plugins.models():
+    if any(o is model for o in plugins.models()):
         return
 
     class _Registers:
@@ -237,7 +247,7 @@ def _params(nets: dict, names) -> dict:
 
 
 def check_model(model, spec=None, *, plugins=None, loss=_DEFAULT, config=None, sets=None,
-                batch_size: int = 4, steps: int = 1, workdir=None) -> dict:
+                batch_size: int = 4, steps: int = 1, workdir=None, data=None) -> dict:
     """Check a model's whole contract on the CPU; returns a dict with the ``trainer``,
     the ``checkpoint`` path, the ``metrics`` of the last step and the reloaded ``nets``.
 
@@ -252,6 +262,11 @@ def check_model(model, spec=None, *, plugins=None, loss=_DEFAULT, config=None, s
         ``--set key=value`` would be (use them to make the networks tiny).
     :param batch_size: samples per step; ``steps``: training steps to run.
     :param workdir: folder for the throw-away run (default: a temporary folder).
+    :param data: the data to train on: a :class:`gankit.Data` or ``{domain: Data}`` (the
+        first is the main data; ``spec`` defaults to its spec). Default: random samples
+        of ``spec`` ("A", and "B" for translation models). Either way the model's own
+        ``load_data`` is not called (the data go to the plan as given, as
+        ``gankit.train.plan(data=...)`` does); ``check_data`` is.
     """
     import torch
 
@@ -269,6 +284,13 @@ def check_model(model, spec=None, *, plugins=None, loss=_DEFAULT, config=None, s
     _check_descriptor(model)
     defaults = model.training_defaults()
 
+    domains = None
+    if data is not None:
+        from .train.plan import as_domains
+
+        domains = as_domains(data)
+        if spec is None:
+            spec = next(iter(domains.values())).spec
     if config is None:
         config = model.default_config()
     if sets:
@@ -323,9 +345,12 @@ def check_model(model, spec=None, *, plugins=None, loss=_DEFAULT, config=None, s
             prefix="gankit-check-")))
         _ensure_registered(p, model)
         n = max(2 * batch_size, 8)
-        data = {"A": _random_data(spec, n, 1)}
-        if model.kind == TRANSLATION:
-            data["B"] = _random_data(spec, n, 2)
+        if domains is not None:
+            data = domains
+        else:
+            data = {"A": _random_data(spec, n, 1)}
+            if model.kind == TRANSLATION:
+                data["B"] = _random_data(spec, n, 2)
         options = TrainOptions(
             model=model.name, dataset="random", batch_size=batch_size, steps=steps,
             loss=loss.name if loss is not None else None,

@@ -4,6 +4,7 @@ failed to load instead of suggesting another name."""
 from __future__ import annotations
 
 import types
+from pathlib import Path
 from dataclasses import dataclass
 
 import pytest
@@ -122,3 +123,33 @@ def test_plugin_raising_in_its_registration_hook_is_named(monkeypatch):
 def test_no_failed_plugins_keeps_the_old_message(run_cli):
     res = run_cli("train", "dcgn", "--steps", "1")
     assert res.stderr.strip() == "Error: unknown model 'dcgn'; did you mean 'dcgan'?"
+
+
+# -- qualified names: PLUGIN:NAME ---------------------------------------------------------
+
+
+def test_qualified_names_by_name_and_alias(plugins):
+    assert gankit.get_loss("losses:ns") is gankit.get_loss("bce")  # an alias, qualified
+    assert gankit.get_model("dcgan:dcgan") is gankit.get_model("dcgan")
+    assert gankit.get_dataset("datasets:sushi").plugin == "datasets"
+    with pytest.raises(UnknownNameError, match="plugin 'losses' registers no loss 'nope'"):
+        gankit.get_loss("losses:nope")
+    with pytest.raises(UnknownNameError, match="plugin 'sngan' is not installed"):
+        gankit.get_loss("sngan:rsgan")
+
+
+def test_qualified_names_in_the_cli_and_json_listings(run_cli, tiny):
+    import json
+
+    res = run_cli("list-models", "--json")
+    models = {m["qualified_name"]: m for m in json.loads(res.stdout)}
+    assert models["dcgan:dcgan"]["name"] == "dcgan"
+    assert models["dcgan:dcgan"]["shadows"] == [] and models["dcgan:dcgan"]["shadowed_by"] is None
+    res = run_cli("train", "dcgan:dcgan", "--loss", "losses:hinge", "--dataset",
+                  "datasets:sushi", *tiny, "--steps", "1", "--sample-every", "0", "--quiet")
+    assert res.exit_code == 0, res.output
+    runs = list((Path("runs")).iterdir())
+    assert len(runs) == 1 and runs[0].name.startswith("dcgan-")  # not "dcgan:dcgan-"
+    names = json.loads((runs[0] / "config.json").read_text())["names"]
+    assert (names["model"], names["loss"], names["dataset"]) == (
+        "dcgan:dcgan", "losses:hinge", "datasets:sushi")

@@ -31,7 +31,8 @@ def test_skeleton_with_every_part_passes_its_own_tests(run_cli, tmp_path):
                      "tests/test_gankit_spectral_gan.py"]
     # its tests, run by pytest in a fresh interpreter that imports the package from the
     # folder (no install): every part is exercised through gankit's public test kit
-    env = {**os.environ, "PYTHONPATH": str(skel), "OMP_NUM_THREADS": "1",
+    path = os.pathsep.join([str(skel), *[q for q in sys.path if q]])  # this gankit
+    env = {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1",
            "GANKIT_LOAD_PLUGINS": ""}
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                            "tests"], cwd=skel, env=env, capture_output=True, text=True,

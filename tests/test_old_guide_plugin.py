@@ -64,7 +64,9 @@ def test_old_surface_and_public_info_agree(old):
 
 
 def test_old_plugins_own_tests_pass_unchanged():
-    env = {**os.environ, "PYTHONPATH": str(FIXTURE), "OMP_NUM_THREADS": "1",
+    # the fixture first, then this gankit (not whichever one is installed)
+    path = os.pathsep.join([str(FIXTURE), *[q for q in sys.path if q]])
+    env = {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1",
            "GANKIT_LOAD_PLUGINS": ""}
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                            "tests"], cwd=FIXTURE, env=env, capture_output=True, text=True,

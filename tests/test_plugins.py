@@ -89,14 +89,21 @@ def test_plugin_raising_while_registering_is_isolated():
     assert "RuntimeError" in p.records["bad"].error
 
 
-def test_same_model_name_first_wins_and_warning_names_both():
+def test_same_model_name_in_two_installed_plugins_is_refused_bare_and_warned():
+    from gankit import UnknownNameError
+
     a = _module("a", register_models=lambda register: register(Toy()))
     b = _module("b", register_models=lambda register: register(Toy2()))
     eps = [FakeEP("first", "a", FakeDist("gankit-a"), lambda: a),
            FakeEP("second", "b", FakeDist("gankit-b"), lambda: b)]
     p, warnings = _load(eps)
-    assert p.models().get("toy").summary == "a toy"
-    assert any("first" in w and "second" in w for w in warnings)
+    # the bare name is refused with both qualified names; each stays reachable
+    with pytest.raises(UnknownNameError, match=r"model 'toy' is registered by plugins "
+                       r"'first', 'second'; did you mean 'first:toy' or 'second:toy'\?"):
+        p.models().get("toy")
+    assert p.models().get("first:toy").summary == "a toy"
+    assert p.models().get("second:toy").summary == "another toy"
+    assert any("first" in w and "second" in w and "second:toy" in w for w in warnings)
 
 
 def test_builtins_load_before_third_party():

@@ -171,15 +171,48 @@ def test_check_plugin_catches_undecorated_and_misspelled_hooks():
         gt.check_plugin(Misspelled(), "misspelled", light_import=False)
 
 
-def test_check_plugin_catches_a_name_clash_with_a_builtin():
+def test_check_plugin_passes_a_name_shadowing_a_builtin():
+    """gankit may add a built-in name in any release: a plugin that had it first stays
+    green, its model wins the bare name and the built-in keeps its qualified one."""
     class Clash:
         @hookimpl
         def register_models(self, register):
             dcgan = type("DCGAN2", (MLP,), {"name": "dcgan"})
             register(dcgan())
 
-    with pytest.raises(AssertionError, match="model 'dcgan' from plugin 'clash' clashes"):
-        gt.check_plugin(Clash(), "clash", light_import=False)
+    p = gt.check_plugin(Clash(), "clash", light_import=False)
+    assert p.models().get("dcgan").plugin == "clash"
+    assert p.models().get("dcgan:dcgan").plugin == "dcgan"
+    assert gt.plugin_info("clash", plugins=p)["shadows"] == ["model dcgan:dcgan"]
+
+
+def test_check_plugin_catches_a_clash_among_its_own_names():
+    class Twice:
+        @hookimpl
+        def register_models(self, register):
+            register(type("A", (MLP,), {"name": "twice-mlp"})())
+            register(type("B", (MLP,), {"name": "twice-mlp"})())
+
+    with pytest.raises(AssertionError, match="model 'twice-mlp' is registered twice by "
+                                             "plugin 'twice'"):
+        gt.check_plugin(Twice(), "twice", light_import=False)
+
+
+def test_check_plugin_catches_a_clash_with_a_plugin_it_depends_on():
+    class Base:
+        @hookimpl
+        def register_models(self, register):
+            register(type("A", (MLP,), {"name": "shared-mlp"})())
+
+    class Extension:
+        @hookimpl
+        def register_models(self, register):
+            register(type("B", (MLP,), {"name": "shared-mlp"})())
+
+    p = gt.check_plugin(Base(), "base", light_import=False)
+    with pytest.raises(AssertionError, match="model 'shared-mlp' is registered by plugins "
+                                             "'base' and 'extension'"):
+        gt.check_plugin(Extension(), "extension", plugins=p, light_import=False)
 
 
 def test_check_plugin_catches_torch_at_import(tmp_path, monkeypatch):

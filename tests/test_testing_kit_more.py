@@ -177,7 +177,7 @@ def test_plugin_info_is_what_gankit_plugins_json_shows(plugins):
                     "version": None, "builtin": False,
                     "hooks": ["register_commands", "register_losses"], "error": None,
                     "models": [], "datasets": [], "losses": ["plain"],
-                    "commands": ["plain-hello"]}
+                    "commands": ["plain-hello"], "shadows": [], "shadowed": []}
     listed = {r["name"]: r for r in json.loads(gt.run_cli(["plugins", "--json"],
                                                            plugins=plugins).stdout)}
     assert listed["mine"] == info

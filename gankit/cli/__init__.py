@@ -29,6 +29,32 @@ class GankitGroup(click.Group):
             rest.append(a)
         return super().parse_args(ctx, rest)
 
+    #: plugin commands by qualified name (``PLUGIN:NAME``); bare names two installed
+    #: plugins register (refused, with their qualified names)
+    qualified: dict = {}
+    ambiguous: dict = {}
+
+    def get_command(self, ctx, cmd_name):
+        cmd = super().get_command(ctx, cmd_name)
+        if cmd is not None:
+            return cmd
+        if cmd_name in self.qualified:
+            return self.qualified[cmd_name]
+        if cmd_name in self.ambiguous:
+            from ..registry import AmbiguousNameError
+
+            raise AmbiguousNameError("command", cmd_name, self.ambiguous[cmd_name])
+        return None
+
+    def list_commands(self, ctx):
+        # plugin commands that lost their bare name are listed by their qualified name
+        hidden = [q for q, c in self.qualified.items() if q not in self._reachable]
+        return [*super().list_commands(ctx), *sorted(hidden)]
+
+    @property
+    def _reachable(self) -> set:
+        return {f"{getattr(c, 'gankit_plugin', '')}:{n}" for n, c in self.commands.items()}
+
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
@@ -88,26 +114,47 @@ def make_cli(plugins=None) -> click.Group:
           gankit list-models
         """
 
-    from . import (data, datasets_cmd, direction, docs_cmd, evaluate, export, interpolate,
-                   listing, new_plugin, runs_cmd, sample, studio, timelapse, train, translate)
+    from . import train
 
     from ..plugins import get_plugins
 
     plugins_to_use = plugins or get_plugins()
     cli.add_command(train.make_command(plugins_to_use))
-    for mod in (sample, evaluate, listing, datasets_cmd, data, interpolate, timelapse,
-                direction, new_plugin, docs_cmd, translate, studio, runs_cmd, export):
+    for mod in _core_modules():
         for cmd in mod.COMMANDS:
             cli.add_command(cmd)
     core = set(cli.commands)
 
-    for plugin, name, cmd in plugins_to_use.commands():
-        if name in cli.commands:
-            owner = "gankit's own" if name in core else "another plugin's"
-            console.warn(f"command '{name}' from plugin '{plugin}' clashes with {owner}; ignored")
-            continue
-        cli.add_command(cmd, name)
+    cli.qualified, cli.ambiguous = {}, {}
+    table = plugins_to_use.command_table(plugins_to_use.commands(), core)
+    for plugin, name, cmd, status in table:
+        cli.qualified[status["qualified"]] = cmd
+        if status["shadowed_by"] == "gankit":
+            console.warn(f"command '{name}' from plugin '{plugin}' clashes with gankit's own; "
+                         f"run it as `gankit {plugin}:{name}`")
+        elif status["ambiguous"]:
+            cli.ambiguous.setdefault(name, []).append(status["qualified"])
+        elif status["shadowed_by"] is None:
+            cmd.gankit_plugin = plugin
+            cli.add_command(cmd, name)
+    for name, qualified in cli.ambiguous.items():
+        console.warn(f"command '{name}' is registered by plugins "
+                     f"{', '.join(repr(q.rpartition(':')[0]) for q in qualified)}; the bare "
+                     f"name is refused: use {' or '.join(repr(q) for q in qualified)}")
     return cli
+
+
+def _core_modules():
+    from . import (data, datasets_cmd, direction, docs_cmd, evaluate, export, interpolate,
+                   listing, new_plugin, runs_cmd, sample, studio, timelapse, translate)
+
+    return (sample, evaluate, listing, datasets_cmd, data, interpolate, timelapse,
+            direction, new_plugin, docs_cmd, translate, studio, runs_cmd, export)
+
+
+def core_command_names() -> set:
+    """The names of gankit's own commands (a plugin command never takes one)."""
+    return {"train"} | {c.name for mod in _core_modules() for c in mod.COMMANDS}
 
 
 def main(argv=None):

@@ -12,19 +12,23 @@ from .. import console
 from ..errors import GankitError, UsageError
 
 
-def mixture_of(spec, plugins=None) -> tuple[list, float]:
-    """Mode centres and standard deviation of the data set a run was trained on."""
+def mixture_of(spec, plugins=None, checkpoint=None) -> tuple[list, float]:
+    """Mode centres and standard deviation of the data set a run was trained on (the
+    one its checkpoint recorded as ``PLUGIN:NAME``, else by the spec's name)."""
     from ..datasets import LoadOptions
     from ..plugins import get_plugins
+    from ..registry import recorded_names
 
     plugins = plugins or get_plugins()
+    name = (recorded_names(checkpoint).get("dataset") if checkpoint is not None else None) \
+        or spec.name
     reason = None
     if spec.kind != "vector":
         reason = f"it was trained on {spec.kind} data '{spec.name}'"
-    elif spec.name not in plugins.datasets():
-        reason = f"its data set '{spec.name}' is not installed"
+    elif name not in plugins.datasets():
+        reason = f"its data set '{name}' is not installed"
     if reason is None:
-        ds = plugins.datasets().get(spec.name)
+        ds = plugins.datasets().get(name)
         meta = ds.load(LoadOptions(seed=0, warn=console.warn)).meta or {}
         if "centers" in meta and "std" in meta:
             return meta["centers"], float(meta["std"])
@@ -119,7 +123,7 @@ def evaluate_2d(model, config, spec, nets, c, dev, num, seed, min_count, as_json
     from ..metrics2d import mode_stats
     from ..sampling import generate
 
-    centers, std = mixture_of(spec)
+    centers, std = mixture_of(spec, checkpoint=c)
     z = latents_for_seeds(model, config, range(seed, seed + num), dev)
     samples = generate(model, nets, z)
     stats = mode_stats(samples, centers, std, min_count=min_count)

@@ -22,11 +22,42 @@ def _table(title, columns, rows) -> None:
     from rich.table import Table
 
     table = Table(title=title)
-    for c in columns:
-        table.add_column(c, overflow="fold")
+    for i, c in enumerate(columns):
+        # names stay whole (tests and users grep for them); the other columns wrap
+        table.add_column(c, overflow="fold", no_wrap=i == 0)
     for r in rows:
         table.add_row(*[str(v) if v is not None else "" for v in r])
     Console().print(table)
+
+
+def _described(reg) -> list[dict]:
+    """Each registered object's ``describe()`` with its aliases, its qualified name
+    (``PLUGIN:NAME``, which always reaches it) and how its bare name resolves."""
+    out = []
+    for obj in reg:
+        st = reg.status(obj)
+        out.append(obj.describe() | {
+            "aliases": reg.aliases_of(st["qualified"]), "qualified_name": st["qualified"],
+            "shadows": st["shadows"], "shadowed_by": st["shadowed_by"],
+            "ambiguous": st["ambiguous"]})
+    return out
+
+
+def _name_cell(item) -> str:
+    """The name column: the bare name, or the qualified one with why, when the bare name
+    reaches something else."""
+    if item["ambiguous"]:
+        return f"{item['qualified_name']} (bare name refused: another plugin has it too)"
+    if item["shadowed_by"]:
+        return f"{item['qualified_name']} (shadowed by {item['shadowed_by']})"
+    if item["shadows"]:
+        return f"{item['name']} (shadows {', '.join(item['shadows'])})"
+    return item["name"]
+
+
+def _short(item) -> str:
+    """The name that reaches the item: bare, or qualified when the bare one does not."""
+    return item["qualified_name"] if item["shadowed_by"] or item["ambiguous"] else item["name"]
 
 
 @click.command("list-models")
@@ -34,8 +65,7 @@ def _table(title, columns, rows) -> None:
 @click.option("--options", is_flag=True, help="Also list each model's --set options.")
 def list_models(as_json, options):
     """List the registered models."""
-    reg = _plugins().models()
-    items = [m.describe() | {"aliases": reg.aliases_of(m.name)} for m in reg]
+    items = _described(_plugins().models())
     if as_json:
         _print_json(items)
         return
@@ -43,10 +73,10 @@ def list_models(as_json, options):
         click.echo("no models registered; is gankit installed (pip install -e .)?", err=True)
         return
     _table("models", ["name", "kind", "summary", "plugin"],
-           [(m["name"], m["kind"], m["summary"], m["plugin"]) for m in items])
+           [(_name_cell(m), m["kind"], m["summary"], m["plugin"]) for m in items])
     if options:
         for m in items:
-            _table(f"{m['name']} --set options", ["option", "type", "default", "help"],
+            _table(f"{_short(m)} --set options", ["option", "type", "default", "help"],
                    [(o["name"], o["type"], o["default"], o["help"]) for o in m["options"]])
 
 
@@ -56,17 +86,18 @@ def list_models(as_json, options):
               help="Also list each data set's --set data.KEY=VALUE options.")
 def list_datasets(as_json, options):
     """List the registered data sets."""
-    items = [d.describe() for d in _plugins().datasets()]
+    items = _described(_plugins().datasets())
     if as_json:
         _print_json(items)
         return
     _table("datasets", ["name", "kind", "needs --data", "summary", "plugin"],
-           [(d["name"], d["kind"], "yes" if d["needs_path"] else "", d["summary"], d["plugin"])
+           [(_name_cell(d), d["kind"], "yes" if d["needs_path"] else "", d["summary"],
+             d["plugin"])
             for d in items])
     if options:
         for d in items:
             if d["options"]:
-                _table(f"{d['name']} --set data.KEY=VALUE options",
+                _table(f"{_short(d)} --set data.KEY=VALUE options",
                        ["option", "type", "default", "help"],
                        [(o["name"], o["type"], o["default"], o["help"]) for o in d["options"]])
 
@@ -75,12 +106,12 @@ def list_datasets(as_json, options):
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_losses(as_json):
     """List the registered adversarial losses."""
-    items = [x.describe() for x in _plugins().losses()]
+    items = _described(_plugins().losses())
     if as_json:
         _print_json(items)
         return
     _table("losses", ["name", "critic steps", "penalty", "summary", "plugin"],
-           [(x["name"], x["n_critic"], x["gp_weight"] or "", x["summary"], x["plugin"])
+           [(_name_cell(x), x["n_critic"], x["gp_weight"] or "", x["summary"], x["plugin"])
             for x in items])
 
 
@@ -92,9 +123,20 @@ def plugins_cmd(as_json):
     if as_json:
         _print_json(items)
         return
-    _table("plugins", ["name", "distribution", "version", "builtin", "hooks", "error"],
-           [(r["name"], r["distribution"], r["version"], "yes" if r["builtin"] else "",
-             ", ".join(r["hooks"]), r["error"]) for r in items])
+    _table("plugins", ["name", "distribution", "builtin", "registers", "hooks", "error"],
+           [(r["name"], " ".join(x for x in (r["distribution"], r["version"]) if x),
+             "yes" if r["builtin"] else "", _registers(r), ", ".join(r["hooks"]), r["error"])
+            for r in items])
+
+
+def _registers(r: dict) -> str:
+    """The names a plugin registered, one kind a line, then what it shadows or lost."""
+    lines = [f"{kind}: {', '.join(r[key])}" for kind, key in
+             (("models", "models"), ("losses", "losses"), ("datasets", "datasets"),
+              ("commands", "commands")) if r.get(key)]
+    lines += [f"shadows {q}" for q in r.get("shadows", [])]
+    lines += [f"shadowed: {q}" for q in r.get("shadowed", [])]
+    return "\n".join(lines)
 
 
 COMMANDS = [list_models, list_datasets, list_losses, plugins_cmd]

@@ -113,6 +113,14 @@ def files_for(name: str, parts=PARTS) -> dict[str, str]:
         "parts_words": ", ".join(WORDS[p] for p in parts),
     }
     fmt["description"] = f"A gankit plugin: {fmt['parts_words']}"
+    # the trainer hooks act on the plugin's own model's runs when it has one
+    own = "model" in parts
+    fmt["hook_scope"] = f'"{name}"' if own else "None"
+    fmt["hook_scope_words"] = f"runs of {name}'s models" if own else "all runs"
+    fmt["hook_model"] = (f'"{name}", "--set", "hidden=16"' if own else '"vanilla"')
+    fmt["hook_train"] = f"{name} --set hidden=16" if own else "vanilla"
+    # (a test that the hooks leave other models' runs alone)
+    fmt["hook_other_test"] = "\n\n" + _fill(_read("hook/own_model_test.txt"), fmt) if own else ""
     files: dict[str, str] = {}
     init_imports, init_body, test_imports, test_body = [], [], [], []
     readme, usage, hooks = [], [], []

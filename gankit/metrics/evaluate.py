@@ -73,11 +73,16 @@ def load_real(plugins, model, c, spec, run_dir: Path, *, data=None, dataset=None
     """The training images as uint8 (N, C, H, W), loaded as `gankit train` loaded them."""
     from .. import load_data
 
+    from ..registry import recorded_names
+
     options = train_options(c, run_dir)
     path = data if data is not None else options.data
     name = dataset or options.dataset
+    # the data set that trained the run (PLUGIN:NAME), whatever else now has its name
+    recorded = recorded_names(c).get("dataset") if dataset is None else None
     try:
-        real = load_data(plugins, model, options, path=path, name=name, progress=progress,
+        real = load_data(plugins, model, options, path=path, name=recorded or name,
+                         progress=progress,
                          image_size=spec.size, flag="--data" if data is not None else "")
     except GankitError as exc:
         if data is not None or dataset is not None:

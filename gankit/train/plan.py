@@ -18,6 +18,7 @@ from .. import bounds, console, engine
 from ..config import apply_sets, from_dict
 from ..datasets import LoadOptions
 from ..errors import CheckpointError, GankitError, UsageError
+from ..registry import DATASET_META, PluginGoneError, pins_for
 from ..run import Run, not_a_run
 from .choices import apply_suggestions, flip_choice, small_data_choices
 from .options import TrainOptions
@@ -50,7 +51,10 @@ def load_data(plugins, model, options: TrainOptions, *, path, name, progress=Non
     ``options.image_size``; ``flag`` names the data flag in errors, e.g. ``--data-b``)."""
     defaults = model.training_defaults()
     name = name or ("imagefolder" if path else defaults.get("dataset") or "sushi")
-    ds = plugins.datasets().get(name)
+    datasets = plugins.datasets()
+    ds = datasets.get(name)
+    if datasets.shadow_note(name):
+        console.info(datasets.shadow_note(name))
     if ds.needs_path and not path:
         raise UsageError(f"--dataset {name} needs --data PATH (a folder with its files)")
     lo = LoadOptions(
@@ -71,6 +75,8 @@ def load_data(plugins, model, options: TrainOptions, *, path, name, progress=Non
                           + (f" at {path}" if path else "") + " is empty")
     if not ds.flip:
         data.meta = {**(data.meta or {}), "flip": False}  # the batcher honours it
+    # which data set it was (PLUGIN:NAME), recorded in config.json and checkpoints
+    data.meta = {**(data.meta or {}), DATASET_META: datasets.qualified(ds)}
     return data
 
 
@@ -98,6 +104,14 @@ def as_domains(loaded) -> dict:
         domains = {"A": loaded}
     if not domains:
         raise GankitError("the model's load_data() returned no data")
+    seen = set()
+    for name in domains:  # checkpoint keys are batcher, batcher_<domain lowercased>
+        if not (isinstance(name, str) and name.isidentifier() and name.isascii()) \
+                or name.lower() in seen:
+            raise GankitError(f"the model's load_data() returned a domain named {name!r}; "
+                              "domain names are distinct ASCII identifiers, case ignored "
+                              "(e.g. 'A', 'B')")
+        seen.add(name.lower())
     return domains
 
 
@@ -165,7 +179,18 @@ def precheck_size(model, config, plugins, options, sets, loss) -> bool:
     raise UsageError(str(refusal)) from None
 
 
-def _resumed_options(options, checkpoint, sets, explicit, override, resume):
+def _same(plugins, kind, a, b) -> bool:
+    """Whether two names (bare or PLUGIN:NAME) reach the same registered object."""
+    if a == b or not a or not b:
+        return a == b
+    reg = plugins.registry(kind)
+    try:
+        return reg.resolve(a) == reg.resolve(b)
+    except GankitError:
+        return False
+
+
+def _resumed_options(options, checkpoint, sets, explicit, override, resume, plugins):
     """The run's saved options with the explicitly given ones that may change."""
     try:
         saved = TrainOptions.from_saved(checkpoint.train)
@@ -174,6 +199,9 @@ def _resumed_options(options, checkpoint, sets, explicit, override, resume):
     from .validate import validate_saved_options  # before the options size anything
 
     validate_saved_options(checkpoint, saved)
+    for k, kind in (("model", "model"), ("loss", "loss"), ("dataset", "dataset")):
+        if k in explicit and _same(plugins, kind, getattr(options, k), getattr(saved, k)):
+            setattr(options, k, getattr(saved, k))  # e.g. --loss sngan:rsgan for "rsgan"
     if options.model and options.model != saved.model and "model" in explicit:
         raise GankitError(f"--resume {resume}: that run trains '{saved.model}', not "
                           f"'{options.model}'")
@@ -267,14 +295,35 @@ def plan(options: TrainOptions, plugins=None, *, sets: dict | None = None, expli
     if data_sets:
         options.data_options = {**options.data_options, **data_sets}
         explicit.add("data_options")
-    checkpoint = None
     if resume:
         run, checkpoint = Run.for_resume(resume)
-        options = _resumed_options(options, checkpoint, sets, explicit, override, resume)
+        try:
+            saved = TrainOptions.from_saved(checkpoint.train)
+        except Exception:  # noqa: BLE001 - _resumed_options names the file
+            saved = None
+        # bare names mean what they meant when the run trained, whatever is installed now
+        plugins.pin(pins_for(checkpoint, plugins, saved))
+        try:
+            return _plan(options, plugins, sets, explicit, resume, override, config, data,
+                         loss, run, checkpoint)
+        except PluginGoneError as exc:
+            raise CheckpointError(f"{checkpoint.path}: {exc}") from None
+        finally:
+            plugins.pin({})
+    return _plan(options, plugins, sets, explicit, resume, override, config, data, loss, run,
+                 None)
+
+
+def _plan(options, plugins, sets, explicit, resume, override, config, data, loss, run,
+          checkpoint) -> Plan:
+    if checkpoint is not None:
+        options = _resumed_options(options, checkpoint, sets, explicit, override, resume,
+                                   plugins)
         if options.model not in plugins.models():
             raise CheckpointError(f"{checkpoint.path}: needs model '{options.model}', which "
                                   "no installed plugin provides")
     model = plugins.models().get(options.model)
+    notes = [n for n in (plugins.models().shadow_note(options.model or ""),) if n]
     if checkpoint is not None:
         _check_version(checkpoint, model)
     if loss is not None:
@@ -283,6 +332,8 @@ def plan(options: TrainOptions, plugins=None, *, sets: dict | None = None, expli
                                                                         plugins, explicit)
     loss = _fill_defaults(options, model, plugins, explicit | suggested,
                           checkpoint is not None, loss)
+    if options.loss and loss is not None and options.loss in plugins.losses():
+        notes += [n for n in (plugins.losses().shadow_note(options.loss),) if n]
     check_numbers(options)
 
     if config is None and checkpoint is not None:
@@ -306,6 +357,7 @@ def plan(options: TrainOptions, plugins=None, *, sets: dict | None = None, expli
         if checkpoint is None or isinstance(exc, UsageError):
             raise
         raise CheckpointError(f"{checkpoint.path}: {exc}") from None
+    model.check_data(config, domains)  # the model's own look at the loaded data
     if checkpoint is None:  # before allocating: do the networks fit in memory?
         bounds.check_model_memory(model, config, spec, loss, sets)
     if checkpoint is not None:  # before allocating: do the file's tensors fit its config?
@@ -323,14 +375,14 @@ def plan(options: TrainOptions, plugins=None, *, sets: dict | None = None, expli
                          if options.epochs else
                          model.training_defaults().get("steps", DEFAULT_STEPS))
     check_numbers(options)
-    notes = small_data_choices(options, model, domains)
+    notes += small_data_choices(options, model, domains)
     notes += flip_choice(options, domains)
     if checkpoint is not None:
         checkpoint.state_layout()  # an edited state skeleton: its own error first
         if run is None:
             raise not_a_run(resume)
     if run is None:
-        run = _new_run(options)
+        run = _new_run(dataclasses.replace(options, model=model.name))  # not PLUGIN:NAME
     return Plan(model=model, config=config, options=options, loss=loss, data=domains,
                 run=run, plugins=plugins, checkpoint=checkpoint, notes=notes)
 

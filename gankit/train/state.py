@@ -10,6 +10,7 @@ import torch
 
 from .. import checkpoints as ckpt
 from ..errors import GankitError
+from ..registry import run_names
 
 
 def collect(t) -> dict:
@@ -100,6 +101,7 @@ def metadata(t) -> dict:
         "gankit.train": json.dumps(dataclasses.asdict(t.options), default=_json_default),
         "gankit.data": json.dumps(t.spec.to_dict()),
         "gankit.step": str(t.step),
+        "gankit.names": json.dumps(run_names(t.model, t.loss, t.data_domains)),
     }
 
 
@@ -160,6 +162,7 @@ def config_doc(t) -> dict:
         "model_config": to_dict(t.config), "data": t.spec.to_dict(),
         "loss": t.loss.name if t.loss is not None else None,
         "device": str(t.device), "precision": t.precision,
+        "names": run_names(t.model, t.loss, t.data_domains),  # PLUGIN:NAME of each
     }
 
 

@@ -176,6 +176,10 @@ class CycleGAN(GANModel):
             pairs = {defaults["dataset"]: defaults["dataset_b"],
                      defaults["dataset_b"]: defaults["dataset"]}
             name_a = options.dataset or defaults["dataset"]
+            # a qualified --dataset PLUGIN:NAME pairs with the same plugin's other domain
+            plugin, _, bare = name_a.rpartition(":")
+            if plugin and bare in pairs:
+                pairs[name_a] = f"{plugin}:{pairs[bare]}"
             if name_a not in pairs:
                 raise UsageError(
                     f"--dataset {name_a}: cyclegan trains on two domains; give two image "
@@ -183,7 +187,7 @@ class CycleGAN(GANModel):
                 )
             data_a = load(name_a, None, load_size, "--dataset")
             data_b = load(pairs[name_a], None, load_size, "--dataset")
-            labels = (name_a, pairs[name_a])
+            labels = (name_a.rpartition(":")[2], pairs[name_a].rpartition(":")[2])
         preview = None
         if test_a:
             try:
