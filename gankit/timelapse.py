@@ -27,22 +27,13 @@ def sample_grids(run_dir: Path) -> list[tuple[int, Path]]:
 
 def run_folder(target) -> Path:
     """A run folder, the run holding a checkpoint file, a folder of runs (its newest),
-    or the newest run under ./runs."""
+    or the newest run under ./runs (:meth:`gankit.run.Run.locate`)."""
     from .run import Run
 
-    if not target:
-        return Run.newest().path
-    p = Path(target)
-    if not p.exists():
-        raise GankitError(f"{p}: no such run folder or checkpoint")
-    if p.is_file():
-        run = Run.of_checkpoint(p)
-        if run is not None and run.samples_dir.is_dir():
-            return run.path
-        raise GankitError(f"{p}: not inside a run folder (RUN/checkpoints/); pass the run folder")
-    if not (p / "samples").is_dir() and any((d / "samples").is_dir() for d in p.glob("*/")):
-        return Run.newest(p).path
-    return p
+    loc = Run.locate(target or None)
+    if loc.run is None:
+        raise GankitError(f"{target}: not inside a run folder (RUN/checkpoints/); pass the run folder")
+    return loc.run.path
 
 
 def _read_grid(path: Path):
