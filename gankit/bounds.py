@@ -26,6 +26,9 @@ MAX_TRAIN_GRID = 1024
 #: GIF frame rates: GIF delays are whole centiseconds and viewers slow down delays
 #: under 20 ms, so 50 fps is the fastest a GIF really plays; 0.01 fps is 100 s a frame
 MIN_FPS, MAX_FPS = 0.01, 50.0
+#: truncation thresholds: below 0.05 the redraws of z components beyond |T| grow without
+#: bound (a component lands within 1e-300 of 0 essentially never); over 10 is no truncation
+MIN_TRUNCATION, MAX_TRUNCATION = 0.05, 10.0
 #: bytes per network parameter while training: fp32 weights, gradients, two Adam moments
 TRAIN_BYTES_PER_PARAM = 16
 #: memory assumed when the machine's cannot be read
@@ -63,6 +66,17 @@ def check_fps(flag: str, fps: float) -> None:
     if not (isinstance(fps, (int, float)) and math.isfinite(fps) and MIN_FPS <= fps <= MAX_FPS):
         raise UsageError(f"{flag} {fps:g}: choose {MIN_FPS:g} to {MAX_FPS:g} frames per second "
                          "(GIF viewers play at most 50)")
+
+
+def check_truncation(flag: str, value) -> None:
+    """A truncation threshold from MIN_TRUNCATION to MAX_TRUNCATION (the CLI and the
+    studio share it)."""
+    if value is None:
+        return
+    if not (isinstance(value, (int, float)) and math.isfinite(value)
+            and MIN_TRUNCATION <= value <= MAX_TRUNCATION):
+        raise UsageError(f"{flag} {value:g}: choose {MIN_TRUNCATION:g} to {MAX_TRUNCATION:g} "
+                         "(smaller thresholds redraw z without end)")
 
 
 def parse_grid(text: str, flag: str = "--grid", high: int = MAX_SAMPLES) -> tuple[int, int]:

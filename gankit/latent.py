@@ -75,6 +75,9 @@ def check_truncation(model, threshold, config=None) -> None:
         )
     if not threshold > 0:
         raise UsageError(f"--truncation {threshold}: must be a positive number like 0.7")
+    from .bounds import check_truncation as check_bounds
+
+    check_bounds("--truncation", threshold)
 
 
 def latents_for_seeds(model, config, seeds, device="cpu", truncation: float | None = None):
