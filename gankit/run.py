@@ -71,7 +71,7 @@ OWNED = {
     "checkpoints": CKPT_RE,
     "samples": re.compile(r"^(step-\d+\.png|losses\.png)$"),
     "directions": re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}\.safetensors$"),
-    "metrics": re.compile(r"^eval-step-\d+(-[A-Za-z0-9_.-]+)?\.(json|png)$"),
+    "metrics": re.compile(r"^(eval-step-\d+\.json|closest-step-\d+\.png)$"),
     "tensorboard": re.compile(r"^events\.out\.tfevents\.[A-Za-z0-9_.-]+$"),
 }
 TEMP_RE = re.compile(r"^\..+\.tmp$")
@@ -441,13 +441,13 @@ class Run:
         if not p.exists():
             raise GankitError(f"--resume {target}: no such run folder or checkpoint")
         if p.is_dir():
-            if not cls.is_run(p):
-                raise GankitError(f"--resume {target}: not a gankit run folder (no config.json "
-                                  "written by gankit in it)")
             run = cls(p)
             found = run.checkpoints()
             if not found:
                 raise GankitError(f"--resume {target}: no checkpoints in {run.checkpoints_dir}")
+            if not cls.is_run(p):
+                raise GankitError(f"--resume {target}: not a gankit run folder (no config.json "
+                                  "written by gankit in it)")
             c = run.latest_loadable()
             if c is None:
                 raise CheckpointError(f"--resume {target}: none of its checkpoints can be read")

@@ -240,8 +240,13 @@ class Studio:
 
     # -- the operations (called from HTTP threads) ----------------------------------------------
     def runs(self) -> dict:
-        return {"default": self.catalog.default_id,
-                "runs": [summary(e) for e in self.catalog.entries()]}
+        rows = []
+        for e in self.catalog.entries():
+            try:
+                rows.append(summary(e))
+            except (OSError, ValueError, TypeError, RecursionError, OverflowError):
+                continue  # one broken run never hides the others
+        return {"default": self.catalog.default_id, "runs": rows}
 
     def info(self, run_id) -> dict:
         entry = self.catalog.get(run_id)
