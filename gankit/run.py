@@ -68,10 +68,10 @@ MAX_PID = 1 << 22                # Linux's pid_max limit
 #: what gankit writes inside a run folder, by subfolder (regular expressions on names)
 OWNED = {
     "": re.compile(r"^(config\.json|status\.json|run\.lock|metrics\.jsonl|timelapse\.gif)$"),
-    "checkpoints": CKPT_RE,
-    "samples": re.compile(r"^(step-\d+\.png|losses\.png)$"),
+    "checkpoints": re.compile(r"^step-\d{7,}\.safetensors$"),
+    "samples": re.compile(r"^(step-\d{6,}\.png|losses\.png)$"),
     "directions": re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}\.safetensors$"),
-    "metrics": re.compile(r"^(eval-step-\d+\.json|closest-step-\d+\.png)$"),
+    "metrics": re.compile(r"^(eval-step-\d{7,}\.json|closest-step-\d{7,}\.png)$"),
     "tensorboard": re.compile(r"^events\.out\.tfevents\.[A-Za-z0-9_.-]+$"),
 }
 TEMP_RE = re.compile(r"^\..+\.tmp$")

@@ -91,6 +91,22 @@ class StudioServer(ThreadingHTTPServer):
             shown = "127.0.0.1"
         self.url = f"http://{shown}:{self.port}/"
 
+    def path_roots(self) -> list:
+        """Folders whose absolute prefix error messages leave out (the runs folder's parent,
+        the given run's)."""
+        from pathlib import Path
+
+        cat = self.studio.catalog
+        out = []
+        for p in (cat.root, cat.given.run_dir if cat.given else None,
+                  cat.given.checkpoint if cat.given else None):
+            if p is not None:
+                try:
+                    out.append(Path(p).resolve().parent)
+                except OSError:
+                    pass
+        return out
+
     def close(self):
         self.shutdown_request_threads = True
         self.server_close()
@@ -131,7 +147,10 @@ class Handler(BaseHTTPRequestHandler):
         self._send(status, json.dumps(obj).encode("utf-8"), "application/json")
 
     def send_error(self, code, message=None, explain=None):
-        """http.server's own errors (bad request line, unknown method) as JSON too."""
+        """http.server's own errors (bad request line, unknown method) as JSON too; an
+        unknown method is a 405 (the client's mistake), not http.server's 501."""
+        if code == 501:
+            code, message = 405, f"{self.command} is not allowed here"
         try:
             self.close_connection = True
             self._json({"error": message or self.responses.get(code, ("error",))[0]}, code)
@@ -209,7 +228,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _error(self, status: int, message: str):
         try:
-            self._json({"error": scrub_paths(message)}, status)
+            self._json({"error": scrub_paths(message, self.server.path_roots())}, status)
         except OSError:
             self.close_connection = True
 
@@ -371,13 +390,19 @@ def make_server(studio, host: str = "127.0.0.1", port: int = 0, allow_hosts=()) 
     return StudioServer(studio, host, port, allow_hosts)
 
 
-def scrub_paths(message: str) -> str:
-    """An error message without this machine's absolute paths: the working folder's
-    prefix is dropped and the home folder shown as ~."""
+ABS_PATH_RE = re.compile(r"(?<![\w.~])/(?:[^\s/:'\"]+/)+(?=[^\s/:'\"]+/[^\s/:'\"]+/[^\s/:'\"]+)")
+
+
+def scrub_paths(message: str, roots=()) -> str:
+    """An error message without this machine's absolute paths: the runs folder's parent
+    and the working folder are dropped, the home folder shown as ~, and any other
+    absolute path cut to its last three parts."""
     import os
 
-    for prefix, short in ((os.getcwd().rstrip(os.sep) + os.sep, ""),
-                          (os.path.expanduser("~").rstrip(os.sep) + os.sep, "~" + os.sep)):
+    prefixes = [(str(r).rstrip(os.sep) + os.sep, "") for r in roots if str(r) not in ("", os.sep)]
+    prefixes += [(os.getcwd().rstrip(os.sep) + os.sep, ""),
+                 (os.path.expanduser("~").rstrip(os.sep) + os.sep, "~" + os.sep)]
+    for prefix, short in sorted(prefixes, key=lambda p: -len(p[0])):
         if len(prefix) > 1:
             message = message.replace(prefix, short)
-    return message
+    return ABS_PATH_RE.sub("", message)
