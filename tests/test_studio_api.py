@@ -457,6 +457,12 @@ def test_translate_refuses_bad_uploads(server, tmp_path):
     Image.new("L", (8000, 8000)).save(buf, format="PNG")
     refused(call(server, "POST", path, buf.getvalue(), {"Content-Type": "image/png"}), 413,
             "8000x8000")
+    # formats Pillow reads but the studio does not name: refused as the error says
+    for fmt in ("TIFF", "ICO", "TGA", "PCX"):
+        buf = io.BytesIO()
+        Image.new("RGB", (16, 16)).save(buf, format=fmt)
+        refused(call(server, "POST", path, buf.getvalue(), {"Content-Type": "image/png"}), 415,
+                "not a readable PNG, JPEG, WebP, BMP or GIF")
     # a truncated PNG: the header reads, the pixels do not
     cut = png((64, 64))[:-40]
     msg = refused(call(server, "POST", path, cut, {"Content-Type": "image/png"}), 400,

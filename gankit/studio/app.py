@@ -461,14 +461,17 @@ def decode_upload(data: bytes, channels: int):
     with tempfile.TemporaryDirectory(prefix="gankit-studio-") as tmp:
         path = Path(tmp) / "upload"
         atomic_write(path, lambda t: Path(t).write_bytes(data))
+        from .validate import UPLOAD_FORMATS
+
         try:  # the header only: refuse huge images before anything is decoded
-            with Image.open(path) as probe:
+            with Image.open(path, formats=UPLOAD_FORMATS) as probe:  # the five named formats
                 w, h = probe.size
+        except Image.DecompressionBombError:
+            raise BadRequest(f"the uploaded image has more than {MAX_UPLOAD_PIXELS:,} pixels "
+                             "(the limit)", 413) from None
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
             raise BadRequest("the upload is not a readable PNG, JPEG, WebP, BMP or GIF image",
                              415) from None
-        except Image.DecompressionBombError:
-            w = h = MAX_UPLOAD_PIXELS + 1
         if w * h > MAX_UPLOAD_PIXELS:
             raise BadRequest(f"the uploaded image has {w}x{h} pixels; the limit is "
                              f"{MAX_UPLOAD_PIXELS:,} pixels", 413)

@@ -28,6 +28,7 @@ MAX_UPLOAD = 10 * 1024 * 1024  # bytes of an uploaded image
 MAX_UPLOAD_PIXELS = 40_000_000
 MAX_JSON = 64 * 1024  # bytes of a JSON body
 CLIENT_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+UPLOAD_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF")  # Pillow's names; nothing else decodes
 UPLOAD_TYPES = {"image/png", "image/jpeg", "image/webp", "image/bmp", "image/gif",
                 "application/octet-stream"}
 
