@@ -235,6 +235,7 @@ class Run:
     checkpoints_dir = property(lambda self: self.path / "checkpoints")
     directions_dir = property(lambda self: self.path / "directions")
     eval_dir = property(lambda self: self.path / "metrics")
+    timelapse_path = property(lambda self: self.path / "timelapse.gif")
 
     def sample_path(self, step: int) -> Path:
         return self.samples_dir / f"step-{step:06d}.png"
@@ -242,8 +243,15 @@ class Run:
     def checkpoint_path(self, step: int) -> Path:
         return self.checkpoints_dir / f"step-{step:07d}.safetensors"
 
-    def eval_path(self, step: int) -> Path:
-        return self.eval_dir / f"eval-step-{step:07d}.json"
+    def eval_path(self, step: int, tag: str = "") -> Path:
+        """``metrics/eval-step-N.json`` (``tag``: "-NAME" for a loose checkpoint's result)."""
+        return self.eval_dir / f"eval-step-{step:07d}{tag}.json"
+
+    def picture_path(self, step: int, tag: str = "") -> Path:
+        return self.eval_dir / f"closest-step-{step:07d}{tag}.png"
+
+    def direction_path(self, name: str) -> Path:
+        return self.directions_dir / f"{name}.safetensors"
 
     def sample_grids(self) -> list[tuple[int, Path]]:
         """(step, path) of the preview grids, oldest first."""

@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .run import (MAX_JSON_FILE, MAX_METRICS_FILE, Run, finite_number, parse_json, read_regular,
+from .run import (MAX_JSON_FILE, MAX_METRICS_FILE, OWNED, Run, finite_number, parse_json, read_regular,
                   read_small_json, small_int)
 from .errors import GankitError, UsageError
 
@@ -285,7 +285,8 @@ def load_run(run_dir, *, size: bool = True) -> RunInfo:
     """Everything ``gankit runs`` shows about one run folder."""
     p = Path(run_dir)
     info = RunInfo(path=p, name=p.name)
-    cfg = _read_json(p / "config.json") or {}
+    run = Run(p)
+    cfg = _read_json(run.config_path) or {}
     if not isinstance(cfg.get("model_config"), (dict, type(None))):
         cfg = {**cfg, "model_config": None}
     info.config = cfg
@@ -299,7 +300,7 @@ def load_run(run_dir, *, size: bool = True) -> RunInfo:
     info.metrics = read_metrics(p)
     info.evals = read_evals(p)
     info.lock = read_lock(p)
-    st = _read_json(p / "status.json")
+    st = _read_json(run.status_path)
 
     ckpt_step = info.checkpoints[-1][0] if info.checkpoints else 0
     metrics_step = info.metrics[-1]["step"] if info.metrics else 0
@@ -321,9 +322,9 @@ def load_run(run_dir, *, size: bool = True) -> RunInfo:
         info.status_note = "inferred from its checkpoints (no status.json)"
 
     times = []
-    for name in ("config.json", "metrics.jsonl"):
+    for f in (run.config_path, run.metrics_path):
         try:
-            times.append((p / name).stat().st_mtime)
+            times.append(f.stat().st_mtime)
         except OSError:
             pass
     info.started = finite_number(st.get("started")) if st else None
@@ -332,7 +333,7 @@ def load_run(run_dir, *, size: bool = True) -> RunInfo:
     if info.started is None:
         last_wall = finite_number(info.metrics[-1].get("wall_time")) if info.metrics else None
         try:
-            mtime = (p / "metrics.jsonl").stat().st_mtime
+            mtime = run.metrics_path.stat().st_mtime
         except OSError:
             mtime = None
         if mtime is not None and last_wall is not None:
@@ -541,7 +542,7 @@ def remove(item: Removal) -> None:
                 sub.rmdir()  # only when empty
             except OSError:
                 pass
-        for name in ("samples", "checkpoints", "directions", "metrics", "tensorboard"):
+        for name in (n for n in OWNED if n):  # gankit's subfolders, when left empty
             try:
                 (run.path / name).rmdir()
             except OSError:

@@ -47,11 +47,15 @@ def output_tag(c) -> str:
 
 
 def eval_path(run_dir: Path, step: int, tag: str = "") -> Path:
-    return Path(run_dir) / "metrics" / f"eval-step-{step:07d}{tag}.json"
+    from ..run import Run
+
+    return Run(run_dir).eval_path(step, tag)
 
 
 def picture_path(run_dir: Path, step: int, tag: str = "") -> Path:
-    return Path(run_dir) / "metrics" / f"closest-step-{step:07d}{tag}.png"
+    from ..run import Run
+
+    return Run(run_dir).picture_path(step, tag)
 
 
 def check_count(num: int) -> None:
@@ -69,11 +73,10 @@ def train_options(c, run_dir: Path):
 
     saved = c.train
     if not saved:
-        cfg = run_dir / "config.json"
-        try:
-            saved = json.loads(cfg.read_text()).get("options") or {}
-        except (OSError, ValueError, AttributeError):
-            saved = {}
+        from ..run import Run
+
+        saved = Run(run_dir).read_config().get("options")
+        saved = saved if isinstance(saved, dict) else {}
     try:
         return TrainOptions.from_saved(saved if isinstance(saved, dict) else {})
     except GankitError as exc:

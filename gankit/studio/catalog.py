@@ -122,7 +122,7 @@ def summary(entry: RunEntry) -> dict:
     if entry.run_dir is None:
         row.update({"model": None, "status": None, "step": None, "total_steps": None})
         return row
-    config = read_json(entry.run_dir / "config.json") or {}
+    config = read_json(Run(entry.run_dir).config_path) or {}
     data = config.get("data") if isinstance(config.get("data"), dict) else {}
     row["model"] = config.get("model") if isinstance(config.get("model"), str) else None
     row["data"] = data.get("name") if isinstance(data.get("name"), str) else None
