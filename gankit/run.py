@@ -52,6 +52,7 @@ from .logfiles import append_line, trim_lines
 
 DEFAULT_ROOT = Path("runs")
 CKPT_RE = re.compile(r"^step-(\d+)\.safetensors$")
+EVAL_RE = re.compile(r"^eval-step-(\d+)\.json$")
 STATUSES = ("running", "completed", "interrupted", "failed", "diverged")
 #: what a run folder may hold (an existing --name folder with anything else is refused)
 RUN_FILES = {"config.json", "status.json", "run.lock", "metrics.jsonl", "samples",
@@ -146,6 +147,16 @@ def parse_json(raw):
     try:
         return json.loads(raw, parse_constant=_no_constant)
     except (ValueError, RecursionError, UnicodeDecodeError, TypeError):
+        return None
+
+
+def as_float(v):
+    """A float from a JSON number (inf for one too large), None for anything else."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    try:
+        return float(v)
+    except OverflowError:
         return None
 
 
@@ -620,6 +631,49 @@ class Run:
         else:
             status = "interrupted"
         return {"status": status, "step": step, "total_steps": total, "message": None}
+
+    def metrics(self) -> list[dict]:
+        """The records of metrics.jsonl in order, each with an int ``step``; torn, foreign
+        or out-of-range lines are skipped (a regular file of at most 256 MB is read)."""
+        raw = read_regular(self.metrics_path, MAX_METRICS_FILE)
+        if raw is None:
+            return []
+        out = []
+        for line in raw.decode("utf-8", errors="replace").splitlines():
+            rec = parse_json(line)
+            if not isinstance(rec, dict):
+                continue
+            step = rec.get("step")
+            if isinstance(step, float) and step.is_integer() and abs(step) < 1e15:
+                step = int(step)
+            step = small_int(step, 0, 10**15)
+            if step is None:
+                continue
+            rec["step"] = step
+            out.append(rec)
+        return out
+
+    def evaluations(self) -> list[dict]:
+        """``metrics/eval-step-N.json`` records (``gankit evaluate``), oldest step first:
+        each with ``step``, ``metrics`` (finite numbers only) and ``file``."""
+        try:
+            listing = list(self.eval_dir.iterdir()) if self.eval_dir.is_dir() else []
+        except OSError:
+            return []
+        found = []
+        for p in listing:
+            m = EVAL_RE.match(p.name)
+            rec = read_small_json(p) if m else None
+            if not isinstance(rec, dict) or not isinstance(rec.get("metrics"), dict):
+                continue
+            step = small_int(rec.get("step"), 0, 10**15)
+            rec["step"] = step if step is not None else int(m.group(1))
+            rec["metrics"] = {k: f for k, v in rec["metrics"].items()
+                              if (f := as_float(v)) is not None}
+            rec["file"] = str(p)
+            found.append(rec)
+        found.sort(key=lambda r: (r["step"], finite_number(r.get("time")) or 0.0))
+        return found
 
     def append_metrics(self, record: dict) -> None:
         append_line(self.metrics_path, json.dumps(record))

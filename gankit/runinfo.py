@@ -26,8 +26,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .run import (MAX_JSON_FILE, MAX_METRICS_FILE, OWNED, Run, finite_number, parse_json, read_regular,
-                  read_small_json, small_int)
+from .run import MAX_JSON_FILE, OWNED, Run, finite_number, read_small_json, small_int
 from .errors import GankitError, UsageError
 
 STATUSES = ("running", "completed", "interrupted", "failed", "diverged")
@@ -59,24 +58,8 @@ def _number(v):
 
 
 def read_metrics(run_dir) -> list[dict]:
-    """The records of ``RUN/metrics.jsonl`` in order; torn or foreign lines are skipped."""
-    raw = read_regular(Run(run_dir).metrics_path, MAX_METRICS_FILE)
-    if raw is None:
-        return []
-    out = []
-    for line in raw.decode("utf-8", errors="replace").splitlines():
-        rec = parse_json(line)
-        if not isinstance(rec, dict):
-            continue
-        step = rec.get("step")
-        if isinstance(step, float) and step.is_integer():
-            step = int(step)
-        step = small_int(step, 0, 10**15)
-        if step is None:
-            continue
-        rec["step"] = step
-        out.append(rec)
-    return out
+    """The records of ``RUN/metrics.jsonl`` in order (:meth:`gankit.run.Run.metrics`)."""
+    return Run(run_dir).metrics()
 
 
 def loss_keys(records) -> list[str]:
@@ -102,27 +85,8 @@ def series(records, key: str) -> tuple[list[int], list[float]]:
 
 
 def read_evals(run_dir) -> list[dict]:
-    """``RUN/metrics/eval-step-*.json`` records (``gankit evaluate``), oldest step first."""
-    d = Run(run_dir).eval_dir
-    try:
-        listing = list(d.iterdir()) if d.is_dir() else []
-    except OSError:
-        return []
-    found = []
-    for p in listing:
-        m = EVAL_RE.match(p.name)
-        if not m:
-            continue
-        rec = _read_json(p)
-        if rec is None or not isinstance(rec.get("metrics"), dict):
-            continue
-        step = small_int(rec.get("step"), 0, 10**15)
-        rec["step"] = step if step is not None else int(m.group(1))
-        rec["metrics"] = {k: float(v) for k, v in rec["metrics"].items() if _number(v) is not None}
-        rec["file"] = str(p)
-        found.append(rec)
-    found.sort(key=lambda r: (r["step"], _number(r.get("time")) or 0.0))
-    return found
+    """``RUN/metrics/eval-step-*.json`` records (:meth:`gankit.run.Run.evaluations`)."""
+    return Run(run_dir).evaluations()
 
 
 def checkpoint_steps(run_dir) -> list[tuple[int, Path]]:

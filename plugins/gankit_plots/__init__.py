@@ -44,13 +44,13 @@ def on_samples(trainer, step, path):
 
 def _resolve(target: str, runs_dir: str) -> Path:
     """A run given on the command line, by gankit's one rule (:meth:`gankit.run.Run.find`)."""
-    from gankit.run import Run
+    from gankit import Run
 
     return Run.find(target, runs_dir).path
 
 
 def _newest(runs_dir: str) -> Path:
-    from gankit.run import Run
+    from gankit import Run
 
     root = Path(runs_dir)
     found = ([m.parent for m in root.glob("*/metrics.jsonl") if Run.is_run(m.parent)]

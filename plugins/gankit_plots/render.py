@@ -16,9 +16,7 @@ anti-aliased lines without a vector library.
 
 from __future__ import annotations
 
-import json
 import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,31 +34,31 @@ PANEL_W, PANEL_H = 520, 280
 DEFAULT_SMOOTHING = 0.8
 
 
-EVAL_RE = re.compile(r"^eval-step-(\d+)\.json$")
-
-
 # -- reading a run ---------------------------------------------------------------------------
 
 
 def _number(v):
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         return None
-    return float(v)
+    try:
+        return float(v)
+    except OverflowError:
+        return None
 
 
 def read_metrics(run_dir) -> list[dict]:
     """The records of ``RUN/metrics.jsonl`` in order; torn, foreign or out-of-range lines
     are skipped (gankit's own reader: regular files only, bounded size)."""
-    from gankit.runinfo import read_metrics as read
+    from gankit import Run
 
-    return read(run_dir)
+    return Run(run_dir).metrics()
 
 
 def read_evals(run_dir) -> list[dict]:
     """``{"step", "metrics"}`` of each ``RUN/metrics/eval-step-*.json``, by step."""
-    from gankit.runinfo import read_evals as read
+    from gankit import Run
 
-    return [{"step": r["step"], "metrics": r["metrics"]} for r in read(run_dir)]
+    return [{"step": r["step"], "metrics": r["metrics"]} for r in Run(run_dir).evaluations()]
 
 
 def loss_keys(records) -> list[str]:
