@@ -284,7 +284,8 @@ class Run:
     @staticmethod
     def recognise(path) -> str | None:
         """"marked" (config.json carries gankit's run marker), "legacy" (a 0.1/0.2 run:
-        gankit's config keys plus a gankit checkpoint or status.json), or None."""
+        gankit's config keys plus a gankit checkpoint or status.json), "locked" (no
+        config.json yet, but a live process holds run.lock: never cleaned), or None."""
         p = Path(path)
         try:
             if not p.is_dir():
@@ -293,6 +294,11 @@ class Run:
             return None
         doc = read_small_json(p / "config.json")
         if not isinstance(doc, dict):
+            # a run training now that has not written config.json yet (loading its data)
+            lock = read_small_json(p / "run.lock")
+            if (isinstance(lock, dict) and small_int(lock.get("pid"), 1, MAX_PID) is not None
+                    and Run(p).lock_holder() is not None):
+                return "locked"
             return None
         if small_int(doc.get(RUN_MARK), 1, 1000) is not None:
             return "marked"

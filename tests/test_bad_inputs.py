@@ -643,3 +643,24 @@ def test_override_lr_survives_the_divergence_guard(base, tmp_path):
         assert lrs == pytest.approx([0.05 * 0.5] * len(lrs))
     finally:
         t.run.unlock()
+
+
+def test_train_name_never_takes_over_a_folder_that_is_not_a_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    mine = tmp_path / "runs" / "mine"
+    mine.mkdir(parents=True)
+    (mine / "config.json").write_text('{"my": "settings"}')
+    refused(cli("train", "dcgan", *TINY, "--steps", "1", "--name", "mine"), "--name mine",
+            "not a gankit run")
+    assert (mine / "config.json").read_text() == '{"my": "settings"}'
+
+
+def test_a_run_still_loading_its_data_is_listed_and_never_cleaned(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run = tmp_path / "runs" / "starting"
+    run.mkdir(parents=True)
+    (run / "run.lock").write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
+    rows = json.loads(accepted_out(cli("runs", "--json")))
+    assert [(r["name"], r["status"]) for r in rows] == [("starting", "running")]
+    accepted(cli("runs", "clean", "-y"))
+    assert (run / "run.lock").exists()
