@@ -685,8 +685,14 @@ class Run:
         append_line(self.metrics_path, json.dumps(record))
 
     def trim_metrics(self, step: int) -> None:
-        """On (re)start: drop torn lines and lines past ``step`` so no step appears twice."""
-        trim_jsonl(self.metrics_path, step)
+        """On (re)start: drop torn lines and lines past ``step`` so no step appears twice.
+        A metrics.jsonl that is not a regular file (a pipe, a device) is refused: reading
+        or appending to it would block or never end."""
+        p = self.metrics_path
+        if (p.exists() or p.is_symlink()) and not is_regular(p):
+            raise GankitError(f"{p}: not a regular file (a pipe, a device or a broken link); "
+                              "move it away to continue the run")
+        trim_jsonl(p, step)
 
     # -- checkpoints -----------------------------------------------------------------------
     def checkpoints(self) -> list[Path]:

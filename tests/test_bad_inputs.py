@@ -562,6 +562,10 @@ def test_hostile_run_files_never_hang_the_listing(name, kind, base, tmp_path, mo
         accepted(cli("runs", "show", "good"))
         accepted(cli("runs", "clean", "--dry-run"))
     assert good.exists()
+    if name == "metrics.jsonl":  # resuming would read or append to it: one clear line
+        with within(60):
+            refused(cli("train", "--resume", bad, "--steps", "3", *QUICK), "metrics.jsonl",
+                    "not a regular file")
 
 
 def accepted_out(result) -> str:
@@ -664,3 +668,15 @@ def test_a_run_still_loading_its_data_is_listed_and_never_cleaned(tmp_path, monk
     assert [(r["name"], r["status"]) for r in rows] == [("starting", "running")]
     accepted(cli("runs", "clean", "-y"))
     assert (run / "run.lock").exists()
+
+
+@pytest.mark.parametrize("flags, needles", [
+    (["--ema", "1e308"], ["--ema 1e+308", "at most 10000 kimg"]),
+    (["--augment", ""], ["--augment ''", "empty policy"]),
+    (["--augment", "none", "--augment-p", "0.5"], ["--augment-p 0.5", "--augment none"]),
+    (["--augment", "none", "--ada-target", "0.6"], ["--ada-target 0.6", "--augment none"]),
+])
+def test_training_flags_that_would_silently_do_nothing(flags, needles, base, tmp_path):
+    refused(cli("train", "dcgan", "--data", base["data"], *TINY, *QUICK, "--steps", "1",
+                "--out", tmp_path / "runs", *flags), *needles, code=2)
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
