@@ -75,7 +75,18 @@ OWNED = {
     "metrics": re.compile(r"^(eval-step-\d{7,}\.json|closest-step-\d{7,}\.png)$"),
     "tensorboard": re.compile(r"^events\.out\.tfevents\.[A-Za-z0-9_.-]+$"),
 }
-TEMP_RE = re.compile(r"^\..+\.tmp$")
+#: what a killed atomic write leaves: .NAME.XXXXXXXX.tmp (mkstemp's eight characters)
+TEMP_RE = re.compile(r"^\.(.+)\.[a-z0-9_]{8}\.tmp$")
+
+
+def owned_name(folder: str, name: str) -> bool:
+    """A file name gankit writes in a run's ``folder`` ("" for the run folder itself), or
+    the temporary file of one."""
+    pattern = OWNED.get(folder)
+    if pattern is None:
+        return False
+    m = TEMP_RE.match(name)
+    return bool(pattern.match(m.group(1) if m else name))
 
 
 def check_name(name: str, flag: str = "--name") -> str:
@@ -335,13 +346,11 @@ class Run:
                     other.append(e)
                     continue
                 for f in inner:
-                    if (not f.is_symlink() and is_regular(f)
-                            and (OWNED[e.name].match(f.name) or TEMP_RE.match(f.name))):
+                    if not f.is_symlink() and is_regular(f) and owned_name(e.name, f.name):
                         owned.append(f)
                     else:
                         other.append(f)
-            elif is_regular(e) and not e.is_symlink() and (OWNED[""].match(e.name)
-                                                           or TEMP_RE.match(e.name)):
+            elif is_regular(e) and not e.is_symlink() and owned_name("", e.name):
                 (last if e.name in ("config.json", "status.json", "run.lock") else owned).append(e)
             else:
                 other.append(e)

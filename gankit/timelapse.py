@@ -25,7 +25,8 @@ def run_folder(target) -> Path:
     or the newest run under ./runs (:meth:`gankit.run.Run.locate`)."""
     loc = Run.locate(target or None)
     if loc.run is None:
-        raise GankitError(f"{target}: not inside a run folder (RUN/checkpoints/); pass the run folder")
+        raise GankitError(f"{target}: not inside a run folder (RUN/checkpoints/); "
+                          "pass the run folder")
     return loc.run.path
 
 

@@ -37,7 +37,8 @@ def user_files(rng, folder: Path, made: set, root: Path) -> None:
         sub = folder / rng.choice(["", "checkpoints", "samples", "notes", "metrics"])
         sub.mkdir(parents=True, exist_ok=True)
         name = rng.choice(["notes.txt", "photo.jpg", "step-1.png", "config.json.bak",
-                           "mine.safetensors", "README", "eval.json"])
+                           "mine.safetensors", "README", "eval.json", ".notes.tmp",
+                           "step-12.safetensors", ".x.abcdefgh.tmp"])
         p = sub / name
         if not p.exists():
             p.write_text("user data")
@@ -81,6 +82,8 @@ def make_tree(rng, root: Path) -> tuple[set, set]:
                 write(d / "metrics" / "eval-step-0000004.json", "{}", True)
             if rng.random() < 0.3:
                 write(d / "directions" / "smile.safetensors", b"x", True)
+            if rng.random() < 0.3:  # a killed atomic write's temporary file
+                write(d / "checkpoints" / ".step-0000009.safetensors.k3x_9a2b.tmp", b"torn", True)
             user_files(rng, d, theirs, root)
         elif kind == "userconfig":
             write(d / "config.json", "{}", False)

@@ -17,7 +17,6 @@ import random
 import shutil
 import threading
 import time
-from pathlib import Path
 
 import pytest
 

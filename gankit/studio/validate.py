@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 
-from ..bounds import MAX_FPS, MAX_TRUNCATION, MIN_FPS, MIN_TRUNCATION  # the CLI's limits
+from ..bounds import MAX_FPS, MAX_TRUNCATION, MIN_FPS, MIN_TRUNCATION  # noqa: F401
 from ..errors import GankitError
 
 MAX_SEED = 2**63  # seeds are in [0, 2**63)
