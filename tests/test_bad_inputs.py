@@ -680,3 +680,20 @@ def test_training_flags_that_would_silently_do_nothing(flags, needles, base, tmp
     refused(cli("train", "dcgan", "--data", base["data"], *TINY, *QUICK, "--steps", "1",
                 "--out", tmp_path / "runs", *flags), *needles, code=2)
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_a_plugin_failing_at_start_leaves_a_failed_unlocked_run(base, tmp_path, monkeypatch):
+    """`--log tensorboard` without the package: the run used to keep its lock and say
+    "running" forever."""
+    import gankit_tensorboard
+
+    def missing():
+        raise gankit_tensorboard.GankitError("--log tensorboard needs the tensorboard package")
+
+    monkeypatch.setattr(gankit_tensorboard, "_summary_writer", missing)
+    refused(cli("train", "dcgan", "--data", base["data"], *TINY, *QUICK, "--steps", "1",
+                "--out", tmp_path / "runs", "--name", "tb", "--log", "tensorboard"),
+            "tensorboard package")
+    run = tmp_path / "runs" / "tb"
+    assert not (run / "run.lock").exists()
+    assert json.loads((run / "status.json").read_text())["status"] == "failed"
