@@ -713,3 +713,13 @@ def test_a_fifo_among_the_sample_grids_never_blocks_timelapse(base, tmp_path):
     os.mkfifo(run / "samples" / "step-000009.png")
     with within(30):
         accepted(cli("timelapse", run, "--out", tmp_path / "t.gif"))
+
+
+@pytest.mark.parametrize("args, needles, code", [
+    (["vanilla", "--dataset", "ring8", "--set", "data.count=999999999999"],
+     ["--set data.count=999999999999", "1 to 10,000,000"], 2),
+    (["vanilla", "--dataset", "ring8", "--set", "data.count=0"], ["--set data.count=0"], 2),
+    (["dcgan", "--dataset", "ring8"], ["dcgan needs image data", "'ring8' is vector data"], 1),
+])
+def test_data_that_does_not_fit_the_model_or_memory(args, needles, code, tmp_path):
+    refused(cli("train", *args, "--steps", "1", "--out", tmp_path / "runs"), *needles, code=code)
