@@ -723,3 +723,9 @@ def test_a_fifo_among_the_sample_grids_never_blocks_timelapse(base, tmp_path):
 ])
 def test_data_that_does_not_fit_the_model_or_memory(args, needles, code, tmp_path):
     refused(cli("train", *args, "--steps", "1", "--out", tmp_path / "runs"), *needles, code=code)
+
+
+def test_log_names_an_installed_plugin(base, tmp_path):
+    refused(cli("train", "dcgan", "--data", base["data"], *TINY, *QUICK, "--steps", "1",
+                "--out", tmp_path / "runs", "--log", "nonexistent"),
+            "--log nonexistent", "no installed plugin", code=2)

@@ -284,6 +284,12 @@ def plan(options: TrainOptions, plugins=None, *, sets: dict | None = None, expli
     loss = _fill_defaults(options, model, plugins, explicit | suggested,
                           checkpoint is not None, loss)
     check_numbers(options)
+    if "log" in explicit:  # `--log NAME` switches on a plugin: one that is installed
+        known = {str(n).lower() for n in getattr(plugins, "records", {})}
+        for name in options.log or ():
+            if str(name).strip().lower() not in known:
+                raise UsageError(f"--log {name}: no installed plugin has that name "
+                                 "(`gankit plugins` lists them), e.g. --log tensorboard")
 
     if config is None and checkpoint is not None:
         try:
