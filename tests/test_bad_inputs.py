@@ -729,3 +729,15 @@ def test_log_names_an_installed_plugin(base, tmp_path):
     refused(cli("train", "dcgan", "--data", base["data"], *TINY, *QUICK, "--steps", "1",
                 "--out", tmp_path / "runs", "--log", "nonexistent"),
             "--log nonexistent", "no installed plugin", code=2)
+
+
+def test_sushi_count_is_bounded_and_rendering_reports_progress(tmp_path):
+    from gankit import LoadOptions, get_dataset
+
+    refused(cli("train", "dcgan", *TINY, "--steps", "1", "--out", tmp_path / "runs",
+                "--set", "data.count=999999999"), "--set data.count=999999999", code=2)
+    calls = []
+    ds = get_dataset("sushi")
+    d = ds.load(LoadOptions(image_size=16, config=ds.Config(count=3),
+                            progress=lambda done, total: calls.append((done, total))))
+    assert len(d) == 3 and calls == [(1, 3), (2, 3), (3, 3)]  # a bar at 1024 px, not silence
