@@ -26,7 +26,7 @@ rule every command uses):
 4. anything else is refused.
 
 A folder is a run only when it holds what gankit alone writes: a ``config.json`` carrying
-``"gankit_run": 1`` (written since 0.3), or, for runs written before, a ``config.json``
+``"gankit_run": 1``, or, for runs written before the marker (0.1, 0.2), a ``config.json``
 with gankit's own keys (``gankit_version``, ``model``, ``options``) together with a
 checkpoint whose header is gankit's or a ``status.json`` gankit wrote. Files gankit did
 not write are never deleted (:meth:`Run.owned_files`).
@@ -57,11 +57,12 @@ STATUSES = ("running", "completed", "interrupted", "failed", "diverged")
 #: what a run folder may hold (an existing --name folder with anything else is refused)
 RUN_FILES = {"config.json", "status.json", "run.lock", "metrics.jsonl", "samples",
              "checkpoints", "directions", "metrics", "tensorboard"}
-#: the marker config.json carries (since 0.3): only gankit writes it
+#: the marker config.json carries (runs of 0.1 and 0.2 lack it): only gankit writes it
 RUN_MARK = "gankit_run"
 RUN_FORMAT = 1
-#: config.json keys every gankit run has had (0.1 and 0.2 runs have no RUN_MARK)
-LEGACY_CONFIG_KEYS = ("gankit_version", "model", "options")
+#: config.json keys every gankit run has had, with their types (0.1 and 0.2 runs are
+#: recognised by them together with a gankit checkpoint or status.json)
+LEGACY_CONFIG_KEYS = {"gankit_version": str, "model": str, "options": dict}
 MAX_JSON_FILE = 1 << 20          # config.json, status.json, run.lock, eval files
 MAX_METRICS_FILE = 256 << 20     # metrics.jsonl
 MAX_HEADER_PROBE = 16 << 20      # a checkpoint header read to recognise a legacy run
@@ -231,8 +232,8 @@ class Located:
 
 
 class Run:
-    """One run folder. Create it with :meth:`new`; find it with :meth:`for_resume`,
-    :meth:`find_checkpoint` or :meth:`newest`."""
+    """One run folder. Create it with :meth:`new`; find it with :meth:`find` (or
+    :meth:`locate`), :meth:`for_resume`, :meth:`find_checkpoint` or :meth:`newest`."""
 
     def __init__(self, path):
         self.path = Path(path)
@@ -313,8 +314,7 @@ class Run:
             return None
         if small_int(doc.get(RUN_MARK), 1, 1000) is not None:
             return "marked"
-        if not (isinstance(doc.get("gankit_version"), str) and isinstance(doc.get("model"), str)
-                and isinstance(doc.get("options"), dict)):
+        if not all(isinstance(doc.get(k), t) for k, t in LEGACY_CONFIG_KEYS.items()):
             return None
         run = Run(p)
         st = run.read_status()
