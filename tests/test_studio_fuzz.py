@@ -277,3 +277,27 @@ def test_one_hostile_run_never_stalls_or_hides_the_others(runs, tmp_path):
     finally:
         srv.shutdown()
         srv.close()
+
+
+def test_a_decompression_bomb_is_reported_without_an_invented_size(monkeypatch):
+    import io
+
+    from PIL import Image
+
+    from gankit.studio.app import decode_upload
+    from gankit.studio.validate import MAX_UPLOAD_PIXELS, BadRequest
+
+    # Pillow refuses images over twice MAX_IMAGE_PIXELS outright; lower it so a small
+    # file stands for a huge one
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    buf = io.BytesIO()
+    Image.new("L", (100, 100)).save(buf, format="PNG")
+    with pytest.raises(BadRequest) as err:
+        decode_upload(buf.getvalue(), 3)
+    msg = str(err.value)
+    assert err.value.status == 413 and f"more than {MAX_UPLOAD_PIXELS:,} pixels" in msg, msg
+    assert "40000001" not in msg.replace(",", "")  # it used to invent a size past the limit
+    buf = io.BytesIO()
+    Image.new("RGB", (16, 16)).save(buf, format="TIFF")
+    with pytest.raises(BadRequest, match="not a readable PNG, JPEG, WebP, BMP or GIF"):
+        decode_upload(buf.getvalue(), 3)
