@@ -145,12 +145,15 @@ def test_clean_removes_only_gankit_files_and_as_the_dry_run_says(case, tmp_path,
         assert real.exit_code == dry.exit_code and files_under(root) == before
         return
     rel = Path("runs")  # as the command sees it (--out's default)
+    listed = CliRunner().invoke(make_cli(), ["runs", "clean", "--dry-run", "--json", *args])
+    assert listed.exit_code == 0, listed.output
+    planned = {str(Path(f).relative_to(rel)) for f in json.loads(listed.stdout)["remove"]}
+    assert files_under(root) == before
     infos = ([load_run(rel / t, size=False) for t in targets] if targets
              else [load_run(d, size=False) for d in find_runs(rel)])
     plan, _ = plan_clean(rel, checkpoints_keep=keep, runs=infos,
                          statuses=statuses or ("interrupted", "failed"))
-    planned = {str(Path(f).relative_to(rel)) for item in plan for f in item.files}
-    for item in plan:  # every planned run or checkpoint is named in the dry run's output
+    for item in plan:  # every planned run or checkpoint is named in the dry run's text too
         assert (item.run if item.what == "run" else str(item.path)) in dry.stdout
 
     real = CliRunner().invoke(make_cli(), ["runs", "clean", "-y", *args])

@@ -305,9 +305,11 @@ def runs_compare(ctx, targets, out, as_json):
               help="Remove runs with this status (repeatable).  "
                    "[default: interrupted and failed]")
 @click.option("--dry-run", is_flag=True, help="Print what would be removed; remove nothing.")
+@click.option("--json", "as_json", is_flag=True,
+              help="With --dry-run: every file that would go and every entry kept, as JSON.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context
-def runs_clean(ctx, targets, out, keep, statuses, dry_run, yes):
+def runs_clean(ctx, targets, out, keep, statuses, dry_run, as_json, yes):
     """Remove interrupted and failed runs, or old checkpoints (--checkpoints K).
 
     The files gankit wrote in those runs go (checkpoints, samples, metrics, config);
@@ -350,6 +352,15 @@ def runs_clean(ctx, targets, out, keep, statuses, dry_run, yes):
                                statuses=statuses or ("interrupted", "failed"))
     for r in skipped:
         click.echo(f"skipping {r.name}: training now (pid {(r.lock or {}).get('pid')})", err=True)
+    if as_json:
+        if not dry_run:
+            raise UsageError("--json: only with --dry-run (the list of what would go)")
+        _echo_json({"remove": [str(f) for p in plan for f in p.files],
+                    "keep": [str(k) for p in plan for k in p.kept],
+                    "runs": [p.run for p in plan if p.what == "run"],
+                    "bytes": sum(p.size for p in plan),
+                    "skipped_running": [r.name for r in skipped]})
+        return
     if not plan:
         what = "old checkpoints" if keep is not None else "runs to remove"
         click.echo(f"nothing to clean: no {what} under {root}/", err=True)
