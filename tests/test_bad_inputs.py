@@ -517,6 +517,8 @@ def test_export_never_overwrites_a_run_or_a_file(base, tmp_path, monkeypatch):
             "already exists", "--force", code=2)
     assert (tmp_path / "mine.pt").read_text() == "precious"
     refused(cli("export", run, "--out", ""), "--out ''", "empty path", code=2)
+    accepted(cli("export", run, "--format", "torchscript", "--out", "mine.pt", "--force"))
+    assert (tmp_path / "mine.pt").read_bytes()[:2] == b"PK"  # replaced, as asked
 
 
 def test_datasets_export_never_replaces_the_source(tmp_path, monkeypatch):
