@@ -17,6 +17,7 @@ from .logfiles import StepLog, append_line, trim_lines
 from .lookup import get_dataset, get_loss, get_model
 from .losses import Loss, call_g_loss
 from .models import TRANSLATION, UNCONDITIONAL, Flag, GANModel, RunState, UnconditionalGAN
+from .run import Run
 from .train import TrainOptions, load_data
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "Checkpoint",
     "load_model",
     "load_run",
+    "Run",
     "load_data",
     "get_model",
     "get_loss",

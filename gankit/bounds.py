@@ -26,6 +26,12 @@ MAX_TRAIN_GRID = 1024
 #: GIF frame rates: GIF delays are whole centiseconds and viewers slow down delays
 #: under 20 ms, so 50 fps is the fastest a GIF really plays; 0.01 fps is 100 s a frame
 MIN_FPS, MAX_FPS = 0.01, 50.0
+#: truncation thresholds: below 0.05 the redraws of z components beyond |T| grow without
+#: bound (a component lands within 1e-300 of 0 essentially never); over 10 is no truncation
+MIN_TRUNCATION, MAX_TRUNCATION = 0.05, 10.0
+#: EMA half-lives (kimg): beyond this the EMA weight per step, 0.5 ** (batch / (kimg *
+#: 1000)), rounds to 1 in float32 even at batch 1, so the EMA generator would never move
+MAX_EMA_KIMG = 10_000.0
 #: bytes per network parameter while training: fp32 weights, gradients, two Adam moments
 TRAIN_BYTES_PER_PARAM = 16
 #: memory assumed when the machine's cannot be read
@@ -63,6 +69,17 @@ def check_fps(flag: str, fps: float) -> None:
     if not (isinstance(fps, (int, float)) and math.isfinite(fps) and MIN_FPS <= fps <= MAX_FPS):
         raise UsageError(f"{flag} {fps:g}: choose {MIN_FPS:g} to {MAX_FPS:g} frames per second "
                          "(GIF viewers play at most 50)")
+
+
+def check_truncation(flag: str, value) -> None:
+    """A truncation threshold from MIN_TRUNCATION to MAX_TRUNCATION (the CLI and the
+    studio share it)."""
+    if value is None:
+        return
+    if not (isinstance(value, (int, float)) and math.isfinite(value)
+            and MIN_TRUNCATION <= value <= MAX_TRUNCATION):
+        raise UsageError(f"{flag} {value:g}: choose {MIN_TRUNCATION:g} to {MAX_TRUNCATION:g} "
+                         "(smaller thresholds redraw z without end)")
 
 
 def parse_grid(text: str, flag: str = "--grid", high: int = MAX_SAMPLES) -> tuple[int, int]:
@@ -165,6 +182,20 @@ def check_train_options(options) -> None:
     check_range("--max-retries", options.max_retries, high=100)
     check_range("--batch-size", options.batch_size, high=1_000_000)
     check_range("--image-size", options.image_size, high=8192)
+    ema = getattr(options, "ema", None)
+    if ema is not None and math.isfinite(ema) and ema > MAX_EMA_KIMG:
+        raise UsageError(f"--ema {ema:g}: at most {MAX_EMA_KIMG:g} kimg (a longer half-life "
+                         "never moves the EMA generator); 0 turns it off")
+    augment = getattr(options, "augment", None)
+    if augment is not None and not str(augment).strip():
+        raise UsageError("--augment '': an empty policy; give one such as "
+                         "color,translation,cutout, or none")
+    if augment is not None and str(augment).strip().lower() == "none":
+        for flag, value in (("--augment-p", getattr(options, "augment_p", None)),
+                            ("--ada-target", getattr(options, "ada_target", None))):
+            if value is not None:
+                raise UsageError(f"{flag} {value:g}: has no effect with --augment none; "
+                                 "give an --augment policy or leave the flag out")
     for flag, value in (("--data", options.data), ("--data-b", options.extra.get("data_b"))):
         if value is not None and not str(value).strip():
             raise UsageError(f"{flag} '{value}': an empty path; give a folder of images"

@@ -121,6 +121,14 @@ def read_header(path: Path) -> dict:
         raise CheckpointError(f"{path}: no such checkpoint")
     if path.is_dir():
         raise CheckpointError(f"{path}: is a folder, not a .safetensors file")
+    import stat as _stat
+
+    try:
+        regular = _stat.S_ISREG(path.stat().st_mode)
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if not regular:  # a FIFO or a device would block or never end
+        raise CheckpointError(f"{path}: not a regular file (a pipe or a device?)")
     try:
         with open(path, "rb") as fh:
             raw = fh.read(8)

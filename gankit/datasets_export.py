@@ -29,9 +29,11 @@ def unique_names(stems, fallback: str) -> list[str]:
 
 
 def export_dataset(name: str, folder, image_size: int | None = None, data: str | None = None,
-                   plugins=None) -> int:
+                   plugins=None, force: bool = False) -> int:
     """Write every sample of image data set ``name`` to ``folder`` as PNG; returns the
-    number of files written (one per sample: names never collide)."""
+    number of files written (one per sample: names never collide). ``folder`` must be
+    apart from ``data``; existing files of the names to write are refused unless
+    ``force`` (checked before anything is written)."""
     from PIL import Image
 
     from .datasets import LoadOptions
@@ -42,7 +44,15 @@ def export_dataset(name: str, folder, image_size: int | None = None, data: str |
         raise UsageError(f"--image-size {image_size}: choose 1 to {MAX_IMAGE_SIZE} pixels")
     if data is not None and not str(data).strip():
         raise UsageError(f"--data '{data}': an empty path; give the data set's files")
+    if not str(folder).strip():
+        raise UsageError("FOLDER '': an empty path; give the folder to write into")
     folder = Path(folder)
+    from .outputs import check_apart, check_output
+
+    check_apart(folder, data, out_flag="FOLDER")
+    check_output(folder, flag="FOLDER", folder=True)
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"FOLDER {folder}: a file; give a folder")
     ds = (plugins or get_plugins()).datasets().get(name)
     if ds.kind != "image":
         raise UsageError(f"'{name}' is not an image data set")
@@ -52,6 +62,11 @@ def export_dataset(name: str, folder, image_size: int | None = None, data: str |
     arr = d.samples.permute(0, 2, 3, 1).numpy()
     stems = [d.names[i] if i < len(d.names) else "" for i in range(len(arr))]
     names = unique_names(stems, name)
+    existing = [n for n in names if (folder / n).exists() or (folder / n).is_symlink()]
+    if existing and not force:
+        raise UsageError(f"FOLDER {folder}: {len(existing)} file(s) of the names to write exist "
+                         f"already (first: {existing[0]}); pass --force to replace them or "
+                         "choose an empty folder")
     replaced = 0
     with console.progress(transient=True) as prog:
         task = prog.add_task("export", total=len(arr), rate="", info="")

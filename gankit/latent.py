@@ -75,6 +75,9 @@ def check_truncation(model, threshold, config=None) -> None:
         )
     if not threshold > 0:
         raise UsageError(f"--truncation {threshold}: must be a positive number like 0.7")
+    from .bounds import check_truncation as check_bounds
+
+    check_bounds("--truncation", threshold)
 
 
 def latents_for_seeds(model, config, seeds, device="cpu", truncation: float | None = None):
@@ -237,7 +240,9 @@ def check_name(name: str) -> str:
 
 
 def direction_path(run_dir: Path, name: str) -> Path:
-    return Path(run_dir) / "directions" / f"{check_name(name)}.safetensors"
+    from .run import Run
+
+    return Run(run_dir).direction_path(check_name(name))
 
 
 def parse_direction_spec(text: str) -> tuple[str, float]:
@@ -320,7 +325,9 @@ def _read_direction(path: Path):
 
 
 def available_directions(run_dir: Path) -> list[str]:
-    d = Path(run_dir) / "directions"
+    from .run import Run
+
+    d = Run(run_dir).directions_dir
     return sorted(p.stem for p in d.glob("*.safetensors")) if d.is_dir() else []
 
 
@@ -330,7 +337,7 @@ def load_direction(run_dir: Path, name: str, model, config):
     if not path.is_file():
         have = available_directions(run_dir)
         raise GankitError(
-            f"no direction '{name}' in {Path(run_dir) / 'directions'}"
+            f"no direction '{name}' in {path.parent}"
             + (f" (have: {', '.join(have)})" if have else "")
             + f"; fit it with `gankit direction fit {name} {run_dir} --positive SEEDS "
             "--negative SEEDS`"
@@ -348,7 +355,7 @@ def load_direction(run_dir: Path, name: str, model, config):
 def list_directions(run_dir: Path) -> list[dict]:
     rows = []
     for name in available_directions(run_dir):
-        path = Path(run_dir) / "directions" / f"{name}.safetensors"
+        path = direction_path(run_dir, name)
         try:
             vec, meta = _read_direction(path)
         except GankitError as exc:

@@ -13,17 +13,36 @@
       metrics/             eval-step-NNNNNNN.json from `gankit evaluate`
 
 Commands and the trainer go through :class:`Run`; nothing else builds these paths. Which
-run a path on the command line means (a run folder, a checkpoint inside one, a folder of
-runs) is decided here too.
+run a path on the command line means is decided here too, by :meth:`Run.locate` (the one
+rule every command uses):
+
+1. nothing given: the newest run under ``--out``;
+2. a bare name (no ``/``) of a run under ``--out``: that run; when ``./NAME`` is also a
+   run or a checkpoint (another folder), the name is ambiguous and refused;
+3. otherwise a path: a run folder; a ``RUN/checkpoints/step-N.safetensors`` file (that run,
+   at that checkpoint); another ``.safetensors`` file (a loose checkpoint, for commands
+   that only read weights); a folder whose subfolders are runs (its newest run, for
+   commands that only read);
+4. anything else is refused.
+
+A folder is a run only when it holds what gankit alone writes: a ``config.json`` carrying
+``"gankit_run": 1``, or, for runs written before the marker (0.1, 0.2), a ``config.json``
+with gankit's own keys (``gankit_version``, ``model``, ``options``) together with a
+checkpoint whose header is gankit's or a ``status.json`` gankit wrote. Files gankit did
+not write are never deleted (:meth:`Run.owned_files`).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import socket
+import stat
+import struct
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import console
@@ -33,10 +52,42 @@ from .logfiles import append_line, trim_lines
 
 DEFAULT_ROOT = Path("runs")
 CKPT_RE = re.compile(r"^step-(\d+)\.safetensors$")
+EVAL_RE = re.compile(r"^eval-step-(\d+)\.json$")
 STATUSES = ("running", "completed", "interrupted", "failed", "diverged")
 #: what a run folder may hold (an existing --name folder with anything else is refused)
 RUN_FILES = {"config.json", "status.json", "run.lock", "metrics.jsonl", "samples",
              "checkpoints", "directions", "metrics", "tensorboard"}
+#: the marker config.json carries (runs of 0.1 and 0.2 lack it): only gankit writes it
+RUN_MARK = "gankit_run"
+RUN_FORMAT = 1
+#: config.json keys every gankit run has had, with their types (0.1 and 0.2 runs are
+#: recognised by them together with a gankit checkpoint or status.json)
+LEGACY_CONFIG_KEYS = {"gankit_version": str, "model": str, "options": dict}
+MAX_JSON_FILE = 1 << 20          # config.json, status.json, run.lock, eval files
+MAX_METRICS_FILE = 256 << 20     # metrics.jsonl
+MAX_HEADER_PROBE = 16 << 20      # a checkpoint header read to recognise a legacy run
+MAX_PID = 1 << 22                # Linux's pid_max limit
+#: what gankit writes inside a run folder, by subfolder (regular expressions on names)
+OWNED = {
+    "": re.compile(r"^(config\.json|status\.json|run\.lock|metrics\.jsonl|timelapse\.gif)$"),
+    "checkpoints": re.compile(r"^step-\d{7,}\.safetensors$"),
+    "samples": re.compile(r"^(step-\d{6,}\.png|losses\.png)$"),
+    "directions": re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}\.safetensors$"),
+    "metrics": re.compile(r"^(eval-step-\d{7,}\.json|closest-step-\d{7,}\.png)$"),
+    "tensorboard": re.compile(r"^events\.out\.tfevents\.[A-Za-z0-9_.-]+$"),
+}
+#: what a killed atomic write leaves: .NAME.XXXXXXXX.tmp (mkstemp's eight characters)
+TEMP_RE = re.compile(r"^\.(.+)\.[a-z0-9_]{8}\.tmp$")
+
+
+def owned_name(folder: str, name: str) -> bool:
+    """A file name gankit writes in a run's ``folder`` ("" for the run folder itself), or
+    the temporary file of one."""
+    pattern = OWNED.get(folder)
+    if pattern is None:
+        return False
+    m = TEMP_RE.match(name)
+    return bool(pattern.match(m.group(1) if m else name))
 
 
 def check_name(name: str, flag: str = "--name") -> str:
@@ -50,7 +101,7 @@ def check_name(name: str, flag: str = "--name") -> str:
 
 
 def pid_alive(pid: int) -> bool:
-    if pid <= 0:
+    if not isinstance(pid, int) or pid <= 0 or pid > MAX_PID:
         return False
     try:
         os.kill(pid, 0)
@@ -58,14 +109,131 @@ def pid_alive(pid: int) -> bool:
         return False
     except PermissionError:  # alive, owned by someone else
         return True
-    except OSError:
+    except (OSError, OverflowError, ValueError):
         return False
     return True
 
 
+def read_regular(path, limit: int) -> bytes | None:
+    """The bytes of a regular file of at most ``limit`` bytes; None when it is missing,
+    not a regular file (a FIFO, a device, a folder), larger or unreadable. Never blocks:
+    the file is opened non-blocking and checked with ``fstat`` before anything is read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except (OSError, ValueError):
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
+            return None
+        chunks, n = [], 0
+        while True:
+            b = os.read(fd, min(1 << 20, limit + 1 - n))
+            if not b:
+                break
+            chunks.append(b)
+            n += len(b)
+            if n > limit:
+                return None
+        return b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def is_regular(path) -> bool:
+    """A regular file (symlinks followed), without opening it."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def _no_constant(name):
+    raise ValueError(f"{name} is not JSON gankit writes")
+
+
+def parse_json(raw):
+    """JSON text as gankit writes it: NaN/Infinity refused, deep nesting refused (None)."""
+    try:
+        return json.loads(raw, parse_constant=_no_constant)
+    except (ValueError, RecursionError, UnicodeDecodeError, TypeError):
+        return None
+
+
+def as_float(v):
+    """A float from a JSON number (inf for one too large), None for anything else."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    try:
+        return float(v)
+    except OverflowError:
+        return None
+
+
+def finite_number(v):
+    """A finite float from a JSON value, None for anything else (bools, inf, NaN, huge)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    try:
+        f = float(v)
+    except OverflowError:
+        return None
+    return f if math.isfinite(f) else None
+
+
+def small_int(v, lo: int = 0, hi: int = 10**12):
+    """An int from a JSON value within [lo, hi], else None (floats, bools, 1e400)."""
+    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+        return None
+    return v
+
+
+def _gankit_checkpoint_header(path: Path) -> bool:
+    """A safetensors header that says gankit wrote the file (read only the header)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return False
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        raw = os.read(fd, 8)
+        if len(raw) < 8:
+            return False
+        (n,) = struct.unpack("<Q", raw)
+        if n > MAX_HEADER_PROBE:
+            return False
+        header = b""
+        while len(header) < n:
+            b = os.read(fd, n - len(header))
+            if not b:
+                return False
+            header += b
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    doc = parse_json(header)
+    meta = doc.get("__metadata__") if isinstance(doc, dict) else None
+    return isinstance(meta, dict) and isinstance(meta.get("gankit.format"), str)
+
+
+@dataclass
+class Located:
+    """What a command-line target means: ``kind`` is "run" (a run folder), "checkpoint"
+    (a .safetensors file; ``run`` is its run or None for a loose one) or "runs" (a
+    folder of runs: ``run`` is its newest)."""
+
+    kind: str
+    run: "Run | None"
+    checkpoint: Path | None = None
+
+
 class Run:
-    """One run folder. Create it with :meth:`new`; find it with :meth:`for_resume`,
-    :meth:`find_checkpoint` or :meth:`newest`."""
+    """One run folder. Create it with :meth:`new`; find it with :meth:`find` (or
+    :meth:`locate`), :meth:`for_resume`, :meth:`find_checkpoint` or :meth:`newest`."""
 
     def __init__(self, path):
         self.path = Path(path)
@@ -90,6 +258,7 @@ class Run:
     checkpoints_dir = property(lambda self: self.path / "checkpoints")
     directions_dir = property(lambda self: self.path / "directions")
     eval_dir = property(lambda self: self.path / "metrics")
+    timelapse_path = property(lambda self: self.path / "timelapse.gif")
 
     def sample_path(self, step: int) -> Path:
         return self.samples_dir / f"step-{step:06d}.png"
@@ -97,8 +266,15 @@ class Run:
     def checkpoint_path(self, step: int) -> Path:
         return self.checkpoints_dir / f"step-{step:07d}.safetensors"
 
-    def eval_path(self, step: int) -> Path:
-        return self.eval_dir / f"eval-step-{step:07d}.json"
+    def eval_path(self, step: int, tag: str = "") -> Path:
+        """``metrics/eval-step-N.json`` (``tag``: "-NAME" for a loose checkpoint's result)."""
+        return self.eval_dir / f"eval-step-{step:07d}{tag}.json"
+
+    def picture_path(self, step: int, tag: str = "") -> Path:
+        return self.eval_dir / f"closest-step-{step:07d}{tag}.png"
+
+    def direction_path(self, name: str) -> Path:
+        return self.directions_dir / f"{name}.safetensors"
 
     def sample_grids(self) -> list[tuple[int, Path]]:
         """(step, path) of the preview grids, oldest first."""
@@ -107,28 +283,162 @@ class Run:
         found = []
         for p in self.samples_dir.glob("step-*.png"):
             m = re.fullmatch(r"step-(\d+)\.png", p.name)
-            if m:
+            if m and is_regular(p):  # a pipe named like a grid would block its reader
                 found.append((int(m.group(1)), p))
         return sorted(found)
 
     # -- what a folder is ------------------------------------------------------------------
     @staticmethod
     def is_run(path) -> bool:
+        """A folder gankit made: see the module's docstring for the rule."""
+        return Run.recognise(path) is not None
+
+    @staticmethod
+    def recognise(path) -> str | None:
+        """"marked" (config.json carries gankit's run marker), "legacy" (a 0.1/0.2 run:
+        gankit's config keys plus a gankit checkpoint or status.json), "locked" (no
+        config.json yet, but a live process holds run.lock: never cleaned), or None."""
         p = Path(path)
-        return p.is_dir() and ((p / "config.json").is_file() or bool(Run(p).checkpoints()))
+        try:
+            if not p.is_dir():
+                return None
+        except OSError:
+            return None
+        doc = read_small_json(p / "config.json")
+        if not isinstance(doc, dict):
+            # a run training now that has not written config.json yet (loading its data)
+            lock = read_small_json(p / "run.lock")
+            if (isinstance(lock, dict) and small_int(lock.get("pid"), 1, MAX_PID) is not None
+                    and Run(p).lock_holder() is not None):
+                return "locked"
+            return None
+        if small_int(doc.get(RUN_MARK), 1, 1000) is not None:
+            return "marked"
+        if not all(isinstance(doc.get(k), t) for k, t in LEGACY_CONFIG_KEYS.items()):
+            return None
+        run = Run(p)
+        st = run.read_status()
+        if st.get("status") in STATUSES:
+            return "legacy"
+        if any(_gankit_checkpoint_header(c) for c in run.checkpoints()[-3:]):
+            return "legacy"
+        return None
+
+    def owned_files(self) -> tuple[list[Path], list[Path]]:
+        """(the files gankit wrote in this run folder, every other entry) — by gankit's
+        own names in its own subfolders; ``clean`` removes only the first list. config.json
+        comes last, just after run.lock, so an interrupted removal leaves a folder that
+        is still recognised as a run and can be cleaned again."""
+        owned, other = [], []
+        last = []
+        try:
+            entries = sorted(self.path.iterdir())
+        except OSError:
+            return [], []
+        for e in entries:
+            if e.is_symlink():
+                other.append(e)
+                continue
+            if e.is_dir() and e.name in OWNED and e.name:
+                try:
+                    inner = sorted(e.iterdir())
+                except OSError:
+                    other.append(e)
+                    continue
+                for f in inner:
+                    if not f.is_symlink() and is_regular(f) and owned_name(e.name, f.name):
+                        owned.append(f)
+                    else:
+                        other.append(f)
+            elif is_regular(e) and not e.is_symlink() and owned_name("", e.name):
+                (last if e.name in ("config.json", "status.json", "run.lock") else owned).append(e)
+            else:
+                other.append(e)
+        order = {"status.json": 0, "run.lock": 1, "config.json": 2}
+        return owned + sorted(last, key=lambda f: order[f.name]), other
+
+    # -- which run a command-line target means --------------------------------------------
+    @classmethod
+    def locate(cls, target=None, root=DEFAULT_ROOT, *, flag: str = "") -> Located:
+        """The one resolution rule (see the module's docstring)."""
+        root = Path(root)
+        label = f"{flag} {target}" if flag else f"{target}"
+        if target is None or str(target) == "":
+            if target is not None:
+                raise UsageError(f"{flag or 'RUN'} '': an empty path; give a run folder or name")
+            return Located("run", cls.newest(root))
+        t = str(target)
+        p = Path(t)
+        if "/" not in t and "\\" not in t and t not in (".", ".."):
+            under = root / t
+            if cls.is_run(under):
+                here = Path(t)
+                here_means = cls.is_run(here) or (here.is_file() and here.suffix == ".safetensors")
+                try:
+                    same = here.exists() and here.resolve() == under.resolve()
+                except OSError:
+                    same = False
+                if here_means and not same:
+                    raise GankitError(
+                        f"{label}: ambiguous: both ./{t} and {under} exist; write ./{t} "
+                        f"or {under}")
+                return Located("run", cls(under))
+        if not p.exists():
+            raise GankitError(f"{label}: no such run folder or checkpoint (neither a path "
+                              f"nor a run under {root}/); list them with `gankit runs`")
+        if p.is_dir():
+            if cls.is_run(p):
+                return Located("run", cls(p))
+            try:
+                subs = [d for d in p.iterdir() if d.is_dir() and cls.is_run(d)]
+            except OSError:
+                subs = []
+            if any(cls(d).checkpoints() for d in subs):
+                return Located("runs", cls.newest(p))
+            raise GankitError(f"{label}: not a gankit run (no config.json written by gankit "
+                              "in it)")
+        if not is_regular(p):
+            raise GankitError(f"{label}: not a regular file")
+        run = cls.of_checkpoint(p)
+        if run is not None:
+            return Located("checkpoint", run, p)
+        if p.parent.name == "checkpoints" and cls.is_run(p.parent.parent):
+            raise GankitError(f"{label}: not a checkpoint of {p.parent.parent} (its "
+                              "checkpoints are named step-NNNNNNN.safetensors)")
+        if p.suffix.lower() == ".safetensors":
+            return Located("checkpoint", None, p)
+        raise GankitError(f"{label}: not a run folder or a .safetensors checkpoint")
+
+    @classmethod
+    def find(cls, target=None, root=DEFAULT_ROOT, *, flag: str = "") -> "Run":
+        """The run folder a target names (a run, a name under ``root``, or one of a run's
+        checkpoints); loose checkpoints and folders of runs are refused."""
+        loc = cls.locate(target, root, flag=flag)
+        label = f"{flag} {target}" if flag else f"{target}"
+        if loc.run is None:
+            raise GankitError(f"{label}: a checkpoint outside any run folder; give a run "
+                              "folder (RUN/checkpoints/ holds its checkpoints)")
+        if loc.kind == "runs":
+            raise GankitError(f"{label}: a folder of runs; name one run in it")
+        return loc.run
 
     @classmethod
     def of_checkpoint(cls, path) -> "Run | None":
         """The run a checkpoint file belongs to: RUN/checkpoints/step-N.safetensors."""
         p = Path(path)
-        if p.parent.name == "checkpoints" and cls.is_run(p.parent.parent):
+        if (p.parent.name == "checkpoints" and CKPT_RE.match(p.name)
+                and cls.is_run(p.parent.parent)):
             return cls(p.parent.parent)
         return None
 
     @classmethod
     def newest(cls, root=DEFAULT_ROOT) -> "Run":
         root = Path(root)
-        runs = [cls(p) for p in root.glob("*/") if cls(p).checkpoints()] if root.is_dir() else []
+        try:
+            runs = ([cls(p) for p in root.glob("*/") if cls(p).checkpoints() and cls.is_run(p)]
+                    if root.is_dir() else [])
+        except OSError:
+            runs = []
         if not runs:
             raise GankitError(
                 f"no trained run under {root}; train one with `gankit train dcgan` "
@@ -143,20 +453,17 @@ class Run:
         (the newest run under ``root``). Returns a :class:`gankit.Checkpoint`."""
         from .checkpoints import Checkpoint
 
-        p = Path(target) if target else cls.newest(root).path
-        if not p.exists():
-            raise GankitError(f"{p}: no such run folder or checkpoint")
-        if p.is_dir():
-            run = cls(p)
-            if not run.checkpoints() and any(cls(d).checkpoints() for d in p.glob("*/")):
-                run = cls.newest(p)  # a folder of runs: its newest
-            if not run.checkpoints():
-                raise GankitError(f"{p}: not a gankit run (no checkpoints/step-*.safetensors in it)")
-            c = run.latest_loadable()
-            if c is None:
-                raise CheckpointError(f"{run.path}: none of its checkpoints can be read")
-            return c
-        return Checkpoint(p)
+        loc = cls.locate(target or None, root)
+        if loc.kind == "checkpoint":
+            return Checkpoint(loc.checkpoint)
+        run = loc.run
+        if not run.checkpoints():
+            raise GankitError(f"{run.path}: not a trained gankit run (no "
+                              "checkpoints/step-*.safetensors in it)")
+        c = run.latest_loadable()
+        if c is None:
+            raise CheckpointError(f"{run.path}: none of its checkpoints can be read")
+        return c
 
     @classmethod
     def for_resume(cls, target: str):
@@ -172,6 +479,9 @@ class Run:
             found = run.checkpoints()
             if not found:
                 raise GankitError(f"--resume {target}: no checkpoints in {run.checkpoints_dir}")
+            if not cls.is_run(p):
+                raise GankitError(f"--resume {target}: not a gankit run folder (no config.json "
+                                  "written by gankit in it)")
             c = run.latest_loadable()
             if c is None:
                 raise CheckpointError(f"--resume {target}: none of its checkpoints can be read")
@@ -200,6 +510,12 @@ class Run:
                     f"--name {name}: {run.path} already holds a run; continue it with "
                     f"`gankit train --resume {run.path}` or pick another --name"
                 )
+            if run.path.is_dir() and not cls.is_run(run.path) and any(
+                    p for p in run.path.iterdir()
+                    if not p.name.startswith(".") and p.name != "run.lock"
+                    and not (p.is_dir() and p.name in RUN_FILES and not any(p.iterdir()))):
+                raise GankitError(f"--name {name}: {run.path} exists and is not a gankit run; "
+                                  "pick another --name")
             if run.path.is_dir() and any(p for p in run.path.iterdir()
                                          if p.name not in RUN_FILES and not p.name.startswith(".")):
                 raise GankitError(f"--name {name}: {run.path} exists and is not a gankit run; "
@@ -232,9 +548,10 @@ class Run:
             except OSError:
                 return None
             return {"pid": None, "host": None, "started": None} if young else None
-        try:
-            pid, host = int(info["pid"]), str(info.get("host", ""))
-        except (ValueError, KeyError, TypeError, AttributeError):
+        if not isinstance(info, dict):
+            return None
+        pid, host = small_int(info.get("pid"), 1, MAX_PID), info.get("host", "")
+        if pid is None or not isinstance(host, str):
             return None
         if host and host != socket.gethostname():
             return info  # another machine's process: cannot tell, assume it is alive
@@ -249,7 +566,7 @@ class Run:
                 fd = os.open(self.lock_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
             except FileExistsError:
                 holder = self.lock_holder()
-                if holder is not None and int(holder.get("pid", -1)) != os.getpid():
+                if holder is not None and holder.get("pid") != os.getpid():
                     raise GankitError(
                         f"{self.path}: being trained by process {holder.get('pid')} on "
                         f"{holder.get('host') or 'this machine'}; wait for it to finish or stop "
@@ -270,16 +587,17 @@ class Run:
         if not self._locked:
             return
         self._locked = False
-        try:
-            info = json.loads(self.lock_path.read_text(encoding="utf-8"))
-            if int(info.get("pid", -1)) == os.getpid():
+        info = read_small_json(self.lock_path)
+        if isinstance(info, dict) and info.get("pid") == os.getpid():
+            try:
                 self.lock_path.unlink()
-        except (OSError, ValueError, TypeError):
-            pass
+            except OSError:
+                pass
 
     # -- files -------------------------------------------------------------------------------
     def write_config(self, doc: dict) -> None:
-        write_json(self.config_path, doc)
+        """config.json, with the marker that tells a gankit run from any other folder."""
+        write_json(self.config_path, {RUN_MARK: RUN_FORMAT, **doc})
 
     def read_config(self) -> dict:
         doc = read_small_json(self.config_path)
@@ -329,19 +647,72 @@ class Run:
             status = "interrupted"
         return {"status": status, "step": step, "total_steps": total, "message": None}
 
+    def metrics(self) -> list[dict]:
+        """The records of metrics.jsonl in order, each with an int ``step``; torn, foreign
+        or out-of-range lines are skipped (a regular file of at most 256 MB is read)."""
+        raw = read_regular(self.metrics_path, MAX_METRICS_FILE)
+        if raw is None:
+            return []
+        out = []
+        for line in raw.decode("utf-8", errors="replace").splitlines():
+            rec = parse_json(line)
+            if not isinstance(rec, dict):
+                continue
+            step = rec.get("step")
+            if isinstance(step, float) and step.is_integer() and abs(step) < 1e15:
+                step = int(step)
+            step = small_int(step, 0, 10**15)
+            if step is None:
+                continue
+            rec["step"] = step
+            out.append(rec)
+        return out
+
+    def evaluations(self) -> list[dict]:
+        """``metrics/eval-step-N.json`` records (``gankit evaluate``), oldest step first:
+        each with ``step``, ``metrics`` (finite numbers only) and ``file``."""
+        try:
+            listing = list(self.eval_dir.iterdir()) if self.eval_dir.is_dir() else []
+        except OSError:
+            return []
+        found = []
+        for p in listing:
+            m = EVAL_RE.match(p.name)
+            rec = read_small_json(p) if m else None
+            if not isinstance(rec, dict) or not isinstance(rec.get("metrics"), dict):
+                continue
+            step = small_int(rec.get("step"), 0, 10**15)
+            rec["step"] = step if step is not None else int(m.group(1))
+            rec["metrics"] = {k: f for k, v in rec["metrics"].items()
+                              if (f := as_float(v)) is not None}
+            rec["file"] = str(p)
+            found.append(rec)
+        found.sort(key=lambda r: (r["step"], finite_number(r.get("time")) or 0.0))
+        return found
+
     def append_metrics(self, record: dict) -> None:
         append_line(self.metrics_path, json.dumps(record))
 
     def trim_metrics(self, step: int) -> None:
-        """On (re)start: drop torn lines and lines past ``step`` so no step appears twice."""
-        trim_jsonl(self.metrics_path, step)
+        """On (re)start: drop torn lines and lines past ``step`` so no step appears twice.
+        A metrics.jsonl that is not a regular file (a pipe, a device) is refused: reading
+        or appending to it would block or never end."""
+        p = self.metrics_path
+        if (p.exists() or p.is_symlink()) and not is_regular(p):
+            raise GankitError(f"{p}: not a regular file (a pipe, a device or a broken link); "
+                              "move it away to continue the run")
+        trim_jsonl(p, step)
 
     # -- checkpoints -----------------------------------------------------------------------
     def checkpoints(self) -> list[Path]:
         d = self.checkpoints_dir
         if not d.is_dir():
             return []
-        found = [(int(m.group(1)), p) for p in d.iterdir() if (m := CKPT_RE.match(p.name))]
+        try:
+            found = [(int(m.group(1)), p) for p in d.iterdir()
+                     if (m := CKPT_RE.match(p.name)) and is_regular(p)]
+        except OSError:
+            return []
         return [p for _, p in sorted(found)]
 
     def latest_loadable(self, max_step: int | None = None):
@@ -388,14 +759,11 @@ class Run:
         return removed
 
 
-def read_small_json(path: Path, limit: int = 1 << 20):
-    """A small JSON file's content, or None when it is missing, too large or malformed."""
-    try:
-        if Path(path).stat().st_size > limit:
-            return None
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError):
-        return None
+def read_small_json(path: Path, limit: int = MAX_JSON_FILE):
+    """A small JSON file's content, or None when it is missing, not a regular file (a
+    FIFO, a device), too large, malformed, nested too deeply or holding NaN/Infinity."""
+    raw = read_regular(path, limit)
+    return None if raw is None else parse_json(raw)
 
 
 def not_a_run(target) -> GankitError:
@@ -411,11 +779,9 @@ def trim_jsonl(path: Path, step: int) -> None:
     """Keep the complete JSON lines of ``path`` whose ``step`` is at most ``step``."""
 
     def keep(line: str, _i: int) -> bool:
-        try:
-            rec = json.loads(line)
-            return isinstance(rec, dict) and int(rec.get("step", -1)) <= step
-        except (ValueError, TypeError):
-            return False
+        rec = parse_json(line)
+        return (isinstance(rec, dict) and small_int(rec.get("step"), 0, 10**15) is not None
+                and rec["step"] <= step)
 
     trim_lines(path, keep)
 

@@ -20,14 +20,13 @@ import json
 import math
 import os
 import re
-import shutil
 import socket
 import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .run import Run
+from .run import MAX_JSON_FILE, OWNED, Run, finite_number, read_small_json, small_int
 from .errors import GankitError, UsageError
 
 STATUSES = ("running", "completed", "interrupted", "failed", "diverged")
@@ -43,37 +42,24 @@ EVAL_KEYS = ("fid", "kid", "swd", "precision", "recall", "memorisation")
 
 def _read_json(path: Path):
     """A JSON file's object, or None when missing, unreadable or not an object."""
-    try:
-        val = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError, RecursionError):
-        return None
+    val = read_small_json(path, MAX_JSON_FILE)
     return val if isinstance(val, dict) else None
 
 
 def _number(v):
-    """A finite-or-not float from a JSON value, None for anything else (bools too)."""
+    """A finite-or-not float from a JSON value, None for anything else (bools, ints too
+    large for a float)."""
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         return None
-    return float(v)
+    try:
+        return float(v)
+    except OverflowError:
+        return None
 
 
 def read_metrics(run_dir) -> list[dict]:
-    """The records of ``RUN/metrics.jsonl`` in order; torn or foreign lines are skipped."""
-    path = Path(run_dir) / "metrics.jsonl"
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return []
-    out = []
-    for line in text.splitlines():
-        try:
-            rec = json.loads(line)
-            rec["step"] = int(rec["step"])
-        except (ValueError, KeyError, TypeError, RecursionError):
-            continue
-        if isinstance(rec, dict):
-            out.append(rec)
-    return out
+    """The records of ``RUN/metrics.jsonl`` in order (:meth:`gankit.run.Run.metrics`)."""
+    return Run(run_dir).metrics()
 
 
 def loss_keys(records) -> list[str]:
@@ -99,33 +85,13 @@ def series(records, key: str) -> tuple[list[int], list[float]]:
 
 
 def read_evals(run_dir) -> list[dict]:
-    """``RUN/metrics/eval-step-*.json`` records (``gankit evaluate``), oldest step first."""
-    d = Path(run_dir) / "metrics"
-    if not d.is_dir():
-        return []
-    found = []
-    for p in d.iterdir():
-        m = EVAL_RE.match(p.name)
-        if not m:
-            continue
-        rec = _read_json(p)
-        if rec is None or not isinstance(rec.get("metrics"), dict):
-            continue
-        step = rec.get("step")
-        rec["step"] = step if isinstance(step, int) and not isinstance(step, bool) else int(m.group(1))
-        rec["metrics"] = {k: float(v) for k, v in rec["metrics"].items() if _number(v) is not None}
-        rec["file"] = str(p)
-        found.append(rec)
-    found.sort(key=lambda r: (r["step"], _number(r.get("time")) or 0.0))
-    return found
+    """``RUN/metrics/eval-step-*.json`` records (:meth:`gankit.run.Run.evaluations`)."""
+    return Run(run_dir).evaluations()
 
 
 def checkpoint_steps(run_dir) -> list[tuple[int, Path]]:
     """(step, path) of ``RUN/checkpoints/step-*.safetensors``, oldest first (names only)."""
-    d = Path(run_dir) / "checkpoints"
-    if not d.is_dir():
-        return []
-    return sorted((int(m.group(1)), p) for p in d.iterdir() if (m := CKPT_RE.match(p.name)))
+    return [(int(CKPT_RE.match(p.name).group(1)), p) for p in Run(run_dir).checkpoints()]
 
 
 def disk_size(path) -> int:
@@ -162,9 +128,13 @@ def human_duration(seconds) -> str:
 
 
 def format_time(t, short: bool = False) -> str:
+    t = finite_number(t)
     if not t:
         return ""
-    return time.strftime("%m-%d %H:%M" if short else "%Y-%m-%d %H:%M:%S", time.localtime(t))
+    try:
+        return time.strftime("%m-%d %H:%M" if short else "%Y-%m-%d %H:%M:%S", time.localtime(t))
+    except (OverflowError, OSError, ValueError):
+        return ""
 
 
 # -- the lock ----------------------------------------------------------------------------
@@ -271,16 +241,18 @@ def _eval_brief(e):
 
 
 def looks_like_run(p: Path) -> bool:
-    return p.is_dir() and any((p / n).exists() for n in
-                              ("config.json", "metrics.jsonl", "status.json", "run.lock",
-                               "checkpoints"))
+    """A run folder gankit made (:meth:`gankit.run.Run.is_run`)."""
+    return Run.is_run(p)
 
 
 def load_run(run_dir, *, size: bool = True) -> RunInfo:
     """Everything ``gankit runs`` shows about one run folder."""
     p = Path(run_dir)
     info = RunInfo(path=p, name=p.name)
-    cfg = _read_json(p / "config.json") or {}
+    run = Run(p)
+    cfg = _read_json(run.config_path) or {}
+    if not isinstance(cfg.get("model_config"), (dict, type(None))):
+        cfg = {**cfg, "model_config": None}
     info.config = cfg
     opts = cfg.get("options") if isinstance(cfg.get("options"), dict) else {}
     info.options = opts
@@ -292,15 +264,16 @@ def load_run(run_dir, *, size: bool = True) -> RunInfo:
     info.metrics = read_metrics(p)
     info.evals = read_evals(p)
     info.lock = read_lock(p)
-    st = _read_json(p / "status.json")
+    st = _read_json(run.status_path)
 
     ckpt_step = info.checkpoints[-1][0] if info.checkpoints else 0
     metrics_step = info.metrics[-1]["step"] if info.metrics else 0
-    st_step = st.get("step") if st and isinstance(st.get("step"), int) else 0
+    st_step = (small_int(st.get("step"), 0, 10**15) or 0) if st else 0
     info.step = max(ckpt_step, metrics_step, st_step)
     total = st.get("total_steps") if st else None
-    if not isinstance(total, int) or isinstance(total, bool):
-        total = opts.get("steps") if isinstance(opts.get("steps"), int) else None
+    total = small_int(total, 0, 10**15)
+    if total is None:
+        total = small_int(opts.get("steps"), 0, 10**15)
     info.total_steps = total
 
     status = Run(p).status(cfg)  # status.json corrected by the lock
@@ -313,25 +286,25 @@ def load_run(run_dir, *, size: bool = True) -> RunInfo:
         info.status_note = "inferred from its checkpoints (no status.json)"
 
     times = []
-    for name in ("config.json", "metrics.jsonl"):
+    for f in (run.config_path, run.metrics_path):
         try:
-            times.append((p / name).stat().st_mtime)
+            times.append(f.stat().st_mtime)
         except OSError:
             pass
-    info.started = _number(st.get("started")) if st else None
+    info.started = finite_number(st.get("started")) if st else None
     if info.started is None and info.lock:
-        info.started = _number(info.lock.get("started"))
+        info.started = finite_number(info.lock.get("started"))
     if info.started is None:
-        last_wall = _number(info.metrics[-1].get("wall_time")) if info.metrics else None
+        last_wall = finite_number(info.metrics[-1].get("wall_time")) if info.metrics else None
         try:
-            mtime = (p / "metrics.jsonl").stat().st_mtime
+            mtime = run.metrics_path.stat().st_mtime
         except OSError:
             mtime = None
         if mtime is not None and last_wall is not None:
             info.started = mtime - last_wall  # the last line was written wall_time after start
         elif times:
             info.started = min(times)
-    info.updated = _number(st.get("updated")) if st else None
+    info.updated = finite_number(st.get("updated")) if st else None
     ck_times = []
     for _, c in info.checkpoints[-1:]:
         try:
@@ -354,22 +327,17 @@ def find_runs(root) -> list[Path]:
                          "or point --out at a folder of runs")
     if not root.is_dir():
         raise UsageError(f"--out {root}: not a folder")
-    return sorted((d for d in root.iterdir() if looks_like_run(d)), key=lambda d: d.name)
+    try:
+        entries = list(root.iterdir())
+    except OSError as exc:
+        raise GankitError(f"--out {root}: cannot list it ({exc.strerror or exc})") from None
+    return sorted((d for d in entries if looks_like_run(d)), key=lambda d: d.name)
 
 
 def resolve_run(target, root="runs") -> Path:
-    """A run given on the command line: a folder path, or a run name under ``root``."""
-    p = Path(target)
-    for cand in (p, Path(root) / p):
-        if cand.is_dir() and looks_like_run(cand):
-            return cand
-    if p.is_file() and p.parent.name == "checkpoints":  # a checkpoint file: its run
-        return p.parent.parent
-    if p.is_dir() or (Path(root) / p).is_dir():
-        raise GankitError(f"{target}: not a gankit run folder (no config.json, metrics.jsonl "
-                          "or checkpoints/ in it)")
-    raise GankitError(f"{target}: no such run (neither a folder nor a run under {root}/); "
-                      "list them with `gankit runs`")
+    """A run given on the command line (:meth:`gankit.run.Run.find`: a run name under
+    ``root``, a run folder, or a checkpoint inside one)."""
+    return Run.find(target, root).path
 
 
 def sort_runs(runs: list[RunInfo], key: str, reverse: bool = False) -> list[RunInfo]:
@@ -395,7 +363,10 @@ def list_runs(root, *, models=(), statuses=(), sort="time", reverse=False,
     found = find_runs(root)
     runs, t0 = [], time.perf_counter()
     for i, d in enumerate(found):
-        runs.append(load_run(d))
+        try:
+            runs.append(load_run(d))
+        except (OSError, ValueError, TypeError, RecursionError, OverflowError):
+            continue  # one broken run never hides the others
         if progress is not None and time.perf_counter() - t0 > 0.5:
             progress(i + 1, len(found))
     if models:
@@ -452,15 +423,29 @@ class Removal:
     path: Path
     size: int
     what: str  # "run" or "checkpoint"
+    files: list = field(default_factory=list)  # exactly the files that go
+    kept: list = field(default_factory=list)   # entries gankit did not write: left in place
+
+
+def _size(files) -> int:
+    total = 0
+    for f in files:
+        try:
+            total += os.lstat(f).st_size
+        except OSError:
+            pass
+    return total
 
 
 def plan_clean(root, *, checkpoints_keep: int | None = None, statuses=("interrupted", "failed"),
                runs: list[RunInfo] | None = None) -> tuple[list[Removal], list[RunInfo]]:
     """What ``gankit runs clean`` would remove, and the running runs it skips.
 
-    Without ``checkpoints_keep``: the whole folders of runs whose status is in
-    ``statuses``. With it: every run's checkpoints beyond its newest ``checkpoints_keep``.
-    A running run (live lock) is never touched.
+    Without ``checkpoints_keep``: the files gankit wrote in runs whose status is in
+    ``statuses`` (:meth:`gankit.run.Run.owned_files`; anything else stays, and so does
+    the folder then). With it: every run's checkpoints beyond its newest
+    ``checkpoints_keep``. A running run (live lock) is never touched. The plan lists
+    every file that goes, so ``--dry-run`` shows exactly what the real run removes.
     """
     runs = runs if runs is not None else [load_run(d, size=False) for d in find_runs(root)]
     plan, skipped = [], []
@@ -468,9 +453,12 @@ def plan_clean(root, *, checkpoints_keep: int | None = None, statuses=("interrup
         if r.running:
             skipped.append(r)
             continue
+        if not Run.is_run(r.path):
+            continue
         if checkpoints_keep is None:
             if r.status in statuses:
-                plan.append(Removal(r.name, r.path, disk_size(r.path), "run"))
+                files, other = Run(r.path).owned_files()
+                plan.append(Removal(r.name, r.path, _size(files), "run", files, other))
         else:
             old = r.checkpoints[:-checkpoints_keep] if checkpoints_keep > 0 else r.checkpoints
             for _, c in old:
@@ -478,21 +466,52 @@ def plan_clean(root, *, checkpoints_keep: int | None = None, statuses=("interrup
                     size = c.stat().st_size
                 except OSError:
                     continue
-                plan.append(Removal(r.name, c, size, "checkpoint"))
+                plan.append(Removal(r.name, c, size, "checkpoint", [c]))
     return plan, skipped
 
 
 def remove(item: Removal) -> None:
-    """Remove one planned item, re-checking the lock just before a whole run goes."""
+    """Remove one planned item, under the run's lock (so no training starts meanwhile).
+
+    A whole run: the files of the plan only, config.json last (an interrupted removal
+    leaves a folder that is still a run, so ``clean`` can finish it), then the emptied
+    gankit subfolders and the folder itself when nothing else is left in it."""
+    run = Run(item.path if item.what == "run" else item.path.parent.parent)
+    if item.what == "run" and run.recognise(run.path) == "legacy":
+        # a 0.2 run: mark it first, so that it stays recognisable however far this gets
+        from .run import RUN_MARK, RUN_FORMAT
+        from .files import write_json
+
+        cfg = run.read_config()
+        if cfg and RUN_MARK not in cfg:
+            write_json(run.config_path, {RUN_MARK: RUN_FORMAT, **cfg})
+    try:
+        run.lock()
+    except GankitError:
+        lock = read_lock(run.path)
+        raise GankitError(f"{run.path}: started training meanwhile (run.lock held by "
+                          f"pid {(lock or {}).get('pid')}); not removed") from None
+    try:
+        for f in item.files:
+            if Path(f) == run.lock_path:
+                continue  # ours now: released below
+            if Path(f) == run.config_path:
+                run.unlock()
+            Path(f).unlink(missing_ok=True)
+    finally:
+        run.unlock()
     if item.what == "run":
-        lock = read_lock(item.path)
-        if lock and lock["live"]:
-            raise GankitError(f"{item.path}: started training meanwhile (run.lock held by "
-                              f"pid {lock.get('pid')}); not removed")
-        shutil.rmtree(item.path)
-    else:
-        lock = read_lock(item.path.parent.parent)
-        if lock and lock["live"]:
-            raise GankitError(f"{item.path.parent.parent}: started training meanwhile; "
-                              "its checkpoints are kept")
-        item.path.unlink(missing_ok=True)
+        for sub in sorted({Path(f).parent for f in item.files} - {run.path}):
+            try:
+                sub.rmdir()  # only when empty
+            except OSError:
+                pass
+        for name in (n for n in OWNED if n):  # gankit's subfolders, when left empty
+            try:
+                (run.path / name).rmdir()
+            except OSError:
+                pass
+        try:
+            run.path.rmdir()
+        except OSError:
+            pass

@@ -55,6 +55,8 @@ import tempfile
 import types
 from pathlib import Path
 
+from .run import Run
+
 __all__ = [
     "builtin_plugins",
     "check_plugin",
@@ -393,12 +395,12 @@ def check_model(model, spec=None, *, plugins=None, loss=_DEFAULT, config=None, s
         if all(torch.equal(before[k], after[k]) for k in before if before[k].is_floating_point()):
             _fail(f"{model.name}: {steps} training step(s) left {', '.join(model.generator_nets)} "
                   "unchanged; does train_step() call trainer.backward_step() for them?")
-        sample_png = run_dir / "samples" / f"step-{steps:06d}.png"
+        sample_png = Run(run_dir).sample_path(steps)
         if not sample_png.exists():
             _fail(f"{model.name}: no sample grid was written ({sample_png})")
 
         # -- checkpoint round trip -------------------------------------------------------
-        path = run_dir / "checkpoints" / f"step-{steps:07d}.safetensors"
+        path = Run(run_dir).checkpoint_path(steps)
         if not path.exists():
             _fail(f"{model.name}: no checkpoint was written ({path})")
         c = Checkpoint(path)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import re
 from pathlib import Path
 
 from . import console
 from .errors import GankitError, UsageError
+from .run import Run
 
-GRID_RE = re.compile(r"^step-(\d+)\.png$")
 MAX_AUTO_FRAMES = 200
 #: grids larger than this (8192 x 8192) are skipped: 200 such frames would need 40 GB
 MAX_GRID_PIXELS = 8192 * 8192
@@ -18,31 +17,17 @@ PROGRESS_FROM = 20  # frames; fewer are quick enough to need no bar
 
 def sample_grids(run_dir: Path) -> list[tuple[int, Path]]:
     """(step, path) of every saved grid of a run, in step order."""
-    d = Path(run_dir) / "samples"
-    if not d.is_dir():
-        return []
-    found = [(int(m.group(1)), p) for p in d.iterdir() if (m := GRID_RE.match(p.name))]
-    return sorted(found)
+    return Run(run_dir).sample_grids()
 
 
 def run_folder(target) -> Path:
     """A run folder, the run holding a checkpoint file, a folder of runs (its newest),
-    or the newest run under ./runs."""
-    from .run import Run
-
-    if not target:
-        return Run.newest().path
-    p = Path(target)
-    if not p.exists():
-        raise GankitError(f"{p}: no such run folder or checkpoint")
-    if p.is_file():
-        run = Run.of_checkpoint(p)
-        if run is not None and run.samples_dir.is_dir():
-            return run.path
-        raise GankitError(f"{p}: not inside a run folder (RUN/checkpoints/); pass the run folder")
-    if not (p / "samples").is_dir() and any((d / "samples").is_dir() for d in p.glob("*/")):
-        return Run.newest(p).path
-    return p
+    or the newest run under ./runs (:meth:`gankit.run.Run.locate`)."""
+    loc = Run.locate(target or None)
+    if loc.run is None:
+        raise GankitError(f"{target}: not inside a run folder (RUN/checkpoints/); "
+                          "pass the run folder")
+    return loc.run.path
 
 
 def _read_grid(path: Path):
@@ -103,10 +88,10 @@ def write_timelapse(run_dir, out=None, every: int | None = None, fps: float = 8,
     grids = sample_grids(run_dir)
     if not grids:
         raise GankitError(
-            f"{run_dir / 'samples'}: no sample grids (step-NNNNNN.png) to animate; train with "
+            f"{Run(run_dir).samples_dir}: no sample grids (step-NNNNNN.png) to animate; train with "
             "--sample-every N"
         )
-    out = Path(out) if out else run_dir / "timelapse.gif"
+    out = Path(out) if out else Run(run_dir).timelapse_path
     if out.is_dir():
         out = out / "timelapse.gif"
     if out.suffix.lower() != ".gif":
@@ -146,14 +131,14 @@ def write_timelapse(run_dir, out=None, every: int | None = None, fps: float = 8,
             if task is not None:
                 prog.update(task, completed=i + 1)
     if skipped:
-        console.warn(f"skipped {len(skipped)} unreadable grid(s) in {run_dir / 'samples'}: "
+        console.warn(f"skipped {len(skipped)} unreadable grid(s) in {Run(run_dir).samples_dir}: "
                      f"{', '.join(skipped[:3])}{' ...' if len(skipped) > 3 else ''}")
     if oversized:
         console.warn(f"skipped {len(oversized)} grid(s) over {MAX_GRID_PIXELS:,} pixels in "
-                     f"{run_dir / 'samples'}: "
+                     f"{Run(run_dir).samples_dir}: "
                      f"{', '.join(oversized[:3])}{' ...' if len(oversized) > 3 else ''}")
     if not frames:
-        raise GankitError(f"{run_dir / 'samples'}: none of the sample grids can be read")
+        raise GankitError(f"{Run(run_dir).samples_dir}: none of the sample grids can be read")
     save_gif(frames, out, fps=fps)
     console.info(f"timelapse: {len(frames)} grids (steps {picked[0][0]}-{picked[-1][0]}"
                  f"{f', every {every}' if every > 1 else ''}) -> {out}")

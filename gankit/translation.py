@@ -21,17 +21,15 @@ WRITE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"
 
 
 def is_run(path: Path) -> bool:
-    """A checkpoint file, a run folder, or a folder of runs."""
-    if path.is_file():
-        return path.suffix.lower() == ".safetensors"
-    if not path.is_dir():
+    """A checkpoint file, a run folder, or a folder of runs (:meth:`Run.locate`; a path
+    here, never a name under ./runs: the other arguments are image paths)."""
+    if not Path(path).exists():
         return False
-    if Run(path).checkpoints():
-        return True
     try:
-        return any(Run(d).checkpoints() for d in path.iterdir() if d.is_dir())
-    except OSError:
+        Run.locate(str(Path(path).absolute()))
+    except GankitError:
         return False
+    return True
 
 
 def split_run(paths: tuple[str, ...]) -> tuple[str | None, list[str]]:

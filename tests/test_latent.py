@@ -301,6 +301,7 @@ def test_corrupt_run_folder(run_cli, tmp_path):
     ck.mkdir(parents=True)
     (ck / "step-0000010.safetensors").write_bytes(b"garbage")
     (tmp_path / "bad" / "samples").mkdir()
+    (tmp_path / "bad" / "config.json").write_text('{"gankit_run": 1}')  # gankit's marker
     for args in (("interpolate",), ("sample",), ("direction", "fit", "d")):
         extra = ("--positive", "1", "--negative", "2") if args[0] == "direction" else ()
         _fails(run_cli(*args, tmp_path / "bad", *extra), "bad", "can be read")
@@ -360,6 +361,7 @@ def test_translation_model_is_refused(run_cli, plugins, tmp_path):
             "gankit.config": "{}", "gankit.step": "3",
             "gankit.data": json.dumps({"kind": "image", "channels": 3, "size": 32})}
     checkpoints.save(checkpoints.checkpoint_path(run_dir, 3), {"x": torch.zeros(1)}, meta)
+    (run_dir / "config.json").write_text('{"gankit_run": 1}')  # what makes it a run
     for args in (("interpolate",), ("sample",), ("direction", "list"),
                  ("direction", "fit", "d", run_dir, "--positive", "1", "--negative", "2")):
         target = () if args[0] == "direction" and args[1] == "fit" else (run_dir,)

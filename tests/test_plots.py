@@ -14,6 +14,7 @@ from gankit_plots import render
 
 def write_metrics(run, n=40, shift=0.0, evals=()):
     run.mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps({"gankit_run": 1, "model": "dcgan"}))
     with open(run / "metrics.jsonl", "w") as fh:
         for i in range(1, n + 1):
             fh.write(json.dumps({"step": 5 * i, "loss_d": 1.2 + shift - 0.01 * i,
@@ -106,7 +107,7 @@ def test_plot_defaults_to_the_run_that_logged_last(run_cli, tmp_path):
 def test_plot_bad_input_is_one_line(run_cli, tmp_path, args, code, words):
     write_metrics(tmp_path / "runs" / "a")
     (tmp_path / "runs" / "empty").mkdir()
-    (tmp_path / "runs" / "empty" / "config.json").write_text("{}")
+    (tmp_path / "runs" / "empty" / "config.json").write_text('{"gankit_run": 1}')
     res = run_cli("plot", *args)
     assert res.exit_code == code, res.stderr
     lines = res.stderr.strip().splitlines()

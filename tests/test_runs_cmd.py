@@ -25,7 +25,7 @@ def make_run(root: Path, name: str, *, model="dcgan", steps=100, ckpts=(), statu
              message=None) -> Path:
     run = root / name
     (run / "checkpoints").mkdir(parents=True)
-    cfg = {"gankit_version": "0.1.0", "model": model, "model_version": "1",
+    cfg = {"gankit_run": 1, "gankit_version": "0.1.0", "model": model, "model_version": "1",
            "options": {"model": model, "dataset": "sushi", "data": None, "image_size": 32,
                        "batch_size": 8, "steps": steps, "lr": lr, "betas": [0.5, 0.999],
                        "loss": "bce", "seed": 0, "name": name, "out": str(root)},

@@ -131,7 +131,7 @@ def test_wrong_methods_and_hosts(server):
     assert call(server, "HEAD", "/").status == 200
     assert call(server, "HEAD", "/api/walk?seeds=1,2").status == 405
     a = call(server, "DELETE", "/api/runs")
-    assert a.status == 501 and a.json()["error"]
+    assert a.status == 405 and a.json()["error"]
     refused(get(server, "/api/runs", host="evil.example:80"), 403, "not this studio")
     assert get(server, "/api/runs", host=f"localhost:{server.port}").status == 200
     refused(get(server, "/api/runs?x=1"), 400, "unknown parameter")
@@ -207,7 +207,8 @@ BAD_SAMPLES = [
     ("&seeds=1&truncation=-1", 400, "truncation"),
     ("&seeds=1&truncation=nan", 400, "finite"),
     ("&seeds=1&truncation=inf", 400, "finite"),
-    ("&seeds=1&truncation=11", 400, "at most 10"),
+    ("&seeds=1&truncation=11", 400, "0.05 to 10"),
+    ("&seeds=1&truncation=1e-300", 400, "0.05 to 10"),
     ("&seeds=1&truncation=x", 400, "expected a number"),
     ("&seeds=1&directions=tuna", 400, "NAME:STRENGTH"),
     ("&seeds=1&directions=../x:1", 400, "direction name"),
@@ -456,6 +457,12 @@ def test_translate_refuses_bad_uploads(server, tmp_path):
     Image.new("L", (8000, 8000)).save(buf, format="PNG")
     refused(call(server, "POST", path, buf.getvalue(), {"Content-Type": "image/png"}), 413,
             "8000x8000")
+    # formats Pillow reads but the studio does not name: refused as the error says
+    for fmt in ("TIFF", "ICO", "TGA", "PCX"):
+        buf = io.BytesIO()
+        Image.new("RGB", (16, 16)).save(buf, format=fmt)
+        refused(call(server, "POST", path, buf.getvalue(), {"Content-Type": "image/png"}), 415,
+                "not a readable PNG, JPEG, WebP, BMP or GIF")
     # a truncated PNG: the header reads, the pixels do not
     cut = png((64, 64))[:-40]
     msg = refused(call(server, "POST", path, cut, {"Content-Type": "image/png"}), 400,

@@ -43,8 +43,10 @@ def _size(n: int) -> str:
                    "`npm pack onnxruntime-web@VERSION` (default: scripts/fetch-ort-web.sh's cache).")
 @click.option("--no-ema", "no_ema", is_flag=True,
               help="Export the trained generator itself, not its EMA average.")
+@click.option("--force", is_flag=True,
+              help="Replace an existing output file (never one inside a run folder).")
 def export(run, out_arg, fmt, out_opt, direction, uint8, check_seeds, tolerance, opset, exporter,
-           web_seeds, ort_dir, no_ema):
+           web_seeds, ort_dir, no_ema, force):
     """Export a run's generator to run outside Python: ONNX, TorchScript or a static web page.
 
     RUN is a run folder, a folder of runs or a .safetensors checkpoint (default: the newest
@@ -61,12 +63,15 @@ def export(run, out_arg, fmt, out_opt, direction, uint8, check_seeds, tolerance,
 
     if out_arg and out_opt and out_arg != out_opt:
         raise UsageError(f"OUT {out_arg} and --out {out_opt}: give one")
+    for flag, value in (("--out", out_opt), ("OUT", out_arg)):
+        if value is not None and not value.strip():
+            raise UsageError(f"{flag} '': an empty path; give a file name or leave it out")
     out = out_opt or out_arg
     seeds = parse_seeds(check_seeds, "--check-seeds")
     wseeds = parse_seeds(web_seeds, "--web-seeds") if fmt == "web" else []
     result = do_export(run, fmt, out, direction=direction, uint8=uint8, check_seeds=seeds,
                        tolerance=tolerance, opset=opset, exporter=exporter,
-                       web_seeds=wseeds, ort_dir=ort_dir, ema=not no_ema)
+                       web_seeds=wseeds, ort_dir=ort_dir, ema=not no_ema, force=force)
     src = result.source
     for path, check in zip(result.paths, result.checks):
         if fmt == "web":

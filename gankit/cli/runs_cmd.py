@@ -305,16 +305,21 @@ def runs_compare(ctx, targets, out, as_json):
               help="Remove runs with this status (repeatable).  "
                    "[default: interrupted and failed]")
 @click.option("--dry-run", is_flag=True, help="Print what would be removed; remove nothing.")
+@click.option("--json", "as_json", is_flag=True,
+              help="With --dry-run: every file that would go and every entry kept, as JSON.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context
-def runs_clean(ctx, targets, out, keep, statuses, dry_run, yes):
+def runs_clean(ctx, targets, out, keep, statuses, dry_run, as_json, yes):
     """Remove interrupted and failed runs, or old checkpoints (--checkpoints K).
 
-    Whole run folders go (checkpoints, samples, metrics). A run that is training now
-    (a live run.lock) is never touched. Give RUN names to clean only those runs.
+    The files gankit wrote in those runs go (checkpoints, samples, metrics, config);
+    anything else in a run folder is kept, and so is the folder then. A run that is
+    training now (a live run.lock) is never touched. Give RUN names to clean only those
+    runs (a name means --out/NAME; a name that is also a run in the current folder is
+    refused as ambiguous).
     """
     from ..errors import GankitError, UsageError
-    from ..runinfo import STATUSES, find_runs, human_size, load_run, plan_clean, remove, resolve_run
+    from ..runinfo import STATUSES, find_runs, human_size, load_run, plan_clean, remove
 
     root = _root(ctx, out)
     if keep is not None and keep < 1:
@@ -326,7 +331,16 @@ def runs_clean(ctx, targets, out, keep, statuses, dry_run, yes):
     if keep is not None and statuses:
         raise UsageError("--status and --checkpoints: choose one (--checkpoints trims every run)")
     if targets:
-        infos = [load_run(resolve_run(t, root), size=False) for t in targets]
+        from ..run import Run
+
+        infos = []
+        for t in targets:
+            loc = Run.locate(t, root)
+            if loc.kind != "run":
+                raise UsageError(f"{t}: not a run folder or a run name under {root}/; "
+                                 "runs clean removes whole runs (give the run, not a file "
+                                 "or a folder of runs)")
+            infos.append(load_run(loc.run.path, size=False))
         for r in infos:
             if r.running:
                 pid = (r.lock or {}).get("pid")
@@ -338,6 +352,15 @@ def runs_clean(ctx, targets, out, keep, statuses, dry_run, yes):
                                statuses=statuses or ("interrupted", "failed"))
     for r in skipped:
         click.echo(f"skipping {r.name}: training now (pid {(r.lock or {}).get('pid')})", err=True)
+    if as_json:
+        if not dry_run:
+            raise UsageError("--json: only with --dry-run (the list of what would go)")
+        _echo_json({"remove": [str(f) for p in plan for f in p.files],
+                    "keep": [str(k) for p in plan for k in p.kept],
+                    "runs": [p.run for p in plan if p.what == "run"],
+                    "bytes": sum(p.size for p in plan),
+                    "skipped_running": [r.name for r in skipped]})
+        return
     if not plan:
         what = "old checkpoints" if keep is not None else "runs to remove"
         click.echo(f"nothing to clean: no {what} under {root}/", err=True)
@@ -347,6 +370,11 @@ def runs_clean(ctx, targets, out, keep, statuses, dry_run, yes):
     for p in plan:
         label = f"{p.run} ({_status_of(infos, p.run)})" if p.what == "run" else str(p.path)
         click.echo(f"{verb} {label}  {human_size(p.size)}")
+        if p.kept:
+            shown = ", ".join(str(k.relative_to(p.path)) for k in p.kept[:5])
+            more = f" and {len(p.kept) - 5} more" if len(p.kept) > 5 else ""
+            click.echo(f"  keeping {len(p.kept)} entr{'y' if len(p.kept) == 1 else 'ies'} "
+                       f"gankit did not write in {p.path}: {shown}{more}")
     n = len(plan)
     noun = ("run" if keep is None else "checkpoint") + ("s" if n != 1 else "")
     if dry_run:

@@ -20,7 +20,10 @@ from ..errors import GankitError, UsageError
 @click.option("--port", type=int, default=0, show_default=True, help="Port; 0 picks a free one.")
 @click.option("--no-browser", is_flag=True, help="Print the address but do not open a browser.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda[:N] or mps.")
-def studio(run, out, host, port, no_browser, device):
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
+              help="A host name the page may be opened by besides the bound address and "
+                   "localhost (repeatable), e.g. the machine's name with --host 0.0.0.0.")
+def studio(run, out, host, port, no_browser, device, allow_hosts):
     """Open a run in a browser: a grid of seeds, shuffle, sliders for the run's
     directions and truncation, pinned seeds interpolating, new directions from marked
     samples, PNG/GIF downloads with the equivalent `gankit sample`/`interpolate` command;
@@ -43,9 +46,12 @@ def studio(run, out, host, port, no_browser, device):
         raise UsageError(f"--port {port}: choose 0 (any free port) to 65535")
     if not host or any(ch.isspace() for ch in host):
         raise UsageError(f"--host {host!r}: give an address such as 127.0.0.1 or 0.0.0.0")
+    for name in allow_hosts:
+        if not name or len(name) > 253 or any(ch.isspace() or ch in "/@?#" for ch in name):
+            raise UsageError(f"--allow-host {name!r}: give a host name such as myhost.local")
     dev = pick_device(device)
     try:
-        server = open_studio(run, out, str(dev), host, port)
+        server = open_studio(run, out, str(dev), host, port, allow_hosts)
     except OSError as exc:
         raise GankitError(f"--host {host} --port {port}: cannot listen there "
                           f"({exc.strerror or exc}); try another --port or --port 0") from None
@@ -55,8 +61,11 @@ def studio(run, out, host, port, no_browser, device):
         except GankitError as exc:
             raise GankitError(f"{exc}") from None
         if not is_loopback(host):
-            console.warn(f"--host {host}: the studio is open to other machines; anyone who "
-                         "can reach this port can sample the runs and save directions in them")
+            console.warn(f"--host {host}: the studio is open to other machines and has no "
+                         "authentication; anyone who can reach this port can sample the runs "
+                         "and save directions in them. Pages are served only to the host "
+                         f"names {', '.join(sorted(server.allowed_hosts))} (add names with "
+                         "--allow-host)")
         console.info(f"gankit studio: {first['id']} ({first['model']}, step {first['step']}) "
                      f"and the runs under {server.studio.catalog.root}; Ctrl-C stops it")
         click.echo(server.url)

@@ -35,7 +35,7 @@ class Exported:
 def export(target, fmt: str = "onnx", out=None, *, direction: str | None = None,
            uint8: bool = False, check_seeds=tuple(range(16)), tolerance: float = TOLERANCE,
            opset: int | None = None, exporter: str = "auto", web_seeds=tuple(range(256)),
-           ort_dir=None, ema: bool = True) -> Exported:
+           ort_dir=None, ema: bool = True, force: bool = False) -> Exported:
     """Export the generator(s) of ``target`` (a run folder, a folder of runs, a checkpoint
     or None for the newest run under ./runs) in format ``fmt``; see docs/export.md."""
     if fmt not in FORMATS:
@@ -73,7 +73,9 @@ def export(target, fmt: str = "onnx", out=None, *, direction: str | None = None,
         out_dir = Path(out) if out else Path(src.run_name + "-web")
         runtime = ortweb.load(ort_dir)
         from .web import check_target
+        from ..outputs import check_output
 
+        check_output(out_dir, folder=True)
         check_target(out_dir)
     with console.progress() as prog:
         if fmt == "web":
@@ -89,6 +91,10 @@ def export(target, fmt: str = "onnx", out=None, *, direction: str | None = None,
             return result
         dirs = directions_for(src, direction)
         paths = output_paths(out, src, dirs, SUFFIX[fmt])
+        from ..outputs import check_output
+
+        for path in paths:  # never into a run folder, never over a file without --force
+            check_output(path, force=force)
         task = prog.add_task(f"export {fmt}", total=2 * len(dirs), rate="", info=src.run_name)
         for d, path in zip(dirs, paths):
             if path.is_dir():

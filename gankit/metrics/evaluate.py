@@ -33,12 +33,29 @@ def run_dir_of(c) -> Path:
     return run.path if run is not None else Path(c.path).parent
 
 
-def eval_path(run_dir: Path, step: int) -> Path:
-    return Path(run_dir) / "metrics" / f"eval-step-{step:07d}.json"
+def output_tag(c) -> str:
+    """"" for a checkpoint inside a run; for a loose one, "-" and its file name, so two
+    loose checkpoints of the same step in one folder never share a result file."""
+    import re
+
+    from ..run import Run
+
+    if Run.of_checkpoint(c.path) is not None:
+        return ""
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(c.path).stem)[:80]
+    return f"-{stem}"
 
 
-def picture_path(run_dir: Path, step: int) -> Path:
-    return Path(run_dir) / "metrics" / f"closest-step-{step:07d}.png"
+def eval_path(run_dir: Path, step: int, tag: str = "") -> Path:
+    from ..run import Run
+
+    return Run(run_dir).eval_path(step, tag)
+
+
+def picture_path(run_dir: Path, step: int, tag: str = "") -> Path:
+    from ..run import Run
+
+    return Run(run_dir).picture_path(step, tag)
 
 
 def check_count(num: int) -> None:
@@ -56,11 +73,10 @@ def train_options(c, run_dir: Path):
 
     saved = c.train
     if not saved:
-        cfg = run_dir / "config.json"
-        try:
-            saved = json.loads(cfg.read_text()).get("options") or {}
-        except (OSError, ValueError, AttributeError):
-            saved = {}
+        from ..run import Run
+
+        saved = Run(run_dir).read_config().get("options")
+        saved = saved if isinstance(saved, dict) else {}
     try:
         return TrainOptions.from_saved(saved if isinstance(saved, dict) else {})
     except GankitError as exc:
@@ -238,7 +254,7 @@ def evaluate_images(model, config, spec, nets, c, *, num: int = DEFAULT_SAMPLES,
             i_fake = inception_features("samples")(fake)
             metrics["fid"] = distances.frechet_distance(i_real, i_fake)
             metrics["kid_inception"], metrics["kid_inception_std"] = distances.kid(i_real, i_fake)
-    picture = picture_path(run_dir, c.step)
+    picture = picture_path(run_dir, c.step, output_tag(c))
     if write:
         order = closest_pairs_picture(fake, real, mem, seeds, picture)
     else:
@@ -275,7 +291,7 @@ def evaluate_images(model, config, spec, nets, c, *, num: int = DEFAULT_SAMPLES,
     if write:
         from .. import atomic_write
 
-        out = eval_path(run_dir, c.step)
+        out = eval_path(run_dir, c.step, output_tag(c))
         text = json.dumps(result, indent=2) + "\n"
         atomic_write(out, lambda tmp: Path(tmp).write_text(text))
         result["eval_file"] = str(out)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 
 def open_studio(target=None, runs_root: Path | str = "runs", device: str = "auto",
-                host: str = "127.0.0.1", port: int = 0):
+                host: str = "127.0.0.1", port: int = 0, allow_hosts=()):
     """A ready (not yet serving) studio server; call ``serve_forever()`` and ``close()``."""
     from .app import Studio
     from .catalog import Catalog
@@ -21,7 +21,7 @@ def open_studio(target=None, runs_root: Path | str = "runs", device: str = "auto
 
     studio = Studio(Catalog(runs_root, target), device=device)
     try:
-        return make_server(studio, host, port)
+        return make_server(studio, host, port, allow_hosts)
     except BaseException:
         studio.close()
         raise

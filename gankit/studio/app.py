@@ -240,8 +240,13 @@ class Studio:
 
     # -- the operations (called from HTTP threads) ----------------------------------------------
     def runs(self) -> dict:
-        return {"default": self.catalog.default_id,
-                "runs": [summary(e) for e in self.catalog.entries()]}
+        rows = []
+        for e in self.catalog.entries():
+            try:
+                rows.append(summary(e))
+            except (OSError, ValueError, TypeError, RecursionError, OverflowError):
+                continue  # one broken run never hides the others
+        return {"default": self.catalog.default_id, "runs": rows}
 
     def info(self, run_id) -> dict:
         entry = self.catalog.get(run_id)
@@ -456,14 +461,17 @@ def decode_upload(data: bytes, channels: int):
     with tempfile.TemporaryDirectory(prefix="gankit-studio-") as tmp:
         path = Path(tmp) / "upload"
         atomic_write(path, lambda t: Path(t).write_bytes(data))
+        from .validate import UPLOAD_FORMATS
+
         try:  # the header only: refuse huge images before anything is decoded
-            with Image.open(path) as probe:
+            with Image.open(path, formats=UPLOAD_FORMATS) as probe:  # the five named formats
                 w, h = probe.size
+        except Image.DecompressionBombError:
+            raise BadRequest(f"the uploaded image has more than {MAX_UPLOAD_PIXELS:,} pixels "
+                             "(the limit)", 413) from None
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
             raise BadRequest("the upload is not a readable PNG, JPEG, WebP, BMP or GIF image",
                              415) from None
-        except Image.DecompressionBombError:
-            w = h = MAX_UPLOAD_PIXELS + 1
         if w * h > MAX_UPLOAD_PIXELS:
             raise BadRequest(f"the uploaded image has {w}x{h} pixels; the limit is "
                              f"{MAX_UPLOAD_PIXELS:,} pixels", 413)

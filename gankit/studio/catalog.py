@@ -30,7 +30,8 @@ class RunEntry:
 
 
 def _is_run(path: Path) -> bool:
-    return bool(Run(path).checkpoints())
+    """A gankit run (:meth:`Run.is_run`) with at least one checkpoint to show."""
+    return bool(Run(path).checkpoints()) and Run.is_run(path)
 
 
 def _run_dir_of_checkpoint(path: Path) -> Path | None:
@@ -49,23 +50,22 @@ class Catalog:
             run = Run.newest(self.root).path
             self.default_id = run.name
             return
+        loc = Run.locate(target, self.root)  # the rule every command uses
         p = Path(target)
-        if not p.exists():
-            raise GankitError(f"{p}: no such run folder or checkpoint")
-        if p.is_file():
-            if p.suffix.lower() != ".safetensors":
-                raise GankitError(f"{p}: not a run folder or a .safetensors checkpoint")
+        if loc.kind == "checkpoint":
+            p = loc.checkpoint
             from ..checkpoints import Checkpoint
 
             Checkpoint(p)  # a readable gankit checkpoint, or a clear error now
             run_dir = _run_dir_of_checkpoint(p)
             self.given = RunEntry(self._given_id(run_dir.name if run_dir else p.stem, run_dir),
                                   run_dir, p.resolve(), True)
-        elif _is_run(p):
+        elif loc.kind == "run" and _is_run(loc.run.path):
+            p = loc.run.path
             self.given = RunEntry(self._given_id(p.name, p), p.resolve(), None, True)
-        elif any(_is_run(d) for d in p.iterdir() if d.is_dir()):
+        elif loc.kind == "runs":
             self.root = p  # a folder of runs: its newest first
-            self.default_id = Run.newest(p).name
+            self.default_id = loc.run.name
             return
         else:
             raise GankitError(f"{p}: not a gankit run (no checkpoints/step-*.safetensors in it)")
@@ -122,7 +122,7 @@ def summary(entry: RunEntry) -> dict:
     if entry.run_dir is None:
         row.update({"model": None, "status": None, "step": None, "total_steps": None})
         return row
-    config = read_json(entry.run_dir / "config.json") or {}
+    config = read_json(Run(entry.run_dir).config_path) or {}
     data = config.get("data") if isinstance(config.get("data"), dict) else {}
     row["model"] = config.get("model") if isinstance(config.get("model"), str) else None
     row["data"] = data.get("name") if isinstance(data.get("name"), str) else None

@@ -14,9 +14,11 @@ Routes (see docs/studio.md for parameters and answers)::
     POST /api/translate        an uploaded image A->B and back (translation runs)
 
 Every error is a JSON ``{"error": message}`` with a 4xx status (5xx only for the
-studio's own failures), never a traceback. Bound to 127.0.0.1, requests must name
-this address in their Host header (DNS rebinding) and POSTs from other origins are
-refused.
+studio's own failures), never a traceback. Requests must name an allowed host in
+their Host header, whatever address the studio is bound to (DNS rebinding): the bound
+address, ``localhost``, the loopback addresses and the names given with
+``--allow-host``. POSTs whose Origin is not one of those hosts are refused. The studio
+has no authentication: bound beyond loopback, anyone who can reach the port can use it.
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ class StudioServer(ThreadingHTTPServer):
     block_on_close = False
     allow_reuse_address = True
 
-    def __init__(self, studio, host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, studio, host: str = "127.0.0.1", port: int = 0, allow_hosts=()):
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.studio = studio
         self.static = static_files()
@@ -76,13 +78,34 @@ class StudioServer(ThreadingHTTPServer):
         self.host = host
         self.port = self.server_address[1]
         shown = f"[{host}]" if ":" in host else host
-        self.allowed_hosts = None  # any Host header: the user chose --host
-        if is_loopback(host):
-            self.allowed_hosts = {f"{h}:{self.port}" for h in ("127.0.0.1", "localhost", "[::1]")}
-            self.allowed_hosts.add(f"{shown}:{self.port}")
+        # always an allow-list (DNS rebinding): never the Host header a request brings
+        names = {"127.0.0.1", "localhost", "[::1]", shown}
+        names |= {f"[{h}]" if ":" in h and not h.startswith("[") else h
+                  for h in (str(a).strip().lower() for a in allow_hosts) if h}
+        if host in ("0.0.0.0", "::"):
+            names.discard(shown)  # "any address" is not a name a browser sends
+        self.allowed_hosts = {f"{n.lower()}:{self.port}" for n in names}
+        if self.port == 80:
+            self.allowed_hosts |= {n.lower() for n in names}
         if host in ("0.0.0.0", "::"):
             shown = "127.0.0.1"
         self.url = f"http://{shown}:{self.port}/"
+
+    def path_roots(self) -> list:
+        """Folders whose absolute prefix error messages leave out (the runs folder's parent,
+        the given run's)."""
+        from pathlib import Path
+
+        cat = self.studio.catalog
+        out = []
+        for p in (cat.root, cat.given.run_dir if cat.given else None,
+                  cat.given.checkpoint if cat.given else None):
+            if p is not None:
+                try:
+                    out.append(Path(p).resolve().parent)
+                except OSError:
+                    pass
+        return out
 
     def close(self):
         self.shutdown_request_threads = True
@@ -124,7 +147,10 @@ class Handler(BaseHTTPRequestHandler):
         self._send(status, json.dumps(obj).encode("utf-8"), "application/json")
 
     def send_error(self, code, message=None, explain=None):
-        """http.server's own errors (bad request line, unknown method) as JSON too."""
+        """http.server's own errors (bad request line, unknown method) as JSON too; an
+        unknown method is a 405 (the client's mistake), not http.server's 501."""
+        if code == 501:
+            code, message = 405, f"{self.command} is not allowed here"
         try:
             self.close_connection = True
             self._json({"error": message or self.responses.get(code, ("error",))[0]}, code)
@@ -144,8 +170,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def _check_host(self):
         allowed = self.server.allowed_hosts
-        host = self.headers.get("Host", "")
-        if allowed is not None and host not in allowed:
+        host = (self.headers.get("Host") or "").strip().lower()
+        if host not in allowed:
             raise BadRequest(f"Host {host[:80]!r} is not this studio's address; open "
                              f"{self.server.url}", 403)
 
@@ -153,8 +179,7 @@ class Handler(BaseHTTPRequestHandler):
         origin = self.headers.get("Origin")
         if origin is None:
             return
-        allowed = self.server.allowed_hosts or {self.headers.get("Host", "")}
-        if origin not in {f"http://{h}" for h in allowed}:
+        if origin.strip().lower() not in {f"http://{h}" for h in self.server.allowed_hosts}:
             raise BadRequest("cross-origin requests are refused", 403)
 
     # -- dispatch ----------------------------------------------------------------------------
@@ -203,7 +228,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _error(self, status: int, message: str):
         try:
-            self._json({"error": message}, status)
+            self._json({"error": scrub_paths(message, self.server.path_roots())}, status)
         except OSError:
             self.close_connection = True
 
@@ -259,7 +284,7 @@ class Handler(BaseHTTPRequestHandler):
             raise BadRequest(f"{total} frames is too many (at most {v.MAX_FRAMES}); use fewer "
                              "frames or seeds")
         method = v.choice(q, "method", ("auto", "lerp", "slerp"), "auto")
-        fps = v.number(q, "fps", 12.0, 0.0, v.MAX_FPS, lo_open=True)
+        fps = v.number(q, "fps", 12.0, v.MIN_FPS, v.MAX_FPS)
         return run, seeds, frames, method, loop, trunc, specs, fps
 
     def api_walk(self, url):
@@ -314,6 +339,8 @@ class Handler(BaseHTTPRequestHandler):
             body = json.loads(self._body(v.MAX_JSON, "the JSON body"))
         except (ValueError, UnicodeDecodeError):
             raise BadRequest("the body is not valid JSON") from None
+        except RecursionError:
+            raise BadRequest("the body is nested too deeply") from None
         if not isinstance(body, dict):
             raise BadRequest("the body must be a JSON object")
         unknown = sorted(set(body) - {"run", "name", "positive", "negative", "replace"})
@@ -359,5 +386,23 @@ ROUTES = {
 }
 
 
-def make_server(studio, host: str = "127.0.0.1", port: int = 0) -> StudioServer:
-    return StudioServer(studio, host, port)
+def make_server(studio, host: str = "127.0.0.1", port: int = 0, allow_hosts=()) -> StudioServer:
+    return StudioServer(studio, host, port, allow_hosts)
+
+
+ABS_PATH_RE = re.compile(r"(?<![\w.~])/(?:[^\s/:'\"]+/)+(?=[^\s/:'\"]+/[^\s/:'\"]+/[^\s/:'\"]+)")
+
+
+def scrub_paths(message: str, roots=()) -> str:
+    """An error message without this machine's absolute paths: the runs folder's parent
+    and the working folder are dropped, the home folder shown as ~, and any other
+    absolute path cut to its last three parts."""
+    import os
+
+    prefixes = [(str(r).rstrip(os.sep) + os.sep, "") for r in roots if str(r) not in ("", os.sep)]
+    prefixes += [(os.getcwd().rstrip(os.sep) + os.sep, ""),
+                 (os.path.expanduser("~").rstrip(os.sep) + os.sep, "~" + os.sep)]
+    for prefix, short in sorted(prefixes, key=lambda p: -len(p[0])):
+        if len(prefix) > 1:
+            message = message.replace(prefix, short)
+    return ABS_PATH_RE.sub("", message)

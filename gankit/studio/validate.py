@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 
+from ..bounds import MAX_FPS, MAX_TRUNCATION, MIN_FPS, MIN_TRUNCATION  # noqa: F401
 from ..errors import GankitError
 
 MAX_SEED = 2**63  # seeds are in [0, 2**63)
@@ -22,13 +23,12 @@ MAX_GIF_PIXELS = 480 * 256 * 256  # frames x pixels of a resized GIF download
 MAX_DIRECTIONS = 16  # directions applied at once
 MAX_STRENGTH = 100.0
 MAX_FIT_SEEDS = 1000  # seeds on each side of a direction fit
-MAX_TRUNCATION = 10.0
-MAX_FPS = 60.0
 MAX_TEXT = 2000  # characters of any one parameter
 MAX_UPLOAD = 10 * 1024 * 1024  # bytes of an uploaded image
 MAX_UPLOAD_PIXELS = 40_000_000
 MAX_JSON = 64 * 1024  # bytes of a JSON body
 CLIENT_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+UPLOAD_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF")  # Pillow's names; nothing else decodes
 UPLOAD_TYPES = {"image/png", "image/jpeg", "image/webp", "image/bmp", "image/gif",
                 "application/octet-stream"}
 
@@ -192,7 +192,7 @@ def direction_specs(query: dict, available=None) -> list[tuple[str, float]]:
 
 
 def truncation(query: dict) -> float | None:
-    return number(query, "truncation", None, 0.0, MAX_TRUNCATION, lo_open=True)
+    return number(query, "truncation", None, MIN_TRUNCATION, MAX_TRUNCATION)
 
 
 def client(query: dict) -> str | None:

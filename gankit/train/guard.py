@@ -6,7 +6,7 @@ import torch
 
 from .. import console
 from ..errors import DivergenceError
-from .state import cpu_copy
+from .state import apply_changed_options, cpu_copy
 
 LR_BACKOFF = 0.5  # learning rates are multiplied by this on each retry
 
@@ -46,6 +46,8 @@ class DivergenceGuard:
         bad_step = t.step
         good = t.run.latest_loadable(max_step=bad_step)
         t.load_state(good.state() if good is not None else cpu_copy(self.initial_state))
+        if good is not None:  # a checkpoint from before --resume --override: its lr and
+            apply_changed_options(t, good.train)  # betas give way to the options again
         factor = LR_BACKOFF ** self.retries
         self.scale_lr(factor)
         console.warn(

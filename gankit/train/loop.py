@@ -212,9 +212,9 @@ class Trainer(StepHelpers):
         checkpoint and samples: a benchmark's timed chunk). Returns ``"completed"``;
         raises :class:`Interrupted`."""
         stop_at = self.total_steps if until is None else min(int(until), self.total_steps)
-        self._start()
         status = "failed"
         try:
+            self._start()  # inside: a plugin failing at start leaves a failed run, unlocked
             with self._signals(), console.progress(disable=not self.is_main) as prog:
                 self.bar = _Bar(prog, self.model.name, self.total_steps, self.step)
                 while self.step < stop_at:

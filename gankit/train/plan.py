@@ -335,6 +335,12 @@ def _plan(options, plugins, sets, explicit, resume, override, config, data, loss
     if options.loss and loss is not None and options.loss in plugins.losses():
         notes += [n for n in (plugins.losses().shadow_note(options.loss),) if n]
     check_numbers(options)
+    if "log" in explicit:  # `--log NAME` switches on a plugin: one that is installed
+        known = {str(n).lower() for n in getattr(plugins, "records", {})}
+        for name in options.log or ():
+            if str(name).strip().lower() not in known:
+                raise UsageError(f"--log {name}: no installed plugin has that name "
+                                 "(`gankit plugins` lists them), e.g. --log tensorboard")
 
     if config is None and checkpoint is not None:
         try:
@@ -350,7 +356,13 @@ def _plan(options, plugins, sets, explicit, resume, override, config, data, loss
     domains = as_domains(data) if data is not None else _load_domains(model, plugins, options)
     spec = next(iter(domains.values())).spec
     try:
-        model.check(config, spec)
+        try:
+            model.check(config, spec)
+        except (GankitError, TypeError, ValueError) as exc:
+            if spec.kind in model.data_kinds or "--image-size" not in str(exc):
+                raise  # a model's own words (wgan-gp on ring8 names vanilla)
+            check_data_kind(model, spec)  # dcgan on ring8: the kind, not "--image-size 0"
+            raise
         for name, d in domains.items():
             check_data_kind(model, d.spec, name)
     except (GankitError, TypeError, ValueError) as exc:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from gankit import Data, Dataset, DataSpec, GankitError, hookimpl
+from gankit import Data, Dataset, DataSpec, GankitError, UsageError, hookimpl
 
 __version__ = "1.0.0"
 
@@ -29,6 +29,9 @@ def to_data(array_nhwc, name: str, names=None, size: int | None = None) -> Data:
         t = x.round().clamp(0, 255).to(torch.uint8)
     spec = DataSpec(kind="image", channels=int(t.shape[1]), size=int(t.shape[-1]), name=name)
     return Data(samples=t, spec=spec, names=list(names or []))
+
+
+MAX_SUSHI = 100_000  # pictures drawn (100,000 at 96 px: 2.8 GB)
 
 
 @dataclass
@@ -53,10 +56,10 @@ class Sushi(Dataset):
         if "sushi_count" in options.extra or "sushi_seed" in options.extra:  # 0.1's route
             cfg = SushiOptions(count=int(options.extra.get("sushi_count", cfg.count)),
                                vary=bool(options.extra.get("sushi_seed", cfg.vary)))
-        if cfg.count < 1:
-            raise GankitError(f"--set data.count={cfg.count}: must be at least 1")
+        if not 1 <= cfg.count <= MAX_SUSHI:
+            raise UsageError(f"--set data.count={cfg.count}: draw 1 to {MAX_SUSHI:,} pictures")
         arr = render_sushi(n=cfg.count, size=size, seed=options.seed if cfg.vary else 0,
-                           style=self.style)
+                           style=self.style, progress=getattr(options, "progress", None))
         n = cfg.count
         labels = sushi_labels(n)
         return to_data(arr, self.name, [f"{i:04d}-{lab}" for i, lab in enumerate(labels)])

@@ -246,12 +246,14 @@ def _dusk(arr: np.ndarray, seed: int, i: int) -> np.ndarray:
     return np.clip(x * 255.0, 0, 255)
 
 
-def render_sushi(n: int = 256, size: int = 96, seed: int = 0, style: str = "day") -> np.ndarray:
+def render_sushi(n: int = 256, size: int = 96, seed: int = 0, style: str = "day",
+                 progress=None) -> np.ndarray:
     """Return uint8 array (n, size, size, 3), HWC RGB.
 
     Deterministic for (n, size, seed, style): image i depends only on
     (seed, i, size, style) so render_sushi(10)[:5] == render_sushi(5).
     ``seed`` must be a non-negative int; ``style`` is one of ``STYLES``.
+    ``progress(done, n)`` is called after each picture (large sizes take minutes).
     """
     if style not in STYLES:
         raise ValueError(f"unknown sushi style {style!r}; choose from {', '.join(STYLES)}")
@@ -263,4 +265,6 @@ def render_sushi(n: int = 256, size: int = 96, seed: int = 0, style: str = "day"
         if style == "dusk":
             arr = _dusk(arr, seed, i)
         out[i] = np.rint(arr).astype(np.uint8)
+        if progress is not None:
+            progress(i + 1, n)
     return out

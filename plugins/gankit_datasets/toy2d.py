@@ -16,8 +16,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from gankit import Data, Dataset, DataSpec, GankitError
+from gankit import Data, Dataset, DataSpec, UsageError
 
+MAX_COUNT = 10_000_000  # points of a 2-D data set (80 MB as float32)
 DEFAULT_COUNT = 10_000
 
 
@@ -61,8 +62,9 @@ class Mixture2D(Dataset):
     def load(self, options):
         cfg = options.config or MixtureOptions()
         n = int(options.extra.get("toy_count", cfg.count))  # extra: gankit 0.1's route
-        if n < 1:
-            raise GankitError(f"{self.name}: the sample count must be at least 1, not {n}")
+        if not 1 <= n <= MAX_COUNT:  # a flag's value: exit 2, before any memory is asked
+            raise UsageError(f"--set data.count={n}: {self.name} draws 1 to {MAX_COUNT:,} "
+                             "points")
         centers = self.centers()
         samples = sample_mixture(centers, self.std, n, options.seed)
         spec = DataSpec(kind="vector", dim=2, channels=0, size=0, name=self.name)

@@ -43,22 +43,18 @@ def on_samples(trainer, step, path):
 
 
 def _resolve(target: str, runs_dir: str) -> Path:
-    p = Path(target)
-    for cand in (p, Path(runs_dir) / p):
-        if cand.is_dir() and ((cand / "metrics.jsonl").exists() or (cand / "metrics").is_dir()
-                              or (cand / "config.json").exists()):
-            return cand
-    if p.is_file() and p.parent.name == "checkpoints":  # a checkpoint: its run
-        return p.parent.parent
-    if p.is_dir() or (Path(runs_dir) / p).is_dir():
-        raise GankitError(f"{target}: not a gankit run folder (no metrics.jsonl or config.json)")
-    raise GankitError(f"{target}: no such run (neither a folder nor a run under {runs_dir}/); "
-                      "list them with `gankit runs`")
+    """A run given on the command line, by gankit's one rule (:meth:`gankit.run.Run.find`)."""
+    from gankit import Run
+
+    return Run.find(target, runs_dir).path
 
 
 def _newest(runs_dir: str) -> Path:
+    from gankit import Run
+
     root = Path(runs_dir)
-    found = [m.parent for m in root.glob("*/metrics.jsonl")] if root.is_dir() else []
+    found = ([m.parent for m in root.glob("*/metrics.jsonl") if Run.is_run(m.parent)]
+             if root.is_dir() else [])
     if not found:
         raise GankitError(f"no run with metrics under {runs_dir}/; train one with "
                           "`gankit train dcgan` or name the runs to plot")

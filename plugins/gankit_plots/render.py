@@ -16,9 +16,7 @@ anti-aliased lines without a vector library.
 
 from __future__ import annotations
 
-import json
 import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,52 +34,31 @@ PANEL_W, PANEL_H = 520, 280
 DEFAULT_SMOOTHING = 0.8
 
 
-EVAL_RE = re.compile(r"^eval-step-(\d+)\.json$")
-
-
 # -- reading a run ---------------------------------------------------------------------------
 
 
 def _number(v):
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         return None
-    return float(v)
+    try:
+        return float(v)
+    except OverflowError:
+        return None
 
 
 def read_metrics(run_dir) -> list[dict]:
-    """The records of ``RUN/metrics.jsonl`` in order; torn or foreign lines are skipped."""
-    try:
-        text = (Path(run_dir) / "metrics.jsonl").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return []
-    out = []
-    for line in text.splitlines():
-        try:
-            rec = json.loads(line)
-            rec["step"] = int(rec["step"])
-        except (ValueError, KeyError, TypeError, RecursionError):
-            continue
-        out.append(rec)
-    return out
+    """The records of ``RUN/metrics.jsonl`` in order; torn, foreign or out-of-range lines
+    are skipped (gankit's own reader: regular files only, bounded size)."""
+    from gankit import Run
+
+    return Run(run_dir).metrics()
 
 
 def read_evals(run_dir) -> list[dict]:
     """``{"step", "metrics"}`` of each ``RUN/metrics/eval-step-*.json``, by step."""
-    d = Path(run_dir) / "metrics"
-    found = []
-    for p in sorted(d.iterdir()) if d.is_dir() else ():
-        m = EVAL_RE.match(p.name)
-        try:
-            rec = json.loads(p.read_text(encoding="utf-8")) if m else None
-        except (OSError, ValueError, UnicodeDecodeError, RecursionError):
-            continue
-        if not isinstance(rec, dict) or not isinstance(rec.get("metrics"), dict):
-            continue
-        step = rec.get("step")
-        step = step if isinstance(step, int) and not isinstance(step, bool) else int(m.group(1))
-        metrics = {k: float(v) for k, v in rec["metrics"].items() if _number(v) is not None}
-        found.append({"step": step, "metrics": metrics})
-    return sorted(found, key=lambda r: r["step"])
+    from gankit import Run
+
+    return [{"step": r["step"], "metrics": r["metrics"]} for r in Run(run_dir).evaluations()]
 
 
 def loss_keys(records) -> list[str]:
