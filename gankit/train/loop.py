@@ -135,6 +135,11 @@ class Trainer(StepHelpers):
     def load_state(self, s: dict) -> None:
         train_state.restore(self, s)
 
+    def state_parts(self) -> list:
+        """The parts of the training state, in the order a resume loads them
+        (:mod:`gankit.train.parts`)."""
+        return train_state.parts(self)
+
     def metadata(self) -> dict:
         return train_state.metadata(self)
 

@@ -9,73 +9,23 @@ from pathlib import Path
 import torch
 
 from .. import checkpoints as ckpt
-from ..errors import GankitError
+from .parts import ABSENT, match_param_layout, parts  # noqa: F401 - its old home
 
 
 def collect(t) -> dict:
-    """Everything an exact resume needs, as nested dicts of tensors and JSON values."""
-    s = {
-        "step": t.step,
-        "nets": {k: v.state_dict() for k, v in t.nets.items()},
-        "opts": {k: v.state_dict() for k, v in t.opts.items()},
-        "scheds": {k: v.state_dict() for k, v in t.scheds.items()},
-        "rng": {"cpu": torch.get_rng_state()},
-        "extra": {**t.model.extra_state(),
-                  **(t.run_state.state_dict() if t.run_state is not None else {})},
-    }
-    for key, b in t.batchers.items():
-        s[key] = b.state_dict()
-    if t.fixed_noise is not None:
-        s["fixed_noise"] = t.fixed_noise
-    if t.ema:
-        s["ema"] = {k: e.state_dict() for k, e in t.ema.items()}
-    if t.augment is not None:
-        s["augment"] = t.augment.state_dict()
-    if t.scaler is not None:
-        s["scaler"] = t.scaler.state_dict()
-    if t.device.type == "cuda":
-        s["rng"]["cuda"] = torch.cuda.get_rng_state(t.device)
+    """Everything an exact resume needs, as nested dicts of tensors and JSON values: one
+    entry per part of :func:`gankit.train.parts.parts`."""
+    s = {}
+    for part in parts(t):
+        value = part.state_dict()
+        if value is not ABSENT:
+            s[part.key] = value
     return s
 
 
 def restore(t, s: dict) -> None:
-    for k, net in t.nets.items():
-        try:
-            net.load_state_dict(s["nets"][k])
-        except (KeyError, RuntimeError) as exc:
-            raise GankitError(
-                f"checkpoint does not fit model '{t.model.name}' as configured "
-                f"({type(exc).__name__}: {str(exc).splitlines()[0]})"
-            ) from None
-    for k, opt in t.opts.items():
-        opt.load_state_dict(s["opts"][k])
-        match_param_layout(opt)
-    for k, sch in t.scheds.items():
-        if k in s.get("scheds", {}):
-            sch.load_state_dict(s["scheds"][k])
-    for key, b in t.batchers.items():
-        if key in s:
-            b.load_state_dict(s[key])
-    if "fixed_noise" in s:
-        t.fixed_noise = s["fixed_noise"]
-    saved_ema = s.get("ema") or {}
-    for k, e in t.ema.items():
-        if k in saved_ema:
-            e.load_state_dict(saved_ema[k])
-        else:  # a run that had no EMA: start the average from the current weights
-            e.copy_from(t.nets[k])
-    if t.augment is not None and "augment" in s:
-        t.augment.load_state_dict(s["augment"])
-    if t.scaler is not None and "scaler" in s:
-        t.scaler.load_state_dict(s["scaler"])
-    torch.set_rng_state(s["rng"]["cpu"])
-    if "cuda" in s["rng"] and t.device.type == "cuda":
-        torch.cuda.set_rng_state(s["rng"]["cuda"], t.device)
-    extra = s.get("extra") or {}
-    t.model.load_extra_state(extra)
-    if t.run_state is not None:
-        t.run_state.load_state_dict(extra)
-    t.step = int(s["step"])
+    for part in parts(t):
+        part.load_state_dict(s.get(part.key, ABSENT))
     if t.world_size > 1:
         # the checkpoint holds the main process's random streams: give each process its
         # own again (a resumed torchrun run continues, but not bit for bit)
@@ -114,21 +64,6 @@ def write_checkpoint(t, path: Path) -> None:
 def plugin_version(plugins, model) -> str:
     rec = plugins.records.get(getattr(model, "plugin", ""), None)
     return str((rec.version if rec and rec.version else "") or "")
-
-
-def match_param_layout(opt) -> None:
-    """Give per-parameter optimizer state the memory layout of its parameter.
-
-    Checkpoints store tensors contiguous; a channels_last parameter whose Adam moments
-    come back NCHW would make fused/foreach kernels pair the wrong elements."""
-    for group in opt.param_groups:
-        for p in group["params"]:
-            st = opt.state.get(p)
-            if not st:
-                continue
-            for key, v in st.items():
-                if isinstance(v, torch.Tensor) and v.shape == p.shape and v.stride() != p.stride():
-                    st[key] = torch.empty_like(p, dtype=v.dtype).copy_(v)
 
 
 def cpu_copy(state):
