@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from .checkpoints import atomic_write
+from .files import atomic_write
 
 
 def to_uint8(x):

@@ -273,7 +273,7 @@ def save_direction(run_dir: Path, name: str, vector, *, model, config, checkpoin
                    positive, negative, positive_text: str = "", negative_text: str = "") -> Path:
     from safetensors.torch import save_file
 
-    from .checkpoints import atomic_write
+    from .files import atomic_write
 
     path = direction_path(run_dir, name)
     meta = {

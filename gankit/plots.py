@@ -141,7 +141,7 @@ def save_scatter(samples, out_path, spec, size: int = SIZE) -> Path:
     """
     from PIL import Image
 
-    from .checkpoints import atomic_write
+    from .files import atomic_write
     from .errors import UsageError
 
     out = Path(out_path)

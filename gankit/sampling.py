@@ -56,7 +56,7 @@ def generate(model, nets, z, batch: int = 256):
 
 def write_outputs(images, out: Path, nrow: int, names=None) -> list[Path]:
     """Grid PNG, a folder of PNGs (out ends with / or is a folder), or .npy."""
-    from .checkpoints import atomic_write
+    from .files import atomic_write
     from .images import save_grid, save_png, to_uint8
 
     out_s = str(out)  # a str keeps the trailing "/" that asks for a folder
@@ -123,7 +123,7 @@ def labelled_grid(images_u8, labels, nrow: int, padding: int = 2):
 
 
 def save_labelled_grid(images, labels, out: Path, nrow: int) -> Path:
-    from .checkpoints import atomic_write
+    from .files import atomic_write
     from .images import to_uint8
 
     out_s, out = str(out), Path(out)  # the str keeps a trailing "/"

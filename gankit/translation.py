@@ -165,7 +165,7 @@ def work_size(size: tuple[int, int], model_size: int, full_res: bool) -> tuple[t
 
 
 def _save(img, path: Path) -> None:
-    from .checkpoints import atomic_write
+    from .files import atomic_write
 
     fmt = WRITE_FORMATS.get(path.suffix.lower(), "PNG")
     kw = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}

@@ -35,9 +35,9 @@ def frame_images(images, size: int | None = None):
 def write_frames(frames, out_dir: Path, *, gif: bool, fps: float, name: str = "interpolation.gif"):
     """frame-000.png ... in ``out_dir`` (stale higher-numbered frames of an earlier,
     longer walk are removed) and, with ``gif``, ``out_dir/name``. Returns the GIF path."""
-    from ..checkpoints import atomic_write
+    from ..files import atomic_write
     from ..images import save_gif
-    from ..trainer import writable_dir
+    from ..run import writable_dir
 
     writable_dir(out_dir, "--out")
     width = max(3, len(str(len(frames) - 1)))
