@@ -8,6 +8,7 @@ imports this module.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 
@@ -113,16 +114,31 @@ def check_output_memory(flag: str, value, count: int, shape, limit: int | None =
                          f"ask for at most {most}")
 
 
+@contextlib.contextmanager
+def no_init():
+    """torch.nn.init as no-ops: shapes do not need values, and initialising meta tensors
+    imports torch._dynamo (about 3 s of `gankit sample`'s startup)."""
+    import torch.nn.init as init
+
+    saved = {n: getattr(init, n) for n in dir(init)
+             if n.endswith("_") and not n.startswith("_") and callable(getattr(init, n))}
+    try:
+        for n in saved:
+            setattr(init, n, lambda tensor, *args, **kwargs: tensor)
+        yield
+    finally:
+        for n, f in saved.items():
+            setattr(init, n, f)
+
+
 def count_parameters(model, config, spec, loss=None) -> int | None:
     """Parameters of the networks ``model`` builds for ``config`` and ``spec``, counted on
     torch's ``meta`` device (shapes only, nothing allocated); None if it cannot build
     there."""
     import torch
 
-    from .loading import _no_init
-
     try:
-        with torch.device("meta"), _no_init():
+        with torch.device("meta"), no_init():
             nets = model.build(config, spec, loss)
         return sum(p.numel() for net in nets.values() for p in net.parameters())
     except Exception:  # noqa: BLE001 - the real build reports its own errors
@@ -170,6 +186,27 @@ def check_train_options(options) -> None:
             raise UsageError(f"{flag} '{value}': an empty path; give a folder of images"
                              + (" (or leave the flag out for the default data set)"
                                 if flag == "--data" else ""))
+
+
+def check_numbers(options) -> None:
+    """Out-of-range numeric flags: one line naming the flag (not a ZeroDivisionError)."""
+    for flag, value, low in (("--log-every", options.log_every, 1), ("--grid", options.grid, 1),
+                             ("--image-size", options.image_size, 1),
+                             ("--checkpoint-every", options.checkpoint_every, 0),
+                             ("--sample-every", options.sample_every, 0),
+                             ("--keep-last", options.keep_last, 0),
+                             ("--max-retries", options.max_retries, 0),
+                             ("--batch-size", options.batch_size, 1),
+                             ("--steps", options.steps, 1)):
+        if value is not None and value < low:
+            raise UsageError(f"{flag} {value}: must be at least {low}")
+    for flag, value in (("--lr", options.lr), ("--epochs", options.epochs)):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise UsageError(f"{flag} {value}: must be a positive number")
+    for i, beta in enumerate(options.betas or ()):
+        if not 0 <= beta < 1:
+            raise UsageError(f"--beta{i + 1} {beta}: must be in [0, 1)")
+    check_train_options(options)
 
 
 def steps_for_epochs(epochs: float, n: int, batch: int) -> int:

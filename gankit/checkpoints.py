@@ -286,11 +286,11 @@ class Checkpoint:
 
 
 # 0.1 names: atomic_write (each use warns; its home is gankit.files) and the run-folder
-# helpers, whose home is gankit.run's Run (served from gankit.compat, so this module does
+# helpers, whose home is gankit.run's Run (served from gankit.legacy, so this module does
 # not import gankit.run)
 __getattr__ = moved(__name__, {
     "atomic_write": "gankit.files:atomic_write",
-    **{n: f"gankit.compat:{n}" for n in ("checkpoint_path", "list_checkpoints", "prune",
+    **{n: f"gankit.legacy:{n}" for n in ("checkpoint_path", "list_checkpoints", "prune",
                                          "latest_loadable", "remove_stale_temps")},
 }, quiet=("checkpoint_path", "list_checkpoints", "prune", "latest_loadable",
           "remove_stale_temps"))

@@ -4,8 +4,8 @@ A shim module defines no names of its own; its module ``__getattr__`` is
 :func:`moved` (``__getattr__ = moved(__name__, {old: "new.module:name"})``), which
 imports the name from its home and, when the caller is not gankit itself, raises a
 :class:`DeprecationWarning` naming the new import. The 0.1 functions with no home of
-their own are below; they import what they forward to when called, because this module
-sits below :mod:`gankit.run` and :mod:`gankit.train` (gankit.checkpoints imports it).
+their own are in :mod:`gankit.legacy`. This module imports nothing of gankit: the
+lowest modules (gankit.checkpoints) use it.
 """
 
 from __future__ import annotations
@@ -51,68 +51,3 @@ def moved(module: str, names: dict, hints: dict | None = None, quiet=()):
         return value
 
     return __getattr__
-
-
-# -- 0.1 functions with no home of their own ---------------------------------------------
-
-
-def prepare(options, *, sets: dict | None = None, explicit=(), resume=None,
-            override: bool = False, plugins=None):
-    """:func:`gankit.train.plan` then :meth:`gankit.train.Trainer.from_plan`."""
-    from .train import Trainer, plan  # compat sits below gankit.train
-
-    return Trainer.from_plan(plan(options, plugins, sets=sets, explicit=explicit,
-                                  resume=resume, override=override))
-
-
-def resolve_resume(target: str):
-    """A run folder or a checkpoint in one -> (checkpoint, run folder)."""
-    from .run import Run  # compat sits below gankit.run
-
-    run, c = Run.for_resume(target)
-    return c, (run.path if run is not None else c.path.parent)
-
-
-def newest_run(root=None):
-    from .run import DEFAULT_ROOT, Run  # compat sits below gankit.run
-
-    return Run.newest(DEFAULT_ROOT if root is None else root).path
-
-
-def open_checkpoint(target=None):
-    """A run folder (newest readable checkpoint), a .safetensors file, or the newest run."""
-    from .run import Run  # compat sits below gankit.run
-
-    return Run.find_checkpoint(target)
-
-
-def checkpoint_path(run_dir, step: int):
-    from .run import Run  # compat sits below gankit.run
-
-    return Run(run_dir).checkpoint_path(step)
-
-
-def list_checkpoints(run_dir) -> list:
-    from .run import Run  # compat sits below gankit.run
-
-    return Run(run_dir).checkpoints()
-
-
-def prune(run_dir, keep_last: int, keep=()) -> list:
-    """Delete all but the newest ``keep_last`` checkpoints (0 keeps all)."""
-    from .run import Run  # compat sits below gankit.run
-
-    return Run(run_dir).prune(keep_last, keep)
-
-
-def latest_loadable(run_dir):
-    """The newest checkpoint of a run that parses, skipping damaged ones."""
-    from .run import Run  # compat sits below gankit.run
-
-    return Run(run_dir).latest_loadable()
-
-
-def remove_stale_temps(run_dir) -> list:
-    from .run import Run  # compat sits below gankit.run
-
-    return Run(run_dir).remove_stale_temps()

@@ -151,16 +151,20 @@ class GANModel:
         (the first is the main data; ``trainer.next_batch(domain)`` draws from the others).
         Default: the ``--dataset``/``--data`` the options name, at ``--image-size`` or the
         data set's own size."""
-        from .train.plan import load_data
+        from .dataload import load_data
 
         if options.image_size is None:
-            defaults = self.training_defaults()
-            name = options.dataset or ("imagefolder" if options.data else
-                                       defaults.get("dataset") or "sushi")
-            ds = plugins.datasets().get(name)
-            options.image_size = ds.default_size or defaults.get("image_size", 64)
+            ds = plugins.datasets().get(self.dataset_for(options))
+            options.image_size = ds.default_size or self.training_defaults().get("image_size", 64)
         return load_data(plugins, self, options, path=options.data, name=options.dataset,
                          progress=progress)
+
+    def dataset_for(self, options) -> str:
+        """The data set ``options`` mean: ``--dataset``, else ``imagefolder`` for
+        ``--data``, else the model's ``defaults["dataset"]``, else sushi."""
+        from .dataload import dataset_name
+
+        return dataset_name(self, options.dataset, options.data)
 
     def setup(self, trainer) -> RunState | None:
         """Called once per trainer after its networks are built: return the per-run state

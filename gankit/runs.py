@@ -11,8 +11,8 @@ __getattr__ = moved(__name__, {
     "DEFAULT_RUNS": "gankit.run:DEFAULT_ROOT",
     "Run": "gankit.run:Run",
     "Path": "pathlib:Path",
-    "newest_run": "gankit.compat:newest_run",
-    "open_checkpoint": "gankit.compat:open_checkpoint",
+    "newest_run": "gankit.legacy:newest_run",
+    "open_checkpoint": "gankit.legacy:open_checkpoint",
 }, hints={
     "newest_run": "gankit.run.Run.newest(root).path",
     "open_checkpoint": "gankit.run.Run.find_checkpoint(target)",

@@ -8,7 +8,7 @@ from __future__ import annotations
 from .compat import moved
 
 __getattr__ = moved(__name__, {
-    "TrainOptions": "gankit.train.options:TrainOptions",
+    "TrainOptions": "gankit.train:TrainOptions",
     "steps_for_epochs": "gankit.train.plan:steps_for_epochs",
     "writable_dir": "gankit.run:writable_dir",
     "_trim_metrics": "gankit.run:trim_jsonl",

@@ -6,9 +6,9 @@ from __future__ import annotations
 from .compat import moved
 
 __getattr__ = moved(__name__, {
-    "prepare": "gankit.compat:prepare",
-    "resolve_resume": "gankit.compat:resolve_resume",
-    "TrainOptions": "gankit.train.options:TrainOptions",
+    "prepare": "gankit.legacy:prepare",
+    "resolve_resume": "gankit.legacy:resolve_resume",
+    "TrainOptions": "gankit.train:TrainOptions",
     "Run": "gankit.run:Run",
     "DEFAULT_STEPS": "gankit.train.plan:DEFAULT_STEPS",
     "check_numbers": "gankit.train.plan:check_numbers",

@@ -29,13 +29,13 @@ MOVED = [
     ("gankit.training", "load_data", "gankit.train", "load_data"),
     ("gankit.training", "check_numbers", "gankit.train.plan", "check_numbers"),
     ("gankit.training", "DEFAULT_STEPS", "gankit.train.plan", "DEFAULT_STEPS"),
-    ("gankit.training", "prepare", "gankit.compat", "prepare"),
-    ("gankit.training", "resolve_resume", "gankit.compat", "resolve_resume"),
+    ("gankit.training", "prepare", "gankit.legacy", "prepare"),
+    ("gankit.training", "resolve_resume", "gankit.legacy", "resolve_resume"),
     ("gankit.runs", "load_model", "gankit.loading", "load_model"),
     ("gankit.runs", "check_fits", "gankit.loading", "check_fits"),
     ("gankit.runs", "DEFAULT_RUNS", "gankit.run", "DEFAULT_ROOT"),
-    ("gankit.runs", "newest_run", "gankit.compat", "newest_run"),
-    ("gankit.runs", "open_checkpoint", "gankit.compat", "open_checkpoint"),
+    ("gankit.runs", "newest_run", "gankit.legacy", "newest_run"),
+    ("gankit.runs", "open_checkpoint", "gankit.legacy", "open_checkpoint"),
     ("gankit.checkpoints", "atomic_write", "gankit.files", "atomic_write"),
 ]
 
@@ -50,7 +50,7 @@ def test_an_outside_caller_is_warned_and_gets_the_same_object(old, name, home, n
 
 
 def test_from_import_warns_at_the_callers_line():
-    with pytest.warns(DeprecationWarning, match="from gankit.train.options import") as rec:
+    with pytest.warns(DeprecationWarning, match="from gankit.train import TrainOptions") as rec:
         from gankit.trainer import TrainOptions  # noqa: F401
     assert rec[0].filename == __file__
 
@@ -105,7 +105,7 @@ def _old_imports(src: str, module: tuple = ()) -> list:
 
 
 def test_nothing_of_gankit_uses_the_old_names():
-    shims = {ROOT / "gankit" / f"{n}.py" for n in ("trainer", "training", "runs", "compat")}
+    shims = {ROOT / "gankit" / f"{n}.py" for n in ("trainer", "training", "runs", "compat", "legacy")}
     files = [p for d in ("gankit", "plugins", "tests", "benchmarks", "examples", "scripts")
              for p in sorted((ROOT / d).rglob("*.py"))
              if p not in shims and p != Path(__file__) and "fixtures" not in p.parts]

@@ -7,8 +7,9 @@ from __future__ import annotations
 import dataclasses
 import math
 
+from ..dataload import dataset_name
 from ..errors import GankitError, UsageError
-from .options import TrainOptions
+from ..options import TrainOptions
 
 #: EMA half-life in thousands of images for unconditional models
 DEFAULT_EMA_KIMG = 10.0
@@ -22,8 +23,7 @@ def apply_suggestions(options, model, plugins, explicit) -> set:
     """A data set's suggested training options where the user set none (they win over
     the loss's and the model's defaults). Returns the options it set. A suggested
     ``decay_from`` comes only with the suggested ``steps`` it was meant for."""
-    name = options.dataset or ("imagefolder" if options.data else
-                               model.training_defaults().get("dataset"))
+    name = dataset_name(model, options.dataset, options.data, fallback=None)
     if not name or name not in plugins.datasets():
         return set()
     fields = {f.name for f in dataclasses.fields(TrainOptions)}

@@ -11,16 +11,17 @@ the benchmark do the same.
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 
 from .. import bounds, console, engine
+from ..bounds import check_numbers  # noqa: F401 - gankit.train.plan.check_numbers
 from ..config import apply_sets, from_dict
-from ..datasets import LoadOptions
+from ..dataload import (as_domains, check_data_kind, data_config, dataset_name,  # noqa: F401
+                        load_data, split_sets)
 from ..errors import CheckpointError, GankitError, UsageError
 from ..run import Run, not_a_run
+from ..options import TrainOptions
 from .choices import apply_suggestions, flip_choice, small_data_choices
-from .options import TrainOptions
 
 DEFAULT_STEPS = 2000
 
@@ -44,92 +45,6 @@ class Plan:
         return int(self.options.steps)
 
 
-def load_data(plugins, model, options: TrainOptions, *, path, name, progress=None,
-              image_size: int | None = None, flag: str = ""):
-    """Load one data set for ``model`` as the flags ask (``image_size`` overrides
-    ``options.image_size``; ``flag`` names the data flag in errors, e.g. ``--data-b``)."""
-    defaults = model.training_defaults()
-    name = name or ("imagefolder" if path else defaults.get("dataset") or "sushi")
-    ds = plugins.datasets().get(name)
-    if ds.needs_path and not path:
-        raise UsageError(f"--dataset {name} needs --data PATH (a folder with its files)")
-    lo = LoadOptions(
-        config=data_config(ds, options.data_options),
-        path=path,
-        image_size=image_size or options.image_size,
-        grayscale=options.grayscale,
-        download=bool(options.extra.get("download", False)),
-        cache=bool(options.extra.get("cache", True)),
-        seed=options.seed,
-        warn=console.warn,
-        progress=progress,
-        extra=dict(options.extra),
-    )
-    data = ds.load(lo)
-    if data is None or len(data) == 0:
-        raise GankitError((f"{flag}: " if flag else "") + f"data set '{name}'"
-                          + (f" at {path}" if path else "") + " is empty")
-    if not ds.flip:
-        data.meta = {**(data.meta or {}), "flip": False}  # the batcher honours it
-    return data
-
-
-def data_config(ds, values: dict):
-    """The data set's ``Config`` with ``--set data.KEY=VALUE`` applied (checked)."""
-    return apply_sets(ds.Config(), {str(k): str(v) for k, v in (values or {}).items()},
-                      what=f"data set '{ds.name}' (--set data.KEY=VALUE)")
-
-
-def split_sets(sets: dict) -> tuple[dict, dict]:
-    """``--set`` pairs -> (the model's, the data set's: ``data.KEY`` without ``data.``)."""
-    model = {k: v for k, v in sets.items() if not k.startswith("data.")}
-    data = {k[len("data."):]: v for k, v in sets.items() if k.startswith("data.")}
-    return model, data
-
-
-def as_domains(loaded) -> dict:
-    """A model's ``load_data`` result as named domains: one ``Data``, a ``(data, data_b)``
-    pair (the 0.1.0 form) or a dict."""
-    if isinstance(loaded, dict):
-        domains = dict(loaded)
-    elif isinstance(loaded, (tuple, list)):
-        domains = {k: v for k, v in zip(("A", "B", "C", "D"), loaded) if v is not None}
-    else:
-        domains = {"A": loaded}
-    if not domains:
-        raise GankitError("the model's load_data() returned no data")
-    return domains
-
-
-def check_data_kind(model, spec, domain: str = "") -> None:
-    """The model's declared ``data_kinds`` (checked here, so no model repeats it)."""
-    if spec.kind not in model.data_kinds:
-        raise GankitError(f"{model.name} needs {' or '.join(model.data_kinds)} data; "
-                          f"'{spec.name or domain}' is {spec.kind} data "
-                          "(gankit list-models shows each model's data)")
-
-
-def check_numbers(options: TrainOptions) -> None:
-    """Out-of-range numeric flags: one line naming the flag (not a ZeroDivisionError)."""
-    for flag, value, low in (("--log-every", options.log_every, 1), ("--grid", options.grid, 1),
-                             ("--image-size", options.image_size, 1),
-                             ("--checkpoint-every", options.checkpoint_every, 0),
-                             ("--sample-every", options.sample_every, 0),
-                             ("--keep-last", options.keep_last, 0),
-                             ("--max-retries", options.max_retries, 0),
-                             ("--batch-size", options.batch_size, 1),
-                             ("--steps", options.steps, 1)):
-        if value is not None and value < low:
-            raise UsageError(f"{flag} {value}: must be at least {low}")
-    for flag, value in (("--lr", options.lr), ("--epochs", options.epochs)):
-        if value is not None and not (math.isfinite(value) and value > 0):
-            raise UsageError(f"{flag} {value}: must be a positive number")
-    for i, beta in enumerate(options.betas or ()):
-        if not 0 <= beta < 1:
-            raise UsageError(f"--beta{i + 1} {beta}: must be in [0, 1)")
-    bounds.check_train_options(options)
-
-
 def steps_for_epochs(epochs: float, n: int, batch: int) -> int:
     return bounds.steps_for_epochs(epochs, n, batch)
 
@@ -142,8 +57,7 @@ def precheck_size(model, config, plugins, options, sets, loss) -> bool:
 
     if options.image_size is None or "image" not in model.data_kinds:
         return False
-    name = options.dataset or ("imagefolder" if options.data else
-                               model.training_defaults().get("dataset") or "sushi")
+    name = dataset_name(model, options.dataset, options.data)
     ds = plugins.datasets().get(name)
     if ds.kind != "image":
         return False

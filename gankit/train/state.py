@@ -102,7 +102,7 @@ def apply_changed_options(t, saved_train: dict) -> None:
     """``--resume --override`` with a new ``--lr`` or ``--beta1/--beta2``: the optimizers'
     restored hyperparameters follow the new options. Learning rates are rescaled by
     new / old, so a schedule's position and the divergence guard's reductions are kept."""
-    from .options import TrainOptions
+    from ..options import TrainOptions
 
     saved = TrainOptions.from_saved(saved_train)
     o = t.options

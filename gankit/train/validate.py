@@ -47,8 +47,8 @@ def validate_saved_options(checkpoint, saved) -> None:
     them: in range (the error names the file, not a flag nobody gave), and nothing that
     would make the resume allocate what the run never did (an image size other than the
     data's, a preview grid of a billion images)."""
+    from ..bounds import check_numbers
     from ..errors import UsageError
-    from .plan import check_numbers
 
     def fail(message):
         raise CheckpointError(f"{checkpoint.path}: its saved training options are out of "
