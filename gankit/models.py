@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 from typing import ClassVar
 
+from .config import describe as describe_config
+from .dataload import dataset_name, load_data
 from .errors import GankitError
 
 UNCONDITIONAL = "unconditional"
@@ -151,8 +153,6 @@ class GANModel:
         (the first is the main data; ``trainer.next_batch(domain)`` draws from the others).
         Default: the ``--dataset``/``--data`` the options name, at ``--image-size`` or the
         data set's own size."""
-        from .dataload import load_data
-
         if options.image_size is None:
             ds = plugins.datasets().get(self.dataset_for(options))
             options.image_size = ds.default_size or self.training_defaults().get("image_size", 64)
@@ -162,8 +162,6 @@ class GANModel:
     def dataset_for(self, options) -> str:
         """The data set ``options`` mean: ``--dataset``, else ``imagefolder`` for
         ``--data``, else the model's ``defaults["dataset"]``, else sushi."""
-        from .dataload import dataset_name
-
         return dataset_name(self, options.dataset, options.data)
 
     def setup(self, trainer) -> RunState | None:
@@ -221,8 +219,6 @@ class GANModel:
         return 4
 
     def describe(self) -> dict:
-        from .config import describe
-
         return {
             "name": self.name,
             "kind": self.kind,
@@ -230,7 +226,7 @@ class GANModel:
             "version": self.version,
             "plugin": getattr(self, "plugin", None),
             "defaults": {k: v for k, v in self.training_defaults().items()},
-            "options": describe(self.Config),
+            "options": describe_config(self.Config),
         }
 
 

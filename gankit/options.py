@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from .config import from_dict
+
 @dataclass
 class TrainOptions:
     """Everything ``gankit train`` decides besides the model's own Config.
@@ -66,8 +68,6 @@ class TrainOptions:
     @classmethod
     def from_saved(cls, doc: dict) -> "TrainOptions":
         """Options as a checkpoint or config.json recorded them (type-checked)."""
-        from .config import from_dict
-
         return from_dict(cls, doc, strict=False).normalised()
 
     def normalised(self) -> "TrainOptions":

@@ -18,7 +18,7 @@ from importlib import metadata
 import pluggy
 
 from . import console, hookspecs
-from .errors import GankitError
+from .errors import GankitError, UnknownNameError
 from .registry import Registry
 
 GROUP = "gankit"
@@ -276,8 +276,6 @@ class Plugins:
         if name is None:
             return list(items.values())
         if name not in items:
-            from .errors import UnknownNameError
-
             raise UnknownNameError("plugin", name, list(items))
         return items[name]
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .bounds import MAX_SAMPLES, MAX_SEED
 from .errors import GankitError, UsageError
+from .files import atomic_write
 
 
 def parse_seeds(text: str, flag: str = "--seeds") -> list[int]:
     """``"0-99"``, ``"3,17,42"`` or a mix like ``"0-3,10"``."""
-    from .bounds import MAX_SAMPLES, MAX_SEED
-
     seeds = []
     try:
         for part in text.split(","):
@@ -56,7 +56,6 @@ def generate(model, nets, z, batch: int = 256):
 
 def write_outputs(images, out: Path, nrow: int, names=None) -> list[Path]:
     """Grid PNG, a folder of PNGs (out ends with / or is a folder), or .npy."""
-    from .files import atomic_write
     from .images import save_grid, save_png, to_uint8
 
     out_s = str(out)  # a str keeps the trailing "/" that asks for a folder
@@ -123,7 +122,6 @@ def labelled_grid(images_u8, labels, nrow: int, padding: int = 2):
 
 
 def save_labelled_grid(images, labels, out: Path, nrow: int) -> Path:
-    from .files import atomic_write
     from .images import to_uint8
 
     out_s, out = str(out), Path(out)  # the str keeps a trailing "/"
@@ -165,7 +163,6 @@ def save_scatter(samples, out_path, spec, size: int | None = None) -> Path:
     """
     from PIL import Image
 
-    from .files import atomic_write
     from .plots import scatter_array
 
     out = Path(out_path)

@@ -52,7 +52,7 @@ def check_count(num: int) -> None:
 
 def train_options(c, run_dir: Path):
     """The run's TrainOptions, from the checkpoint (or config.json for older files)."""
-    from .. import TrainOptions
+    from ..options import TrainOptions
 
     saved = c.train
     if not saved:
@@ -71,7 +71,7 @@ def train_options(c, run_dir: Path):
 def load_real(plugins, model, c, spec, run_dir: Path, *, data=None, dataset=None,
               progress=None):
     """The training images as uint8 (N, C, H, W), loaded as `gankit train` loaded them."""
-    from .. import load_data
+    from ..dataload import load_data
 
     options = train_options(c, run_dir)
     path = data if data is not None else options.data
@@ -130,7 +130,7 @@ def closest_pairs_picture(fake, real, mem: dict, seeds, path: Path, pairs: int =
     """Sample | nearest training image, the closest pairs first, four pairs a row."""
     import torch
 
-    from .. import atomic_write
+    from ..files import atomic_write
     from ..sampling import labelled_grid
 
     order = torch.argsort(mem["distance"])[:pairs].tolist()
@@ -268,7 +268,7 @@ def evaluate_images(model, config, spec, nets, c, *, num: int = DEFAULT_SAMPLES,
         "seconds": round(time.time() - started, 2),
     }
     if write:
-        from .. import atomic_write
+        from ..files import atomic_write
 
         out = eval_path(run_dir, c.step)
         text = json.dumps(result, indent=2) + "\n"

@@ -9,6 +9,8 @@ from pathlib import Path
 import torch
 
 from .. import checkpoints as ckpt
+from ..config import to_dict
+from ..options import TrainOptions
 from .parts import ABSENT, match_param_layout, parts  # noqa: F401 - its old home
 
 
@@ -37,7 +39,6 @@ def restore(t, s: dict) -> None:
 
 def metadata(t) -> dict:
     from .. import __version__
-    from ..config import to_dict
 
     return {
         "gankit.format": str(ckpt.FORMAT),
@@ -87,7 +88,6 @@ def _json_default(o):
 def config_doc(t) -> dict:
     """What config.json records of a run."""
     from .. import __version__
-    from ..config import to_dict
 
     return {
         "gankit_version": __version__, "model": t.model.name,
@@ -102,8 +102,6 @@ def apply_changed_options(t, saved_train: dict) -> None:
     """``--resume --override`` with a new ``--lr`` or ``--beta1/--beta2``: the optimizers'
     restored hyperparameters follow the new options. Learning rates are rescaled by
     new / old, so a schedule's position and the divergence guard's reductions are kept."""
-    from ..options import TrainOptions
-
     saved = TrainOptions.from_saved(saved_train)
     o = t.options
     ratio = (o.lr / saved.lr) if (o.lr and saved.lr and o.lr != saved.lr) else None

@@ -16,10 +16,11 @@ rebuild, are in :mod:`gankit.checkpoint_checks`. Anything off is one
 
 from __future__ import annotations
 
+from ..bounds import check_numbers
 from ..checkpoint_checks import (  # noqa: F401 - validate_weights: its 0.2 home
     DTYPES, FLOATS, PLAIN, Checker, _is_info, _is_int, _is_number, _shape, _what,
     validate_weights)
-from ..errors import CheckpointError
+from ..errors import CheckpointError, UsageError
 
 
 def validate_resume(checkpoint, trainer) -> None:
@@ -47,8 +48,6 @@ def validate_saved_options(checkpoint, saved) -> None:
     them: in range (the error names the file, not a flag nobody gave), and nothing that
     would make the resume allocate what the run never did (an image size other than the
     data's, a preview grid of a billion images)."""
-    from ..bounds import check_numbers
-    from ..errors import UsageError
 
     def fail(message):
         raise CheckpointError(f"{checkpoint.path}: its saved training options are out of "
