@@ -13,7 +13,6 @@ renamed into place. Importing this package does not import torch or onnx.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from .. import console
 from ..errors import UnknownNameError, UsageError
