@@ -13,17 +13,14 @@ import math
 import os
 
 from .errors import UsageError
+from .options import MAX_STEPS, MAX_TRAIN_GRID, flag_fields  # noqa: F401 - bounds.MAX_*
 
 #: seeds are 64-bit signed integers in torch's and numpy's generators
 MAX_SEED = 2**63 - 1
-#: a run of more steps than this cannot finish (10^9 steps at 100 steps/s is 116 days)
-MAX_STEPS = 10**9
 #: samples that one `gankit sample` call draws (-n, --seeds, --grid cells)
 MAX_SAMPLES = 100_000
 #: frames of one `gankit interpolate` walk
 MAX_FRAMES = 10_000
-#: samples in the preview grid of `gankit train --grid`
-MAX_TRAIN_GRID = 1024
 #: GIF frame rates: GIF delays are whole centiseconds and viewers slow down delays
 #: under 20 ms, so 50 fps is the fastest a GIF really plays; 0.01 fps is 100 s a frame
 MIN_FPS, MAX_FPS = 0.01, 50.0
@@ -167,20 +164,16 @@ def check_model_memory(model, config, spec, loss=None, sets=None, limit: int | N
 
 
 def check_train_options(options) -> None:
-    """The bounds of `gankit train`'s own flags (the plan checks the lower ones)."""
+    """The upper bounds of `gankit train`'s own flags (``high`` in their TrainOptions
+    metadata; :func:`check_numbers` checks the lower ones)."""
     check_seed("--seed", options.seed)
-    check_range("--steps", options.steps, high=MAX_STEPS, what="a run that long cannot finish")
+    for f in flag_fields():
+        md = f.metadata
+        if md["high"] is not None:
+            check_range(md["flag"], getattr(options, f.name), high=md["high"], what=md["what"])
     if options.epochs is not None and math.isfinite(options.epochs) and options.epochs > MAX_STEPS:
         raise UsageError(f"--epochs {options.epochs:g}: more than {MAX_STEPS} steps; "
                          "a run that long cannot finish")
-    check_range("--grid", options.grid, high=MAX_TRAIN_GRID)
-    check_range("--log-every", options.log_every, high=MAX_STEPS)
-    check_range("--sample-every", options.sample_every, high=MAX_STEPS)
-    check_range("--checkpoint-every", options.checkpoint_every, high=MAX_STEPS)
-    check_range("--keep-last", options.keep_last, high=MAX_STEPS)
-    check_range("--max-retries", options.max_retries, high=100)
-    check_range("--batch-size", options.batch_size, high=1_000_000)
-    check_range("--image-size", options.image_size, high=8192)
     for flag, value in (("--data", options.data), ("--data-b", options.extra.get("data_b"))):
         if value is not None and not str(value).strip():
             raise UsageError(f"{flag} '{value}': an empty path; give a folder of images"
@@ -189,20 +182,16 @@ def check_train_options(options) -> None:
 
 
 def check_numbers(options) -> None:
-    """Out-of-range numeric flags: one line naming the flag (not a ZeroDivisionError)."""
-    for flag, value, low in (("--log-every", options.log_every, 1), ("--grid", options.grid, 1),
-                             ("--image-size", options.image_size, 1),
-                             ("--checkpoint-every", options.checkpoint_every, 0),
-                             ("--sample-every", options.sample_every, 0),
-                             ("--keep-last", options.keep_last, 0),
-                             ("--max-retries", options.max_retries, 0),
-                             ("--batch-size", options.batch_size, 1),
-                             ("--steps", options.steps, 1)):
-        if value is not None and value < low:
-            raise UsageError(f"{flag} {value}: must be at least {low}")
-    for flag, value in (("--lr", options.lr), ("--epochs", options.epochs)):
-        if value is not None and not (math.isfinite(value) and value > 0):
-            raise UsageError(f"{flag} {value}: must be a positive number")
+    """Out-of-range numeric flags (``low`` and ``positive`` in their TrainOptions
+    metadata): one line naming the flag (not a ZeroDivisionError)."""
+    for f in flag_fields():
+        md, value = f.metadata, getattr(options, f.name)
+        if value is None:
+            continue
+        if md["low"] is not None and value < md["low"]:
+            raise UsageError(f"{md['flag']} {value}: must be at least {md['low']}")
+        if md["positive"] and not (math.isfinite(value) and value > 0):
+            raise UsageError(f"{md['flag']} {value}: must be a positive number")
     for i, beta in enumerate(options.betas or ()):
         if not 0 <= beta < 1:
             raise UsageError(f"--beta{i + 1} {beta}: must be in [0, 1)")
