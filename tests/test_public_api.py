@@ -211,7 +211,7 @@ UNEXPLAINED = {
     "gankit.run": 3, "gankit.sampling": 6, "gankit.studio.app": 19,
     "gankit.studio.catalog": 1, "gankit.studio.server": 1, "gankit.studio.validate": 2,
     "gankit.testing": 21, "gankit.timelapse": 3, "gankit.train.choices": 3,
-    "gankit.train.logbook": 1, "gankit.train.loop": 2, "gankit.train.plan": 3,
+    "gankit.train.logbook": 1, "gankit.train.loop": 2, "gankit.train.plan": 2,
     "gankit.train.steps": 3, "gankit.train.validate": 2, "gankit.translation": 1,
 }
 

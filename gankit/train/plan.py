@@ -19,6 +19,7 @@ from ..config import apply_sets, from_dict
 from ..dataload import (as_domains, check_data_kind, data_config, dataset_name,  # noqa: F401
                         load_data, split_sets)
 from ..errors import CheckpointError, GankitError, UsageError
+from ..loading import check_fits
 from ..run import Run, not_a_run
 from ..options import TrainOptions
 from .choices import apply_suggestions, flip_choice, small_data_choices
@@ -199,33 +200,12 @@ def plan(options: TrainOptions, plugins=None, *, sets: dict | None = None, expli
                           checkpoint is not None, loss)
     check_numbers(options)
 
-    if config is None and checkpoint is not None:
-        try:
-            config = from_dict(model.Config, checkpoint.config, strict=False)
-        except GankitError as exc:
-            raise CheckpointError(f"{checkpoint.path}: {exc}") from None
-        config = apply_sets(config, sets, what=model.name) if override else config
-    elif config is None:
-        config = apply_sets(model.default_config(), sets, what=model.name)
-
+    if config is None:
+        config = _config(model, checkpoint, sets, override)
     if checkpoint is None and data is None:
         precheck_size(model, config, plugins, options, sets, loss)
     domains = as_domains(data) if data is not None else _load_domains(model, plugins, options)
-    spec = next(iter(domains.values())).spec
-    try:
-        model.check(config, spec)
-        for name, d in domains.items():
-            check_data_kind(model, d.spec, name)
-    except (GankitError, TypeError, ValueError) as exc:
-        if checkpoint is None or isinstance(exc, UsageError):
-            raise
-        raise CheckpointError(f"{checkpoint.path}: {exc}") from None
-    if checkpoint is None:  # before allocating: do the networks fit in memory?
-        bounds.check_model_memory(model, config, spec, loss, sets)
-    if checkpoint is not None:  # before allocating: do the file's tensors fit its config?
-        from ..loading import check_fits
-
-        check_fits(checkpoint, model, config, spec, loss)
+    _check_fit(model, config, domains, checkpoint, loss, sets)
 
     sizes = [len(d) for d in domains.values()]
     if options.batch_size > min(sizes):
@@ -247,6 +227,36 @@ def plan(options: TrainOptions, plugins=None, *, sets: dict | None = None, expli
         run = _new_run(options)
     return Plan(model=model, config=config, options=options, loss=loss, data=domains,
                 run=run, plugins=plugins, checkpoint=checkpoint, notes=notes)
+
+
+def _config(model, checkpoint, sets: dict, override: bool):
+    """The model's Config: the checkpoint's (``--set`` only with ``--override``), or the
+    defaults with ``--set`` applied."""
+    if checkpoint is None:
+        return apply_sets(model.default_config(), sets, what=model.name)
+    try:
+        config = from_dict(model.Config, checkpoint.config, strict=False)
+    except GankitError as exc:
+        raise CheckpointError(f"{checkpoint.path}: {exc}") from None
+    return apply_sets(config, sets, what=model.name) if override else config
+
+
+def _check_fit(model, config, domains: dict, checkpoint, loss, sets: dict) -> None:
+    """The model accepts the data, and, before anything is allocated, the networks fit
+    in memory (a new run) or the file's tensors fit its config (a resume)."""
+    spec = next(iter(domains.values())).spec
+    try:
+        model.check(config, spec)
+        for name, d in domains.items():
+            check_data_kind(model, d.spec, name)
+    except (GankitError, TypeError, ValueError) as exc:
+        if checkpoint is None or isinstance(exc, UsageError):
+            raise
+        raise CheckpointError(f"{checkpoint.path}: {exc}") from None
+    if checkpoint is None:
+        bounds.check_model_memory(model, config, spec, loss, sets)
+    else:
+        check_fits(checkpoint, model, config, spec, loss)
 
 
 def _new_run(options: TrainOptions) -> Run:
