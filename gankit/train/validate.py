@@ -17,9 +17,9 @@ rebuild, are in :mod:`gankit.checkpoint_checks`. Anything off is one
 from __future__ import annotations
 
 from ..bounds import check_numbers
-from ..checkpoint_checks import (  # noqa: F401 - validate_weights: its 0.2 home
-    DTYPES, FLOATS, PLAIN, Checker, _is_info, _is_int, _is_number, _shape, _what,
-    validate_weights)
+from ..checkpoint_checks import (DTYPES, FLOATS, Checker, _is_info, _is_int, _is_number,
+                                 _shape, _what)
+from ..checkpoint_checks import validate_weights  # noqa: F401 - its 0.2 home
 from ..errors import CheckpointError, UsageError
 
 
