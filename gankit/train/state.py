@@ -18,11 +18,22 @@ def collect(t) -> dict:
     """Everything an exact resume needs, as nested dicts of tensors and JSON values: one
     entry per part of :func:`gankit.train.parts.parts`."""
     s = {}
-    for part in parts(t):
+    for part in sorted(parts(t), key=_saved_rank):
         value = part.state_dict()
         if value is not ABSENT:
             s[part.key] = value
     return s
+
+
+#: the order checkpoints list their entries in (as earlier versions wrote them, so a
+#: file's metadata stays the same); entries not named here come after, in load order
+SAVED_ORDER = ("step", "nets", "opts", "scheds", "rng", "extra", "batcher*", "fixed_noise",
+               "ema", "augment", "scaler")
+
+
+def _saved_rank(part) -> int:
+    key = "batcher*" if part.key.startswith("batcher") else part.key
+    return SAVED_ORDER.index(key) if key in SAVED_ORDER else len(SAVED_ORDER)
 
 
 def restore(t, s: dict) -> None:
