@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 
+from .checkpoints import TensorInfo
 from .errors import CheckpointError
 
 #: safetensors dtype names -> torch dtype names
@@ -72,8 +73,6 @@ def _what(value) -> str:
 
 
 def _is_info(value) -> bool:
-    from .checkpoints import TensorInfo
-
     return isinstance(value, TensorInfo)
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from .bounds import no_init as _no_init
 from .checkpoint_checks import validate_weights
 from .config import from_dict
+from .datasets import DataSpec
 from .dataload import check_data_kind
 from .errors import CheckpointError, GankitError
 from .options import TrainOptions
@@ -56,8 +57,7 @@ def load_model(target, plugins=None, device="cpu", nets_wanted=None, ema: bool =
     """
     import torch
 
-    from .datasets import DataSpec
-    from .plugins import get_plugins
+    from .plugins import get_plugins  # the plugin manager (importlib.metadata): when used
 
     plugins = plugins or get_plugins()
     c = Run.find_checkpoint(target)

@@ -14,7 +14,11 @@ from typing import ClassVar
 
 from .config import describe as describe_config
 from .dataload import dataset_name, load_data
+from .engine import make_adam
 from .errors import GankitError
+from .images import grid_shape, to_uint8
+from .losses import call_g_loss, wants_real_scores
+from .plots import scatter_image
 
 UNCONDITIONAL = "unconditional"
 TRANSLATION = "translation"
@@ -118,8 +122,6 @@ class GANModel:
         ``options`` is the :class:`gankit.TrainOptions` of the run (``lr``, ``betas``,
         ``fused``).
         """
-        from .engine import make_adam
-
         return {k: make_adam(net.parameters(), options) for k, net in nets.items()}
 
     def schedulers(self, config, optimizers: dict, options) -> dict:
@@ -193,12 +195,8 @@ class GANModel:
         with torch.no_grad(), trainer.autocast():
             out = self.generate(nets, trainer.fixed_noise.to(trainer.device))
         if trainer.spec.kind == "vector":
-            from .plots import scatter_image
-
             return scatter_image(out.float().cpu(), trainer.data.samples,
                                  (trainer.data.meta or {}).get("centers")), 1
-        from .images import grid_shape, to_uint8
-
         return to_uint8(out), grid_shape(out.shape[0])[0]
 
     # -- inference --------------------------------------------------------------------------
@@ -260,8 +258,6 @@ class UnconditionalGAN(GANModel):
 
     def train_step(self, t) -> dict:
         import torch
-
-        from .losses import call_g_loss, wants_real_scores
 
         loss = t.loss
         G, D = t.nets["G"], t.nets["D"]

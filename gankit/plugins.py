@@ -19,8 +19,11 @@ from importlib import metadata
 import pluggy
 
 from . import console, hookspecs
+from .datasets import Dataset
 from .errors import GankitError, UnknownNameError
 from .extensions import Exporter, Metric
+from .losses import Loss
+from .models import GANModel
 from .registry import Registry
 
 GROUP = "gankit"
@@ -240,9 +243,6 @@ class Plugins:
     # -- registries --------------------------------------------------------------
     def registry(self, kind: str) -> Registry:
         if kind not in self._registries:
-            from .datasets import Dataset
-            from .losses import Loss
-            from .models import GANModel
 
             base = {"model": GANModel, "dataset": Dataset, "loss": Loss, "exporter": Exporter,
                     "metric": Metric}[kind]

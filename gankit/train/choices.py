@@ -9,6 +9,7 @@ import math
 
 from ..dataload import dataset_name
 from ..errors import GankitError, UsageError
+from ..models import UNCONDITIONAL
 from ..options import TrainOptions
 
 #: EMA half-life in thousands of images for unconditional models
@@ -43,8 +44,7 @@ def apply_suggestions(options, model, plugins, explicit) -> set:
 
 def small_data_choices(options: TrainOptions, model, domains) -> list[str]:
     """Fill in the EMA and augmentation defaults; say what was chosen and why."""
-    from ..augment import parse_policy
-    from ..models import UNCONDITIONAL
+    from ..augment import parse_policy  # torch: only when a run is planned
 
     notes = []
     unconditional = model.kind == UNCONDITIONAL
@@ -95,7 +95,7 @@ def flip_choice(options: TrainOptions, domains) -> list[str]:
     main = next(iter(domains.values()))
     if main.spec.kind != "image" or not (main.meta or {}).get("flip", True):
         return []
-    from ..datacheck import flip_verdict_for_samples
+    from ..datacheck import flip_verdict_for_samples  # only for an image folder
 
     verdict = flip_verdict_for_samples(main.samples)
     if verdict["verdict"] != "unsafe":

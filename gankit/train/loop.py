@@ -20,6 +20,7 @@ import torch
 
 from .. import console, engine
 from ..errors import DivergenceError, GankitError
+from ..images import save_grid
 from ..run import Run
 from . import state as train_state
 from .batcher import Batcher
@@ -192,8 +193,6 @@ class Trainer(StepHelpers):
                 n.train(was[k])
 
     def write_samples(self) -> Path | None:
-        from ..images import save_grid
-
         shown = self.preview()
         if shown is None:
             return None

@@ -18,10 +18,11 @@ from ..bounds import check_numbers  # noqa: F401 - gankit.train.plan.check_numbe
 from ..config import apply_sets, from_dict
 from ..dataload import (as_domains, check_data_kind, data_config, dataset_name,  # noqa: F401
                         load_data, split_sets)
+from ..datasets import DataSpec
 from ..errors import CheckpointError, GankitError, UsageError
 from ..loading import check_fits
-from ..run import Run, not_a_run
 from ..options import TrainOptions
+from ..run import Run, not_a_run
 from .choices import apply_suggestions, flip_choice, small_data_choices
 
 DEFAULT_STEPS = 2000
@@ -54,8 +55,6 @@ def precheck_size(model, config, plugins, options, sets, loss) -> bool:
     """An explicit ``--image-size`` against the model, and the networks' size against
     memory, before any data is rendered or decoded. Any refusal is about a flag: exit 2.
     Returns whether the check ran (only for image data of a known size)."""
-    from ..datasets import DataSpec
-
     if options.image_size is None or "image" not in model.data_kinds:
         return False
     name = dataset_name(model, options.dataset, options.data)
@@ -171,7 +170,7 @@ def plan(options: TrainOptions, plugins=None, *, sets: dict | None = None, expli
     ``data`` (a ``Data`` or ``{domain: Data}``), ``loss`` (a ``Loss`` object) and ``run``
     replace what the plan would build, look up or load (the test kit passes its own).
     """
-    from ..plugins import get_plugins
+    from ..plugins import get_plugins  # the plugin manager (importlib.metadata): when used
 
     plugins = plugins or get_plugins()
     options = options.normalised()

@@ -20,6 +20,7 @@ from ..bounds import check_numbers
 from ..checkpoint_checks import (DTYPES, FLOATS, Checker, _is_info, _is_int, _is_number,
                                  _shape, _what)
 from ..checkpoint_checks import validate_weights  # noqa: F401 - its 0.2 home
+from ..engine import PRECISIONS
 from ..errors import CheckpointError, UsageError
 
 
@@ -61,8 +62,6 @@ def validate_saved_options(checkpoint, saved) -> None:
         fail(f"seed {saved.seed}")
     if saved.grid > MAX_GRID:
         fail(f"grid {saved.grid}: at most {MAX_GRID}")
-    from ..engine import PRECISIONS
-
     if str(saved.precision or "auto").lower() not in PRECISIONS:
         fail(f"precision '{str(saved.precision)[:40]}': one of {', '.join(PRECISIONS)}")
     if saved.grayscale not in GRAYSCALE:
