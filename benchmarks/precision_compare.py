@@ -78,7 +78,7 @@ def sample_distance(run: Path, n: int, size: int = 16) -> tuple[float, float]:
     from gankit.latent import latents_for_seeds
     from gankit.sampling import generate
     from gankit.plugins import get_plugins
-    from gankit.runs import load_model
+    from gankit.loading import load_model
 
     model, config, spec, nets, _ = load_model(str(run), device="cpu")
     z = latents_for_seeds(model, config, list(range(n)), "cpu")

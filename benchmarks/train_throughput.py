@@ -880,7 +880,7 @@ def measure_data(args, train_result: dict | None, size: int, batch: int, out: Pa
     import torch
 
     from gankit.plugins import get_plugins
-    from gankit.trainer import Batcher
+    from gankit.train import Batcher
 
     res = {}
     runner = None

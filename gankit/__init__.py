@@ -10,6 +10,7 @@ from . import console
 from .checkpoints import Checkpoint
 from .datasets import Data, Dataset, DataSpec, LoadOptions
 from .errors import CheckpointError, GankitError, UnknownNameError, UsageError
+from .extensions import Exporter, ExportOptions, Metric
 from .files import atomic_write
 from .hookspecs import hookimpl
 from .loading import load_model, load_run
@@ -45,6 +46,9 @@ __all__ = [
     "get_model",
     "get_loss",
     "get_dataset",
+    "Exporter",
+    "ExportOptions",
+    "Metric",
     "StepLog",
     "append_line",
     "trim_lines",

@@ -8,21 +8,19 @@ imports this module.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 
 from .errors import UsageError
+from .options import MAX_STEPS, MAX_TRAIN_GRID, flag_fields  # noqa: F401 - bounds.MAX_*
 
 #: seeds are 64-bit signed integers in torch's and numpy's generators
 MAX_SEED = 2**63 - 1
-#: a run of more steps than this cannot finish (10^9 steps at 100 steps/s is 116 days)
-MAX_STEPS = 10**9
 #: samples that one `gankit sample` call draws (-n, --seeds, --grid cells)
 MAX_SAMPLES = 100_000
 #: frames of one `gankit interpolate` walk
 MAX_FRAMES = 10_000
-#: samples in the preview grid of `gankit train --grid`
-MAX_TRAIN_GRID = 1024
 #: GIF frame rates: GIF delays are whole centiseconds and viewers slow down delays
 #: under 20 ms, so 50 fps is the fastest a GIF really plays; 0.01 fps is 100 s a frame
 MIN_FPS, MAX_FPS = 0.01, 50.0
@@ -130,16 +128,31 @@ def check_output_memory(flag: str, value, count: int, shape, limit: int | None =
                          f"ask for at most {most}")
 
 
+@contextlib.contextmanager
+def no_init():
+    """torch.nn.init as no-ops: shapes do not need values, and initialising meta tensors
+    imports torch._dynamo (about 3 s of `gankit sample`'s startup)."""
+    import torch.nn.init as init
+
+    saved = {n: getattr(init, n) for n in dir(init)
+             if n.endswith("_") and not n.startswith("_") and callable(getattr(init, n))}
+    try:
+        for n in saved:
+            setattr(init, n, lambda tensor, *args, **kwargs: tensor)
+        yield
+    finally:
+        for n, f in saved.items():
+            setattr(init, n, f)
+
+
 def count_parameters(model, config, spec, loss=None) -> int | None:
     """Parameters of the networks ``model`` builds for ``config`` and ``spec``, counted on
     torch's ``meta`` device (shapes only, nothing allocated); None if it cannot build
     there."""
     import torch
 
-    from .loading import _no_init
-
     try:
-        with torch.device("meta"), _no_init():
+        with torch.device("meta"), no_init():
             nets = model.build(config, spec, loss)
         return sum(p.numel() for net in nets.values() for p in net.parameters())
     except Exception:  # noqa: BLE001 - the real build reports its own errors
@@ -168,20 +181,16 @@ def check_model_memory(model, config, spec, loss=None, sets=None, limit: int | N
 
 
 def check_train_options(options) -> None:
-    """The bounds of `gankit train`'s own flags (the plan checks the lower ones)."""
+    """The upper bounds of `gankit train`'s own flags (``high`` in their TrainOptions
+    metadata; :func:`check_numbers` checks the lower ones)."""
     check_seed("--seed", options.seed)
-    check_range("--steps", options.steps, high=MAX_STEPS, what="a run that long cannot finish")
+    for f in flag_fields():
+        md = f.metadata
+        if md["high"] is not None:
+            check_range(md["flag"], getattr(options, f.name), high=md["high"], what=md["what"])
     if options.epochs is not None and math.isfinite(options.epochs) and options.epochs > MAX_STEPS:
         raise UsageError(f"--epochs {options.epochs:g}: more than {MAX_STEPS} steps; "
                          "a run that long cannot finish")
-    check_range("--grid", options.grid, high=MAX_TRAIN_GRID)
-    check_range("--log-every", options.log_every, high=MAX_STEPS)
-    check_range("--sample-every", options.sample_every, high=MAX_STEPS)
-    check_range("--checkpoint-every", options.checkpoint_every, high=MAX_STEPS)
-    check_range("--keep-last", options.keep_last, high=MAX_STEPS)
-    check_range("--max-retries", options.max_retries, high=100)
-    check_range("--batch-size", options.batch_size, high=1_000_000)
-    check_range("--image-size", options.image_size, high=8192)
     ema = getattr(options, "ema", None)
     if ema is not None and math.isfinite(ema) and ema > MAX_EMA_KIMG:
         raise UsageError(f"--ema {ema:g}: at most {MAX_EMA_KIMG:g} kimg (a longer half-life "
@@ -201,6 +210,23 @@ def check_train_options(options) -> None:
             raise UsageError(f"{flag} '{value}': an empty path; give a folder of images"
                              + (" (or leave the flag out for the default data set)"
                                 if flag == "--data" else ""))
+
+
+def check_numbers(options) -> None:
+    """Out-of-range numeric flags (``low`` and ``positive`` in their TrainOptions
+    metadata): one line naming the flag (not a ZeroDivisionError)."""
+    for f in flag_fields():
+        md, value = f.metadata, getattr(options, f.name)
+        if value is None:
+            continue
+        if md["low"] is not None and value < md["low"]:
+            raise UsageError(f"{md['flag']} {value}: must be at least {md['low']}")
+        if md["positive"] and not (math.isfinite(value) and value > 0):
+            raise UsageError(f"{md['flag']} {value}: must be a positive number")
+    for i, beta in enumerate(options.betas or ()):
+        if not 0 <= beta < 1:
+            raise UsageError(f"--beta{i + 1} {beta}: must be in [0, 1)")
+    check_train_options(options)
 
 
 def steps_for_epochs(epochs: float, n: int, batch: int) -> int:

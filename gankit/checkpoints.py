@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .errors import CheckpointError
-from .files import atomic_write  # noqa: F401 - part of this module's names
+from .compat import moved
+from .files import atomic_write as _atomic_write
 
 FORMAT = 1
 MAX_HEADER_BYTES = 64 * 1024 * 1024
@@ -94,7 +95,7 @@ def save(path: Path, tensors: dict, metadata: dict) -> None:
     from safetensors import SafetensorError
 
     try:
-        atomic_write(Path(path), lambda tmp: save_file(tensors, tmp, metadata=meta))
+        _atomic_write(Path(path), lambda tmp: save_file(tensors, tmp, metadata=meta))
     except (OSError, SafetensorError) as exc:  # safetensors reports ENOSPC as its own error
         raise CheckpointError(f"{path}: cannot write checkpoint ({_write_reason(exc)}); "
                               "the previous checkpoints are kept") from exc
@@ -294,36 +295,12 @@ class Checkpoint:
         return state
 
 
-# -- run folders (the layout lives in gankit.run; these names stay for existing callers) ----
-
-
-def checkpoint_path(run_dir: Path, step: int) -> Path:
-    from .run import Run
-
-    return Run(run_dir).checkpoint_path(step)
-
-
-def list_checkpoints(run_dir: Path) -> list[Path]:
-    from .run import Run
-
-    return Run(run_dir).checkpoints()
-
-
-def prune(run_dir: Path, keep_last: int, keep=()) -> list[Path]:
-    """Delete all but the newest ``keep_last`` checkpoints (0 keeps all)."""
-    from .run import Run
-
-    return Run(run_dir).prune(keep_last, keep)
-
-
-def latest_loadable(run_dir: Path):
-    """The newest checkpoint of a run that parses, skipping damaged ones."""
-    from .run import Run
-
-    return Run(run_dir).latest_loadable()
-
-
-def remove_stale_temps(run_dir: Path) -> list[Path]:
-    from .run import Run
-
-    return Run(run_dir).remove_stale_temps()
+# 0.1 names: atomic_write (each use warns; its home is gankit.files) and the run-folder
+# helpers, whose home is gankit.run's Run (served from gankit.legacy, so this module does
+# not import gankit.run)
+__getattr__ = moved(__name__, {
+    "atomic_write": "gankit.files:atomic_write",
+    **{n: f"gankit.legacy:{n}" for n in ("checkpoint_path", "list_checkpoints", "prune",
+                                         "latest_loadable", "remove_stale_temps")},
+}, quiet=("checkpoint_path", "list_checkpoints", "prune", "latest_loadable",
+          "remove_stale_temps"))

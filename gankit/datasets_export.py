@@ -6,6 +6,7 @@ from pathlib import Path, PurePosixPath
 
 from . import console
 from .errors import UsageError
+from .files import atomic_write
 
 MAX_IMAGE_SIZE = 8192
 
@@ -37,7 +38,6 @@ def export_dataset(name: str, folder, image_size: int | None = None, data: str |
     from PIL import Image
 
     from .datasets import LoadOptions
-    from .files import atomic_write
     from .plugins import get_plugins
 
     if image_size is not None and not 1 <= image_size <= MAX_IMAGE_SIZE:

@@ -56,6 +56,28 @@ def register_losses(register):
 
 
 @hookspec
+def register_exporters(register):
+    """Register ``gankit export`` formats.
+
+    :param register: ``register(exporter, *, aliases=())`` where ``exporter`` is a
+        :class:`gankit.Exporter`; users pick it with ``gankit export --format NAME``.
+        gankit's own ``onnx``, ``torchscript`` and ``web`` are registered the same way.
+    """
+
+
+@hookspec
+def register_metrics(register):
+    """Register ``gankit evaluate`` image metrics.
+
+    :param register: ``register(metric, *, aliases=())`` where ``metric`` is a
+        :class:`gankit.Metric`; ``gankit evaluate`` computes every registered metric of
+        an image run and lists it in its table and eval file. gankit's own (SWD, KID,
+        Fréchet distance, precision/recall, FID and KID on Inception features) are
+        registered the same way.
+    """
+
+
+@hookspec
 def register_commands(cli):
     """Add commands to the ``gankit`` command line.
 

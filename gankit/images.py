@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from .checkpoints import atomic_write
+from .bounds import parse_grid
+from .files import atomic_write
 
 
 def to_uint8(x):
@@ -19,8 +20,6 @@ def to_uint8(x):
 def grid_shape(n: int, grid: str | None = None) -> tuple[int, int]:
     """Columns and rows for ``n`` images; ``grid`` like ``"10x10"`` (columns x rows)."""
     if grid:
-        from .bounds import parse_grid
-
         return parse_grid(grid)
     cols = max(1, math.ceil(math.sqrt(n)))
     return cols, math.ceil(n / cols)

@@ -30,7 +30,8 @@ import re
 import time
 from pathlib import Path
 
-from .errors import GankitError, UsageError
+from .errors import CheckpointError, GankitError, UsageError
+from .files import atomic_write
 
 GAUSSIAN = "gaussian"
 UNIFORM = "uniform"
@@ -278,8 +279,6 @@ def save_direction(run_dir: Path, name: str, vector, *, model, config, checkpoin
                    positive, negative, positive_text: str = "", negative_text: str = "") -> Path:
     from safetensors.torch import save_file
 
-    from .checkpoints import atomic_write
-
     path = direction_path(run_dir, name)
     meta = {
         "gankit.direction": DIRECTION_FORMAT,
@@ -306,7 +305,6 @@ def _read_direction(path: Path):
     from safetensors import safe_open
 
     from .checkpoints import read_header
-    from .errors import CheckpointError
 
     try:
         meta = read_header(path)

@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 
+from .bounds import no_init as _no_init
+from .checkpoint_checks import validate_weights
+from .config import from_dict
+from .datasets import DataSpec
+from .dataload import check_data_kind
 from .errors import CheckpointError, GankitError
+from .options import TrainOptions
 from .run import Run
-from .train.plan import check_data_kind
-from .train.validate import validate_weights
-
-
-@contextlib.contextmanager
-def _no_init():
-    """torch.nn.init as no-ops: shapes do not need values, and initialising meta tensors
-    imports torch._dynamo (about 3 s of `gankit sample`'s startup)."""
-    import torch.nn.init as init
-
-    saved = {n: getattr(init, n) for n in dir(init)
-             if n.endswith("_") and not n.startswith("_") and callable(getattr(init, n))}
-    try:
-        for n in saved:
-            setattr(init, n, lambda tensor, *args, **kwargs: tensor)
-        yield
-    finally:
-        for n, f in saved.items():
-            setattr(init, n, f)
 
 
 def check_fits(c, model, config, spec, loss=None, wanted=None) -> None:
@@ -103,9 +89,7 @@ def load_model(target, plugins=None, device="cpu", nets_wanted=None, ema: bool =
     """
     import torch
 
-    from .config import from_dict
-    from .datasets import DataSpec
-    from .plugins import get_plugins
+    from .plugins import get_plugins  # the plugin manager (importlib.metadata): when used
 
     plugins = plugins or get_plugins()
     c = Run.find_checkpoint(target)
@@ -173,8 +157,6 @@ def load_run(target, plugins=None, device="cpu") -> LoadedRun:
     generators), the EMA generators, the model config, the data spec and the training
     options; checked as :func:`load_model` checks (one clear error naming the file)."""
     import copy
-
-    from .train.options import TrainOptions
 
     model, config, spec, nets, c = load_model(target, plugins=plugins, device=device,
                                               nets_wanted="all", ema=False)

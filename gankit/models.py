@@ -12,7 +12,13 @@ from __future__ import annotations
 import dataclasses
 from typing import ClassVar
 
+from .config import describe as describe_config
+from .dataload import dataset_name, load_data
+from .engine import make_adam
 from .errors import GankitError
+from .images import grid_shape, to_uint8
+from .losses import call_g_loss, wants_real_scores
+from .plots import scatter_image
 
 UNCONDITIONAL = "unconditional"
 TRANSLATION = "translation"
@@ -116,8 +122,6 @@ class GANModel:
         ``options`` is the :class:`gankit.TrainOptions` of the run (``lr``, ``betas``,
         ``fused``).
         """
-        from .engine import make_adam
-
         return {k: make_adam(net.parameters(), options) for k, net in nets.items()}
 
     def schedulers(self, config, optimizers: dict, options) -> dict:
@@ -151,14 +155,9 @@ class GANModel:
         (the first is the main data; ``trainer.next_batch(domain)`` draws from the others).
         Default: the ``--dataset``/``--data`` the options name, at ``--image-size`` or the
         data set's own size."""
-        from .train.plan import load_data
-
         if options.image_size is None:
-            defaults = self.training_defaults()
-            name = options.dataset or ("imagefolder" if options.data else
-                                       defaults.get("dataset") or "sushi")
-            ds = plugins.datasets().get(name)
-            options.image_size = ds.default_size or defaults.get("image_size", 64)
+            ds = plugins.datasets().get(self.dataset_for(options))
+            options.image_size = ds.default_size or self.training_defaults().get("image_size", 64)
         return load_data(plugins, self, options, path=options.data, name=options.dataset,
                          progress=progress)
 
@@ -167,6 +166,11 @@ class GANModel:
         Data}``, the main data first) and before the run folder is created: raise
         :class:`GankitError` when ``config`` does not fit them (too few samples, a label
         count...). ``check(config, spec)`` runs before it, on the main data's spec."""
+
+    def dataset_for(self, options) -> str:
+        """The data set ``options`` mean: ``--dataset``, else ``imagefolder`` for
+        ``--data``, else the model's ``defaults["dataset"]``, else sushi."""
+        return dataset_name(self, options.dataset, options.data)
 
     def setup(self, trainer) -> RunState | None:
         """Called once per trainer after its networks are built: return the per-run state
@@ -197,12 +201,8 @@ class GANModel:
         with torch.no_grad(), trainer.autocast():
             out = self.generate(nets, trainer.fixed_noise.to(trainer.device))
         if trainer.spec.kind == "vector":
-            from .plots import scatter_image
-
             return scatter_image(out.float().cpu(), trainer.data.samples,
                                  (trainer.data.meta or {}).get("centers")), 1
-        from .images import grid_shape, to_uint8
-
         return to_uint8(out), grid_shape(out.shape[0])[0]
 
     # -- inference --------------------------------------------------------------------------
@@ -223,8 +223,6 @@ class GANModel:
         return 4
 
     def describe(self) -> dict:
-        from .config import describe
-
         return {
             "name": self.name,
             "kind": self.kind,
@@ -232,7 +230,7 @@ class GANModel:
             "version": self.version,
             "plugin": getattr(self, "plugin", None),
             "defaults": {k: v for k, v in self.training_defaults().items()},
-            "options": describe(self.Config),
+            "options": describe_config(self.Config),
         }
 
 
@@ -266,8 +264,6 @@ class UnconditionalGAN(GANModel):
 
     def train_step(self, t) -> dict:
         import torch
-
-        from .losses import call_g_loss, wants_real_scores
 
         loss = t.loss
         G, D = t.nets["G"], t.nets["D"]

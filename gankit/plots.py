@@ -6,8 +6,6 @@ draw the generated points over the real data, with the mode centres marked.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 SIZE = 384
 BACKGROUND = (255, 255, 255)
 REAL = (200, 200, 200)
@@ -114,44 +112,3 @@ def scatter_image(samples, real=None, centers=None, size: int = SIZE):
 
     arr = scatter_array(samples, real, centers, size=size)
     return torch.from_numpy(arr).permute(2, 0, 1).unsqueeze(0).contiguous()
-
-
-def real_data_for(spec):
-    """(real samples, mode centres) of the registered data set named by ``spec``, or
-    (None, None) when it is not a registered vector data set."""
-    from .datasets import LoadOptions
-    from .errors import GankitError
-    from .plugins import get_plugins
-
-    try:
-        ds = get_plugins().datasets().get(spec.name)
-        if ds.kind != "vector" or ds.needs_path:
-            return None, None
-        data = ds.load(LoadOptions(seed=0))
-    except (GankitError, KeyError, OSError, ValueError):
-        return None, None
-    return data.samples, (data.meta or {}).get("centers")
-
-
-def save_scatter(samples, out_path, spec, size: int = SIZE) -> Path:
-    """Write the samples' scatter plot over the real data as a PNG, atomically.
-
-    The real points come from the data-set registry (``spec.name``, loaded with seed 0);
-    when that data set is not installed the plot shows the samples alone.
-    """
-    from PIL import Image
-
-    from .checkpoints import atomic_write
-    from .errors import UsageError
-
-    out = Path(out_path)
-    if str(out).endswith(("/", "\\")) or out.is_dir() or out.suffix.lower() not in (".png", ""):
-        raise UsageError(f"--out {out_path}: 2-D samples are written as one scatter plot "
-                         "(a .png file) or as raw points (a .npy file)")
-    if not out.suffix:
-        out = out.with_suffix(".png")
-    real, centers = real_data_for(spec)
-    img = Image.fromarray(scatter_array(samples, real, centers, size=size))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(out, lambda tmp: img.save(tmp, format="PNG"))
-    return out

@@ -10,6 +10,7 @@ hook gives one warning and is recorded with its error; the rest of gankit works.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from dataclasses import dataclass, field
@@ -18,10 +19,22 @@ from importlib import metadata
 import pluggy
 
 from . import console, hookspecs
-from .errors import GankitError
+from .datasets import Dataset
+from .errors import GankitError, UnknownNameError
+from .extensions import Exporter, Metric
+from .losses import Loss
+from .models import GANModel
 from .registry import Registry
 
 GROUP = "gankit"
+#: the registration hook of each registry
+HOOKS = {"model": "register_models", "dataset": "register_datasets", "loss": "register_losses",
+         "exporter": "register_exporters", "metric": "register_metrics"}
+#: what a registry's errors call its entries
+WHAT = {"exporter": "export format"}
+#: gankit's own implementations of registration hooks, loaded by name (like an entry point)
+#: when the registry is first needed: modules of the layers above this one
+BUILTIN = {"exporter": "gankit.export.formats", "metric": "gankit.metrics.builtin"}
 
 
 @dataclass
@@ -268,25 +281,25 @@ class Plugins:
     # -- registries --------------------------------------------------------------
     def registry(self, kind: str) -> Registry:
         if kind not in self._registries:
-            from .datasets import Dataset
-            from .losses import Loss
-            from .models import GANModel
 
-            base = {"model": GANModel, "dataset": Dataset, "loss": Loss}[kind]
-            reg = Registry(kind, base)
+            base = {"model": GANModel, "dataset": Dataset, "loss": Loss, "exporter": Exporter,
+                    "metric": Metric}[kind]
+            reg = Registry(WHAT.get(kind, kind), base)
             reg.failures = self.failures
             reg.is_builtin = self.is_builtin
-            hook = {"model": "register_models", "dataset": "register_datasets",
-                    "loss": "register_losses"}[kind]
-            caller = getattr(self.pm.hook, hook)
-            for impl in caller.get_hookimpls():
-                pname = impl.plugin_name
+            hook = HOOKS[kind]
+            impls = [(impl.plugin_name, impl.function)
+                     for impl in getattr(self.pm.hook, hook).get_hookimpls()]
+            if kind in BUILTIN:  # gankit's own, first, through the same hook
+                impls.insert(0, ("gankit", getattr(importlib.import_module(BUILTIN[kind]),
+                                                   hook)))
+            for pname, function in impls:
 
                 def register(obj, *, aliases=(), _p=pname):
                     reg.add(obj, _p, aliases=aliases, warn=self.warn)
 
                 try:
-                    impl.function(register=register)
+                    function(register=register)
                 except Exception as exc:  # noqa: BLE001
                     self._hook_failed(pname, hook, exc)
             self._registries[kind] = reg
@@ -294,6 +307,8 @@ class Plugins:
 
     def is_builtin(self, plugin: str) -> bool:
         """Whether ``plugin`` (an entry-point name) is one of gankit's built-ins."""
+        if plugin == "gankit":  # gankit's own exporters and metrics, registered by the core
+            return True
         rec = self.records.get(plugin)
         return bool(rec is not None and rec.builtin)
 
@@ -336,8 +351,6 @@ class Plugins:
         if name is None:
             return list(items.values())
         if name not in items:
-            from .errors import UnknownNameError
-
             raise UnknownNameError("plugin", name, list(items))
         return items[name]
 
@@ -353,6 +366,14 @@ class Plugins:
 
     def losses(self) -> Registry:
         return self.registry("loss")
+
+    def exporters(self) -> Registry:
+        """``gankit export --format`` names (``register_exporters``)."""
+        return self.registry("exporter")
+
+    def metrics(self) -> Registry:
+        """``gankit evaluate``'s image metrics (``register_metrics``)."""
+        return self.registry("metric")
 
 
 def _from_signal_handler(exc: BaseException) -> bool:

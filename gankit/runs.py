@@ -1,18 +1,19 @@
-"""Finding runs and loading trained networks (0.1.0 names; see gankit.run, gankit.loading)."""
+"""gankit 0.1.0's names for finding runs and loading trained networks, kept for existing
+imports (each use warns); see :mod:`gankit.run` and :mod:`gankit.loading`."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from .compat import moved
 
-from .loading import check_fits, load_model  # noqa: F401
-from .run import DEFAULT_ROOT as DEFAULT_RUNS
-from .run import Run
-
-
-def newest_run(root: Path = DEFAULT_RUNS) -> Path:
-    return Run.newest(root).path
-
-
-def open_checkpoint(target=None):
-    """A run folder (newest readable checkpoint), a .safetensors file, or the newest run."""
-    return Run.find_checkpoint(target)
+__getattr__ = moved(__name__, {
+    "load_model": "gankit.loading:load_model",
+    "check_fits": "gankit.loading:check_fits",
+    "DEFAULT_RUNS": "gankit.run:DEFAULT_ROOT",
+    "Run": "gankit.run:Run",
+    "Path": "pathlib:Path",
+    "newest_run": "gankit.legacy:newest_run",
+    "open_checkpoint": "gankit.legacy:open_checkpoint",
+}, hints={
+    "newest_run": "gankit.run.Run.newest(root).path",
+    "open_checkpoint": "gankit.run.Run.find_checkpoint(target)",
+})

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import UsageError
+from .bounds import MAX_SAMPLES, MAX_SEED
+from .errors import GankitError, UsageError
+from .files import atomic_write
 
 
 def parse_seeds(text: str, flag: str = "--seeds") -> list[int]:
     """``"0-99"``, ``"3,17,42"`` or a mix like ``"0-3,10"``."""
-    from .bounds import MAX_SAMPLES, MAX_SEED
-
     seeds = []
     try:
         for part in text.split(","):
@@ -56,7 +56,6 @@ def generate(model, nets, z, batch: int = 256):
 
 def write_outputs(images, out: Path, nrow: int, names=None) -> list[Path]:
     """Grid PNG, a folder of PNGs (out ends with / or is a folder), or .npy."""
-    from .checkpoints import atomic_write
     from .images import save_grid, save_png, to_uint8
 
     out_s = str(out)  # a str keeps the trailing "/" that asks for a folder
@@ -123,7 +122,6 @@ def labelled_grid(images_u8, labels, nrow: int, padding: int = 2):
 
 
 def save_labelled_grid(images, labels, out: Path, nrow: int) -> Path:
-    from .checkpoints import atomic_write
     from .images import to_uint8
 
     out_s, out = str(out), Path(out)  # the str keeps a trailing "/"
@@ -139,3 +137,42 @@ def parse_direction_specs(values) -> list[tuple[str, float]]:
     from .latent import parse_direction_spec
 
     return [parse_direction_spec(v) for v in values]
+
+
+def real_data_for(spec):
+    """(real samples, mode centres) of the registered data set named by ``spec``, or
+    (None, None) when it is not a registered vector data set."""
+    from .datasets import LoadOptions
+    from .plugins import get_plugins
+
+    try:
+        ds = get_plugins().datasets().get(spec.name)
+        if ds.kind != "vector" or ds.needs_path:
+            return None, None
+        data = ds.load(LoadOptions(seed=0))
+    except (GankitError, KeyError, OSError, ValueError):
+        return None, None
+    return data.samples, (data.meta or {}).get("centers")
+
+
+def save_scatter(samples, out_path, spec, size: int | None = None) -> Path:
+    """Write the samples' scatter plot over the real data as a PNG, atomically.
+
+    The real points come from the data-set registry (``spec.name``, loaded with seed 0);
+    when that data set is not installed the plot shows the samples alone.
+    """
+    from PIL import Image
+
+    from .plots import scatter_array
+
+    out = Path(out_path)
+    if str(out).endswith(("/", "\\")) or out.is_dir() or out.suffix.lower() not in (".png", ""):
+        raise UsageError(f"--out {out_path}: 2-D samples are written as one scatter plot "
+                         "(a .png file) or as raw points (a .npy file)")
+    if not out.suffix:
+        out = out.with_suffix(".png")
+    real, centers = real_data_for(spec)
+    img = Image.fromarray(scatter_array(samples, real, centers, **({"size": size} if size else {})))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(out, lambda tmp: img.save(tmp, format="PNG"))
+    return out

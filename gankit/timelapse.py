@@ -6,6 +6,7 @@ import contextlib
 from pathlib import Path
 
 from . import console
+from .bounds import MAX_STEPS, check_fps
 from .errors import GankitError, UsageError
 from .run import Run
 
@@ -96,8 +97,6 @@ def write_timelapse(run_dir, out=None, every: int | None = None, fps: float = 8,
         out = out / "timelapse.gif"
     if out.suffix.lower() != ".gif":
         raise UsageError(f"--out {out}: the timelapse is a GIF; use a name ending in .gif")
-    from .bounds import MAX_STEPS, check_fps
-
     if every is not None and every < 1:
         raise UsageError(f"--every {every}: must be at least 1")
     if every is not None and every > MAX_STEPS:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from . import console
 from .errors import GankitError, UsageError
+from .files import atomic_write
 from .models import TRANSLATION
 from .run import Run
 
@@ -163,8 +164,6 @@ def work_size(size: tuple[int, int], model_size: int, full_res: bool) -> tuple[t
 
 
 def _save(img, path: Path) -> None:
-    from .checkpoints import atomic_write
-
     fmt = WRITE_FORMATS.get(path.suffix.lower(), "PNG")
     kw = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -49,8 +49,8 @@ def test_importtime_of_help_has_no_torch():
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
     """One tiny trained run shared by the sampling tests."""
-    from gankit.trainer import TrainOptions
-    from gankit.training import prepare
+    from gankit.train import TrainOptions
+    from train_kit import prepare
 
     root = tmp_path_factory.mktemp("runs")
     t = prepare(TrainOptions(model="dcgan", image_size=32, batch_size=8, steps=2,

@@ -295,8 +295,8 @@ def test_domains_keep_their_data_sets_flip_choice(tmp_path):
     (MNIST) is not flipped here either."""
     import struct
 
-    from gankit.trainer import TrainOptions
-    from gankit.training import prepare
+    from gankit.train import TrainOptions
+    from train_kit import prepare
 
     roots = []
     for k in "ab":

@@ -13,12 +13,12 @@ import pytest
 
 SCRIPT = r"""
 import json, os, sys
-from gankit.trainer import TrainOptions
-from gankit.training import prepare
+from gankit.train import TrainOptions, Trainer, plan
 
-t = prepare(TrainOptions(model="dcgan", image_size=32, batch_size=8, steps=4, log_every=2,
-                         checkpoint_every=2, sample_every=4, device="cpu", out=sys.argv[1]),
-            sets={"ngf": "8", "ndf": "8"})
+t = Trainer.from_plan(plan(TrainOptions(model="dcgan", image_size=32, batch_size=8, steps=4,
+                                        log_every=2, checkpoint_every=2, sample_every=4,
+                                        device="cpu", out=sys.argv[1]),
+                           sets={"ngf": "8", "ndf": "8"}))
 first = t.batcher.perm[:8].tolist()
 t.fit()
 total = sum(float(p.double().sum()) for n in t.nets.values() for p in n.parameters())

@@ -20,8 +20,8 @@ from PIL import Image
 from gankit import checkpoints as ckpt
 from gankit import console, hookimpl
 from gankit.cli import make_cli
-from gankit.trainer import LR_BACKOFF, TrainOptions
-from gankit.training import prepare
+from gankit.train import LR_BACKOFF, TrainOptions
+from train_kit import prepare
 
 
 @pytest.fixture(scope="module")

@@ -103,8 +103,8 @@ def run(tmp_path_factory):
     after a longer training) so that different seeds give visibly different images.
     """
     from gankit.plugins import Plugins
-    from gankit.trainer import TrainOptions
-    from gankit.training import prepare
+    from gankit.train import TrainOptions
+    from train_kit import prepare
 
     plugins = Plugins()
     plugins.load_entry_points()

@@ -9,8 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from gankit.trainer import TrainOptions
-from gankit.training import prepare
+from gankit.train import TrainOptions
+from train_kit import prepare
 
 REAL = [2.0, -1.0]
 FAKE = [0.0, 1.0]

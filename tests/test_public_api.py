@@ -190,3 +190,194 @@ def test_tutorial_code_is_a_working_plugin(tmp_path, monkeypatch):
     import test_tiny
 
     test_tiny.test_tiny()  # check_plugin + check_model, as the tutorial's reader runs them
+
+
+# -- gankit's own modules: the layer table of docs/architecture.md ---------------------------
+
+ARCH = ROOT / "docs" / "architecture.md"
+#: modules whose function-level imports of gankit are for `gankit --help`'s start-up by
+#: design: the commands import their library when they run, and the packages' lazy
+#: ``__getattr__`` load the trainer (torch) when it is first asked for
+LAZY_BY_DESIGN = ("gankit", "gankit.train", "gankit.cli", "gankit.cli.*")
+#: function-level imports of gankit's own modules without a reason on their line, per
+#: module, as they were when this check came: the numbers may only go down (move an
+#: import to the top of the file, or say on its line why it cannot be there)
+UNEXPLAINED = {
+    "gankit.datasets": 1, "gankit.datasets_export": 2, "gankit.export.common": 7,
+    "gankit.export.onnx": 1, "gankit.export.torchscript": 1, "gankit.export.web": 4,
+    "gankit.imageio": 1, "gankit.latent": 2, "gankit.lookup": 1,
+    "gankit.metrics.evaluate": 15, "gankit.run": 3, "gankit.sampling": 6,
+    "gankit.studio.app": 19, "gankit.studio.catalog": 1, "gankit.studio.server": 1,
+    "gankit.studio.validate": 2, "gankit.testing": 21, "gankit.timelapse": 3,
+    "gankit.train.loop": 1, "gankit.train.validate": 1, "gankit.translation": 1,
+}
+
+
+def _match(module: str, patterns) -> bool:
+    import fnmatch
+
+    return any(fnmatch.fnmatchcase(module, p) for p in patterns)
+
+
+def layer_table(text: str) -> list[tuple[str, list[str]]]:
+    """(layer, module patterns) from the table under "## The layers", top first."""
+    section = text.split("## The layers", 1)[1].split("\n## ", 1)[0]
+    rows = []
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 2 and cells[1].startswith("`"):
+            pats = [p if p == "gankit" else f"gankit.{p}" for p in re.findall(r"`([^`]+)`",
+                                                                               cells[1])]
+            rows.append((cells[0], pats))
+    return rows
+
+
+def gankit_modules() -> dict[str, Path]:
+    mods = {}
+    for p in sorted((ROOT / "gankit").rglob("*.py")):
+        parts = list(p.relative_to(ROOT).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        mods[".".join(parts)] = p
+    return mods
+
+
+def module_imports(module: str, source: str, is_package: bool, known) -> list[tuple]:
+    """(line, imported gankit module, inside a function, has a reason comment) for every
+    import of ``source`` (module ``module``) that names one of ``known``."""
+    tree = ast.parse(source)
+    lines = source.splitlines()
+    in_function = {id(n) for fn in ast.walk(tree)
+                   if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef))
+                   for n in ast.walk(fn) if isinstance(n, (ast.Import, ast.ImportFrom))}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            targets = [a.name for a in node.names if a.name in known]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = module.split(".") if is_package else module.split(".")[:-1]
+                base = base[:len(base) - (node.level - 1)]
+                base = ".".join(base + ([node.module] if node.module else []))
+            else:
+                base = node.module or ""
+            # `from gankit import __version__` is allowed everywhere
+            names = [a.name for a in node.names if not (base == "gankit"
+                                                        and a.name == "__version__")]
+            targets = [f"{base}.{n}" for n in names if f"{base}.{n}" in known]
+            if len(targets) < len(names) and base in known:
+                targets.append(base)
+        else:
+            continue
+        text = " ".join(lines[node.lineno - 1:node.end_lineno])
+        for t in targets:
+            if t != module and not t.startswith(module + "."):
+                found.append((node.lineno, t, id(node) in in_function, "#" in text))
+    return found
+
+
+def _all_imports():
+    mods = gankit_modules()
+    return mods, {m: module_imports(m, p.read_text(encoding="utf-8"), p.name == "__init__.py",
+                                    mods) for m, p in mods.items()}
+
+
+def layer_violations(table, imports: dict) -> list[str]:
+    def layer(m):
+        for i, (_, pats) in enumerate(table):
+            if _match(m, pats):
+                return len(table) - i  # higher is further up
+        return None
+
+    bad = []
+    for m, found in imports.items():
+        for line, target, _, _ in found:
+            if layer(target) > layer(m):
+                bad.append(f"{m}:{line} imports {target} ({table[len(table) - layer(target)][0]}"
+                           f" is above {table[len(table) - layer(m)][0]})")
+    return bad
+
+
+def import_cycles(imports: dict) -> list[list[str]]:
+    """The strongly connected components (more than one module) of the import graph."""
+    graph = {m: sorted({t for _, t, _, _ in found}) for m, found in imports.items()}
+    index, low, stack, on, out = {}, {}, [], set(), []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_every_module_has_one_layer():
+    table = layer_table(ARCH.read_text(encoding="utf-8"))
+    assert [name for name, _ in table][:2] == ["api", "commands"] and len(table) >= 6
+    for m in gankit_modules():
+        homes = [name for name, pats in table if _match(m, pats)]
+        assert len(homes) == 1, f"{m} is in layers {homes} of docs/architecture.md"
+
+
+def test_imports_go_down_the_layer_table():
+    table = layer_table(ARCH.read_text(encoding="utf-8"))
+    _, imports = _all_imports()
+    bad = layer_violations(table, imports)
+    assert not bad, "imports against docs/architecture.md's layers: " + "; ".join(bad)
+
+
+def test_no_import_cycle_among_gankit_modules():
+    """Function-level imports count: a cycle through them is still a tangle."""
+    _, imports = _all_imports()
+    assert import_cycles(imports) == []
+
+
+def test_function_level_imports_say_why():
+    _, imports = _all_imports()
+    over = []
+    for m, found in imports.items():
+        if _match(m, LAZY_BY_DESIGN):
+            continue
+        n = sum(1 for _, _, inside, reason in found if inside and not reason)
+        if n > UNEXPLAINED.get(m, 0):
+            over.append(f"{m}: {n} (at most {UNEXPLAINED.get(m, 0)})")
+    assert not over, ("function-level imports of gankit modules without a reason comment "
+                      "on their line; import at the top of the file or say why: "
+                      + "; ".join(over))
+
+
+def test_the_layer_scan_sees_upward_imports_and_cycles():
+    table = [("top", ["gankit.cli", "gankit.cli.*"]), ("mid", ["gankit.loading"]),
+             ("low", ["gankit.models", "gankit.train.plan"])]
+    known = {"gankit.cli", "gankit.loading", "gankit.models", "gankit.train.plan",
+             "gankit.train"}
+    models = module_imports("gankit.models", "def f():\n    from .loading import x\n"
+                            "from . import __version__\n", False, known)
+    assert models == [(2, "gankit.loading", True, False)]
+    plan = module_imports("gankit.train.plan", "from ..models import GANModel  # why\n",
+                          False, known)
+    assert plan == [(1, "gankit.models", False, True)]
+    imports = {"gankit.models": models, "gankit.train.plan": plan,
+               "gankit.loading": [(1, "gankit.train.plan", False, False)]}
+    assert layer_violations(table, imports) == [
+        "gankit.models:2 imports gankit.loading (mid is above low)"]
+    assert import_cycles(imports) == [["gankit.loading", "gankit.models", "gankit.train.plan"]]

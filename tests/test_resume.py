@@ -27,8 +27,8 @@ from PIL import Image
 from gankit import checkpoints as ckpt
 from gankit import console, hookimpl
 from gankit.cli import make_cli
-from gankit.trainer import Interrupted, TrainOptions
-from gankit.training import prepare
+from gankit.train import Interrupted, TrainOptions
+from train_kit import prepare
 
 STEPS = 6
 STOP_AT = 3  # not a checkpoint or log step: the SIGINT path writes its own checkpoint

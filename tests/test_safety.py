@@ -214,7 +214,7 @@ def test_hostile_file_refused_by_the_api(case, tmp_path):
     make, words = HOSTILE[case]
     path = make(tmp_path / f"{case}.safetensors")
     if case.startswith("config-") and "deep" not in case and "literal" not in case:
-        from gankit.runs import load_model
+        from gankit.loading import load_model
 
         with pytest.raises(CheckpointError) as info:
             load_model(path)

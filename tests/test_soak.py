@@ -69,7 +69,7 @@ def test_stale_temp_files_are_removed_when_training_restarts(tmp_path):
 
 def test_atomic_write_killed_midway_keeps_the_old_file(tmp_path):
     """A writer that dies half-way (here: raises) leaves the previous file intact."""
-    from gankit import checkpoints as ckpt
+    from gankit import files
 
     target = tmp_path / "f.bin"
     target.write_bytes(b"old")
@@ -79,7 +79,7 @@ def test_atomic_write_killed_midway_keeps_the_old_file(tmp_path):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        ckpt.atomic_write(target, half)
+        files.atomic_write(target, half)
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["f.bin"]
 

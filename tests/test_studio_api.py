@@ -329,7 +329,7 @@ def test_export_gif(server):
 
 def test_fit_a_direction_and_use_it(server, runs):
     from gankit.latent import fit_direction, load_direction
-    from gankit.runs import load_model
+    from gankit.loading import load_model
 
     a = post_json(server, "/api/directions", {"run": "r", "name": "tuna",
                                               "positive": [0, 1, 2], "negative": [5, 6]})

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from gankit import checkpoints as ckpt
-from gankit.trainer import TrainOptions
-from gankit.training import prepare
+from gankit.train import TrainOptions
+from train_kit import prepare
 
 
 def tiny_options(tmp_path, **kw):
@@ -119,7 +119,7 @@ def test_resume_refuses_conflicting_flags(tmp_path):
 def test_ctrl_c_writes_checkpoint(tmp_path):
     import signal
 
-    from gankit.trainer import Interrupted
+    from gankit.train import Interrupted
 
     t = prepare(tiny_options(tmp_path, steps=50, checkpoint_every=100), sets=SETS)
     orig = t.model.train_step
@@ -165,7 +165,7 @@ def test_batch_size_larger_than_data_is_clamped(tmp_path, capsys):
 
 
 def test_loss_sums_track_keys_and_non_finite_values():
-    from gankit.trainer import _LossSums
+    from gankit.train.logbook import LossSums as _LossSums
 
     s = _LossSums(torch.device("cpu"))
     s.add({})  # a step without losses adds nothing
@@ -185,8 +185,8 @@ def test_loss_sums_track_keys_and_non_finite_values():
 
 
 def test_requires_grad_toggles_a_networks_weights(tmp_path):
-    from gankit.trainer import TrainOptions
-    from gankit.training import prepare
+    from gankit.train import TrainOptions
+    from train_kit import prepare
 
     t = prepare(TrainOptions(model="dcgan", image_size=32, batch_size=2, steps=1, device="cpu",
                              out=str(tmp_path), name="t", sample_every=0),

@@ -26,8 +26,8 @@ def cyclegan_run(tmp_path_factory):
     """A tiny CycleGAN trained for two steps."""
     from gankit import console
     from gankit.plugins import Plugins
-    from gankit.trainer import TrainOptions
-    from gankit.training import prepare
+    from gankit.train import TrainOptions
+    from train_kit import prepare
 
     root = tmp_path_factory.mktemp("cg")
     a = _domain(root / "A", (200, 40, 40))

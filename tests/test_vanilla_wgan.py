@@ -11,9 +11,9 @@ from torch import nn
 
 from gankit import Data, Dataset, DataSpec, GankitError, hookimpl
 from gankit.config import apply_sets
-from gankit.runs import load_model
-from gankit.trainer import TrainOptions
-from gankit.training import prepare
+from gankit.loading import load_model
+from gankit.train import TrainOptions
+from train_kit import prepare
 
 
 class TinyDigits(Dataset):

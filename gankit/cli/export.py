@@ -9,6 +9,26 @@ from ..errors import UsageError
 from ..sampling import parse_seeds
 
 
+class FormatName(click.ParamType):
+    """A name in the export-format registry (gankit's and the plugins' formats)."""
+
+    name = "format"
+
+    def get_metavar(self, param, ctx=None):
+        from ..plugins import get_plugins
+
+        return "[" + "|".join(e.name for e in get_plugins().exporters()) + "]"
+
+    def convert(self, value, param, ctx):
+        from ..errors import UnknownNameError
+        from ..plugins import get_plugins
+
+        try:
+            return get_plugins().exporters().get(value).name
+        except UnknownNameError as exc:
+            self.fail(str(exc), param, ctx)
+
+
 def _size(n: int) -> str:
     return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} kB"
 
@@ -16,10 +36,10 @@ def _size(n: int) -> str:
 @click.command("export")
 @click.argument("run", required=False)
 @click.argument("out_arg", metavar="[OUT]", required=False)
-@click.option("--format", "fmt", type=click.Choice(["onnx", "torchscript", "web"]),
-              default="onnx", show_default=True,
+@click.option("--format", "fmt", type=FormatName(), default="onnx", show_default=True,
               help="onnx: a .onnx file; torchscript: a torch.jit archive (.pt); web: a "
-                   "folder with the slider page running the ONNX generator in the browser.")
+                   "folder with the slider page running the ONNX generator in the browser; "
+                   "or a format a plugin registers (register_exporters).")
 @click.option("--out", "out_opt", type=str,
               help="The file (or, for web, the folder) to write; default RUNNAME.onnx, "
                    "RUNNAME.pt or RUNNAME-web/ here. Same as OUT.")

@@ -35,9 +35,9 @@ def frame_images(images, size: int | None = None):
 def write_frames(frames, out_dir: Path, *, gif: bool, fps: float, name: str = "interpolation.gif"):
     """frame-000.png ... in ``out_dir`` (stale higher-numbered frames of an earlier,
     longer walk are removed) and, with ``gif``, ``out_dir/name``. Returns the GIF path."""
-    from ..checkpoints import atomic_write
+    from ..files import atomic_write
     from ..images import save_gif
-    from ..trainer import writable_dir
+    from ..run import writable_dir
 
     writable_dir(out_dir, "--out")
     width = max(3, len(str(len(frames) - 1)))
@@ -112,44 +112,17 @@ def interpolate(ctx, run, seed_a, seed_b, seeds, steps, method, loop, gif, fps, 
     from ..engine import pick_device
     from ..latent import (chain, check_truncation, default_method, latents_for_seeds,
                           load_direction, require_run_dir, walk)
-    from ..models import UNCONDITIONAL, require_kind
+    from ..bounds import check_output_memory
     from ..loading import load_model
-    from ..sampling import generate, parse_seeds
+    from ..models import UNCONDITIONAL, require_kind
+    from ..sampling import generate
 
     def given(name):
         return ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
 
-    from ..bounds import MAX_FRAMES, check_fps, check_output_memory, check_seed, frames_of_walk
-
-    if steps < 2:
-        raise UsageError(f"--steps {steps}: must be at least 2 (both ends of a segment)")
-    if steps > MAX_FRAMES:
-        raise UsageError(f"--steps {steps}: must be at most {MAX_FRAMES}")
-    if size is not None and not 8 <= size <= 2048:
-        raise UsageError(f"--size {size}: choose 8 to 2048 pixels")
-    if not fps > 0:
-        raise UsageError(f"--fps {fps}: must be positive")
-    check_fps("--fps", fps)
-    check_seed("--seed-a", seed_a)
-    check_seed("--seed-b", seed_b)
-    if seeds and (seed_a is not None or seed_b is not None):
-        raise UsageError("give either --seeds or --seed-a/--seed-b, not both")
-    if direction is not None and (seeds or seed_b is not None):
-        raise UsageError("--direction walks from --seed-a only; drop --seeds/--seed-b")
-    if direction is None and (given("start") or given("stop")):
-        raise UsageError("--from/--to need --direction NAME")
-    if direction is not None and given("method"):
-        raise UsageError("--method does not apply to --direction: that walk is a straight line")
-    if seeds:
-        points = parse_seeds(seeds)
-        if len(points) < 2:
-            raise UsageError(f"--seeds {seeds}: give at least two seeds to walk between")
-    else:
-        points = [0 if seed_a is None else seed_a, 1 if seed_b is None else seed_b]
-    n_frames = frames_of_walk(1 if direction is not None else len(points), steps, loop)
-    if n_frames > MAX_FRAMES:
-        raise UsageError(f"--steps {steps}: {n_frames} frames through {len(points)} seeds; "
-                         f"at most {MAX_FRAMES}")
+    points, n_frames = _points(steps, size, fps, seed_a, seed_b, seeds, direction, loop,
+                               from_to_given=given("start") or given("stop"),
+                               method_given=given("method"))
     dev = pick_device(device)
     model, config, spec, nets, c = load_model(run, device=dev, ema=not no_ema)
     require_kind(model, UNCONDITIONAL, "interpolate",
@@ -176,6 +149,44 @@ def interpolate(ctx, run, seed_a, seed_b, seeds, steps, method, loop, gif, fps, 
     gif_path = write_frames(frames, out, gif=gif, fps=fps)
     console.info(f"{len(frames)} frames ({what}) from {c.path} (step {c.step}) -> {out}/"
                  + (f" and {gif_path}" if gif_path else ""))
+
+
+def _points(steps, size, fps, seed_a, seed_b, seeds, direction, loop, *, from_to_given,
+            method_given):
+    """The seeds the walk goes through and its frame count, after checking the flags."""
+    from ..bounds import MAX_FRAMES, check_fps, check_seed, frames_of_walk
+    from ..sampling import parse_seeds
+
+    if steps < 2:
+        raise UsageError(f"--steps {steps}: must be at least 2 (both ends of a segment)")
+    if steps > MAX_FRAMES:
+        raise UsageError(f"--steps {steps}: must be at most {MAX_FRAMES}")
+    if size is not None and not 8 <= size <= 2048:
+        raise UsageError(f"--size {size}: choose 8 to 2048 pixels")
+    if not fps > 0:
+        raise UsageError(f"--fps {fps}: must be positive")
+    check_fps("--fps", fps)
+    check_seed("--seed-a", seed_a)
+    check_seed("--seed-b", seed_b)
+    if seeds and (seed_a is not None or seed_b is not None):
+        raise UsageError("give either --seeds or --seed-a/--seed-b, not both")
+    if direction is not None and (seeds or seed_b is not None):
+        raise UsageError("--direction walks from --seed-a only; drop --seeds/--seed-b")
+    if direction is None and from_to_given:
+        raise UsageError("--from/--to need --direction NAME")
+    if direction is not None and method_given:
+        raise UsageError("--method does not apply to --direction: that walk is a straight line")
+    if seeds:
+        points = parse_seeds(seeds)
+        if len(points) < 2:
+            raise UsageError(f"--seeds {seeds}: give at least two seeds to walk between")
+    else:
+        points = [0 if seed_a is None else seed_a, 1 if seed_b is None else seed_b]
+    n_frames = frames_of_walk(1 if direction is not None else len(points), steps, loop)
+    if n_frames > MAX_FRAMES:
+        raise UsageError(f"--steps {steps}: {n_frames} frames through {len(points)} seeds; "
+                         f"at most {MAX_FRAMES}")
+    return points, n_frames
 
 
 COMMANDS = [interpolate]

@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 
 from .. import __version__, console
-from ..checkpoints import atomic_write
+from ..files import atomic_write
 from ..errors import GankitError, UsageError
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")

@@ -70,7 +70,7 @@ def sample(run, num, seed, seeds, grid, label, truncation, directions, out, devi
         z = apply_directions(z, require_run_dir(c, "--direction"), specs, model, config)
     images = generate(model, nets, z.to(dev))
     if spec.kind == "vector" and not str(out).endswith(".npy"):
-        from ..plots import save_scatter
+        from ..sampling import save_scatter
 
         save_scatter(images, out, spec)
         paths = [out]

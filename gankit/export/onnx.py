@@ -14,6 +14,7 @@ import io
 import warnings
 
 from ..errors import GankitError
+from ..files import atomic_write
 from .common import Layout, Source, require, run_check, wrapper
 
 OPSET = 18
@@ -111,7 +112,6 @@ def export_onnx(src: Source, path, *, uint8: bool, direction: str | None, lay: L
                 exporter: str = "auto", progress=None):
     """Write ``path`` (atomically) after onnxruntime reproduced PyTorch on ``seeds``.
     Returns the :class:`~gankit.export.common.Check`."""
-    from ..files import atomic_write
     from .common import check_inputs
 
     require("onnx")

@@ -10,6 +10,7 @@ import json
 import warnings
 
 from ..errors import GankitError
+from ..files import atomic_write
 from .common import Layout, Source, run_check, wrapper
 
 EXTRA_FILE = "gankit.json"
@@ -28,7 +29,6 @@ def export_torchscript(src: Source, path, *, uint8: bool, direction: str | None,
                        meta: dict, seeds, tolerance: float, progress=None):
     import torch
 
-    from ..files import atomic_write
     from .common import check_inputs
 
     net = wrapper(src, uint8, direction)

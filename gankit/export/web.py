@@ -31,6 +31,7 @@ from pathlib import Path
 from .. import __version__, console
 from ..errors import GankitError, UsageError
 from . import ortweb
+from ..files import atomic_write
 from .common import Source, layout, metadata, prior
 
 #: the truncation levels of the noise-strength slider (Gaussian priors)
@@ -136,7 +137,6 @@ def export_web(src: Source, out: Path, *, seeds, web_seeds, tolerance: float, op
     """Write the static folder; returns what was written (for the summary line).
     ``ort_source``: the runtime's files as :func:`.ortweb.load` gives them, or where to
     load them from."""
-    from ..files import atomic_write
     from .onnx import export_onnx
 
     check_source(src, web_seeds)
@@ -213,8 +213,6 @@ def shown_run(src: Source) -> str:
 
 
 def write_json(path: Path, doc) -> None:
-    from ..files import atomic_write
-
     text = json.dumps(doc, indent=1) + "\n"
     atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 

@@ -15,6 +15,8 @@ import os
 import re
 from pathlib import Path
 
+from ..files import atomic_write
+
 FORMAT = "gankit-feature-cache"
 VERSION = "1"
 
@@ -68,8 +70,6 @@ def features(images, space: str, compute, *, enabled: bool = True, warn=None):
     feats = compute(images)
     try:
         from safetensors.torch import save_file
-
-        from .. import atomic_write
 
         meta = {"format": FORMAT, "version": VERSION, "space": space}
         tensor = feats.detach().cpu().contiguous()

@@ -69,7 +69,7 @@ def check_count(num: int) -> None:
 
 def train_options(c, run_dir: Path):
     """The run's TrainOptions, from the checkpoint (or config.json for older files)."""
-    from .. import TrainOptions
+    from ..options import TrainOptions
 
     saved = c.train
     if not saved:
@@ -87,7 +87,7 @@ def train_options(c, run_dir: Path):
 def load_real(plugins, model, c, spec, run_dir: Path, *, data=None, dataset=None,
               progress=None):
     """The training images as uint8 (N, C, H, W), loaded as `gankit train` loaded them."""
-    from .. import load_data
+    from ..dataload import load_data
 
     from ..registry import recorded_names
 
@@ -151,7 +151,7 @@ def closest_pairs_picture(fake, real, mem: dict, seeds, path: Path, pairs: int =
     """Sample | nearest training image, the closest pairs first, four pairs a row."""
     import torch
 
-    from .. import atomic_write
+    from ..files import atomic_write
     from ..sampling import labelled_grid
 
     order = torch.argsort(mem["distance"])[:pairs].tolist()
@@ -197,7 +197,7 @@ def evaluate_images(model, config, spec, nets, c, *, num: int = DEFAULT_SAMPLES,
     """Every image metric of a loaded run; writes the eval file and picture when ``write``."""
     from ..plugins import get_plugins
     from . import cache as fcache
-    from . import distances, features, swd
+    from . import distances, features
 
     check_count(num)
     if seed < 0:
@@ -229,21 +229,12 @@ def evaluate_images(model, config, spec, nets, c, *, num: int = DEFAULT_SAMPLES,
         f_real = fcache.features(real, space, featurise("training images"), enabled=cache,
                                  warn=console.warn)
         f_fake = featurise("samples")(fake)
-        s = swd.swd(real, fake, seed=seed, progress=bars.task("sliced Wasserstein"))
-        kid_mean, kid_std = distances.kid(f_real, f_fake)
-        precision, recall = distances.precision_recall(f_real, f_fake)
+        registered = list(plugins.metrics())
+        metrics = compute(registered, "pixels", real, fake, seed,
+                          lambda m: bars.task(m.progress_label or m.name))
+        metrics.update(compute(registered, "features", f_real, f_fake, seed))
         mem = distances.memorisation(f_real, f_fake)
-        metrics = {
-            "swd": s["swd"],
-            **{f"swd_{r}": v for r, v in s["levels"].items()},
-            "kid": kid_mean,
-            "kid_std": kid_std,
-            "fd": distances.frechet_distance(f_real, f_fake),
-            "precision": precision,
-            "recall": recall,
-            "memorisation": mem["share"],
-            "memorisation_ratio": mem["ratio"],
-        }
+        metrics.update({"memorisation": mem["share"], "memorisation_ratio": mem["ratio"]})
         if fid:
             def inception_features(what):
                 task = bars.task(f"Inception features ({what})")
@@ -252,8 +243,7 @@ def evaluate_images(model, config, spec, nets, c, *, num: int = DEFAULT_SAMPLES,
             i_real = fcache.features(real, inception_space, inception_features("training images"),
                                      enabled=cache, warn=console.warn)
             i_fake = inception_features("samples")(fake)
-            metrics["fid"] = distances.frechet_distance(i_real, i_fake)
-            metrics["kid_inception"], metrics["kid_inception_std"] = distances.kid(i_real, i_fake)
+            metrics.update(compute(registered, "inception", i_real, i_fake, seed))
     picture = picture_path(run_dir, c.step, output_tag(c))
     if write:
         order = closest_pairs_picture(fake, real, mem, seeds, picture)
@@ -276,7 +266,7 @@ def evaluate_images(model, config, spec, nets, c, *, num: int = DEFAULT_SAMPLES,
         "feature_space": features.FEATURE_SPACE,
         "data": {"dataset": data_name, "path": str(data_path) if data_path else None,
                  "images": int(real.shape[0]), "size": spec.size, "channels": spec.channels},
-        "swd_resolutions": list(s["levels"]),
+        "swd_resolutions": [int(k[4:]) for k in metrics if k[:4] == "swd_" and k[4:].isdigit()],
         "inception_space": inception_space,
         "memorisation": {
             "quantile": mem["quantile"],
@@ -289,7 +279,7 @@ def evaluate_images(model, config, spec, nets, c, *, num: int = DEFAULT_SAMPLES,
         "seconds": round(time.time() - started, 2),
     }
     if write:
-        from .. import atomic_write
+        from ..files import atomic_write
 
         out = eval_path(run_dir, c.step, output_tag(c))
         text = json.dumps(result, indent=2) + "\n"
@@ -298,18 +288,34 @@ def evaluate_images(model, config, spec, nets, c, *, num: int = DEFAULT_SAMPLES,
     return result
 
 
+def compute(registered, space: str, real, fake, seed: int, task=None) -> dict:
+    """Every registered metric of ``space`` (in registration order) on one pair of sets;
+    ``task(metric)`` gives a metric its progress callback."""
+    out = {}
+    for metric in registered:
+        if metric.space == space:
+            out.update(metric.compute(real, fake, seed=seed,
+                                      progress=task(metric) if task else None))
+    return out
+
+
 # -- output ----------------------------------------------------------------------------------
 
-ROWS = (
-    ("swd", "SWD x1e3 (pixel patches)", "lower is better"),
-    ("kid", "KID (gankit features)", "lower; ~0: same distribution"),
-    ("fd", "Fréchet distance (gankit features)", "lower is better"),
-    ("precision", "precision", "higher: samples look like data"),
-    ("recall", "recall", "higher: data covered by samples"),
-    ("memorisation", "memorisation", "~0.1: new images, 1: copies"),
-    ("fid", "FID (Inception)", "lower; compare at equal -n"),
-    ("kid_inception", "KID (Inception)", "lower is better"),
-)
+MEMORISATION_ROW = ("memorisation", "memorisation", "~0.1: new images, 1: copies")
+
+
+def rows(plugins=None) -> list:
+    """The table's rows (key, label, reading): the registered metrics' in order, with
+    memorisation after the feature-space ones."""
+    from ..plugins import get_plugins
+
+    registered = list((plugins or get_plugins()).metrics())
+    out = []
+    for space in ("pixels", "features", "inception"):
+        out += [r for m in registered if m.space == space for r in m.table_rows()]
+        if space == "features":
+            out.append(MEMORISATION_ROW)
+    return out
 
 
 def print_table(result: dict) -> None:
@@ -323,11 +329,11 @@ def print_table(result: dict) -> None:
     table.add_column("metric")
     table.add_column("value", justify="right")
     table.add_column("reading")
-    for key, label, meaning in ROWS:
+    for key, label, meaning in rows():
         if key not in m:
             continue
         value = f"{m[key]:.4g}"
-        if key in ("kid", "kid_inception"):
+        if f"{key}_std" in m:
             value += f" ± {m[key + '_std']:.2g}"
         table.add_row(label, value, meaning)
         if key == "swd":

@@ -455,7 +455,7 @@ def decode_upload(data: bytes, channels: int):
     :func:`gankit.imageio.decode_image` from a private temporary file."""
     from PIL import Image, UnidentifiedImageError
 
-    from ..checkpoints import atomic_write
+    from ..files import atomic_write
     from ..imageio import decode_image
 
     with tempfile.TemporaryDirectory(prefix="gankit-studio-") as tmp:

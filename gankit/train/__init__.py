@@ -8,7 +8,7 @@ the trainer's modules do, when first used.
 
 from __future__ import annotations
 
-from .options import TrainOptions
+from ..options import TrainOptions
 from .plan import Plan, load_data, plan
 
 __all__ = ["TrainOptions", "Plan", "plan", "load_data", "Trainer", "Interrupted", "Batcher",

@@ -7,8 +7,10 @@ from __future__ import annotations
 import dataclasses
 import math
 
+from ..dataload import dataset_name
 from ..errors import GankitError, UsageError
-from .options import TrainOptions
+from ..models import UNCONDITIONAL
+from ..options import TrainOptions
 
 #: EMA half-life in thousands of images for unconditional models
 DEFAULT_EMA_KIMG = 10.0
@@ -22,8 +24,7 @@ def apply_suggestions(options, model, plugins, explicit) -> set:
     """A data set's suggested training options where the user set none (they win over
     the loss's and the model's defaults). Returns the options it set. A suggested
     ``decay_from`` comes only with the suggested ``steps`` it was meant for."""
-    name = options.dataset or ("imagefolder" if options.data else
-                               model.training_defaults().get("dataset"))
+    name = dataset_name(model, options.dataset, options.data, fallback=None)
     if not name or name not in plugins.datasets():
         return set()
     fields = {f.name for f in dataclasses.fields(TrainOptions)}
@@ -43,8 +44,7 @@ def apply_suggestions(options, model, plugins, explicit) -> set:
 
 def small_data_choices(options: TrainOptions, model, domains) -> list[str]:
     """Fill in the EMA and augmentation defaults; say what was chosen and why."""
-    from ..augment import parse_policy
-    from ..models import UNCONDITIONAL
+    from ..augment import parse_policy  # torch: only when a run is planned
 
     notes = []
     unconditional = model.kind == UNCONDITIONAL
@@ -83,7 +83,7 @@ def small_data_choices(options: TrainOptions, model, domains) -> list[str]:
         notes.append(f"{n} images is a small data set: GANs memorise or collapse on few "
                      "images" + (f"; gankit uses {' and '.join(on)} for it" if on else "")
                      + " (docs/small-data.md)")
-        from ..datacheck import recommend_model
+        from ..datacheck import recommend_model  # only for a small image data set
 
         best, why = recommend_model(n)
         if best != model.name:
@@ -100,7 +100,7 @@ def flip_choice(options: TrainOptions, domains) -> list[str]:
     main = next(iter(domains.values()))
     if main.spec.kind != "image" or not (main.meta or {}).get("flip", True):
         return []
-    from ..datacheck import flip_verdict_for_samples
+    from ..datacheck import flip_verdict_for_samples  # only for an image folder
 
     verdict = flip_verdict_for_samples(main.samples)
     if verdict["verdict"] != "unsafe":

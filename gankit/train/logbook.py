@@ -6,6 +6,8 @@ import time
 
 import torch
 
+from ..engine import all_reduce_sum
+
 
 class LossSums:
     """Running sums of a model's per-step losses, kept on the device as one vector: one
@@ -66,8 +68,6 @@ class Logbook:
         flags = torch.stack([bad.float(), torch.tensor(float(stop), device=self.device)])
         packed = torch.cat([self.sums.values(), flags])
         if self.world_size > 1:
-            from ..engine import all_reduce_sum
-
             packed = all_reduce_sum(packed)
             packed[:-2] /= self.world_size
         *vals, bad_any, stop_any = packed.tolist()

@@ -20,6 +20,7 @@ import torch
 
 from .. import console, engine
 from ..errors import DivergenceError, GankitError
+from ..images import save_grid
 from ..run import Run
 from . import state as train_state
 from .batcher import Batcher
@@ -135,6 +136,11 @@ class Trainer(StepHelpers):
     def load_state(self, s: dict) -> None:
         train_state.restore(self, s)
 
+    def state_parts(self) -> list:
+        """The parts of the training state, in the order a resume loads them
+        (:mod:`gankit.train.parts`)."""
+        return train_state.parts(self)
+
     def metadata(self) -> dict:
         return train_state.metadata(self)
 
@@ -187,8 +193,6 @@ class Trainer(StepHelpers):
                 n.train(was[k])
 
     def write_samples(self) -> Path | None:
-        from ..images import save_grid
-
         shown = self.preview()
         if shown is None:
             return None

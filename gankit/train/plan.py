@@ -11,17 +11,20 @@ the benchmark do the same.
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 
 from .. import bounds, console, engine
+from ..bounds import check_numbers  # noqa: F401 - gankit.train.plan.check_numbers
 from ..config import apply_sets, from_dict
-from ..datasets import LoadOptions
+from ..dataload import (as_domains, check_data_kind, data_config, dataset_name,  # noqa: F401
+                        load_data, split_sets)
+from ..datasets import DataSpec
 from ..errors import CheckpointError, GankitError, UsageError
 from ..registry import DATASET_META, PluginGoneError, pins_for
+from ..loading import check_fits
+from ..options import TrainOptions
 from ..run import Run, not_a_run
 from .choices import apply_suggestions, flip_choice, small_data_choices
-from .options import TrainOptions
 
 DEFAULT_STEPS = 2000
 
@@ -45,105 +48,6 @@ class Plan:
         return int(self.options.steps)
 
 
-def load_data(plugins, model, options: TrainOptions, *, path, name, progress=None,
-              image_size: int | None = None, flag: str = ""):
-    """Load one data set for ``model`` as the flags ask (``image_size`` overrides
-    ``options.image_size``; ``flag`` names the data flag in errors, e.g. ``--data-b``)."""
-    defaults = model.training_defaults()
-    name = name or ("imagefolder" if path else defaults.get("dataset") or "sushi")
-    datasets = plugins.datasets()
-    ds = datasets.get(name)
-    if datasets.shadow_note(name):
-        console.info(datasets.shadow_note(name))
-    if ds.needs_path and not path:
-        raise UsageError(f"--dataset {name} needs --data PATH (a folder with its files)")
-    lo = LoadOptions(
-        config=data_config(ds, options.data_options),
-        path=path,
-        image_size=image_size or options.image_size,
-        grayscale=options.grayscale,
-        download=bool(options.extra.get("download", False)),
-        cache=bool(options.extra.get("cache", True)),
-        seed=options.seed,
-        warn=console.warn,
-        progress=progress,
-        extra=dict(options.extra),
-    )
-    data = ds.load(lo)
-    if data is None or len(data) == 0:
-        raise GankitError((f"{flag}: " if flag else "") + f"data set '{name}'"
-                          + (f" at {path}" if path else "") + " is empty")
-    if not ds.flip:
-        data.meta = {**(data.meta or {}), "flip": False}  # the batcher honours it
-    # which data set it was (PLUGIN:NAME), recorded in config.json and checkpoints
-    data.meta = {**(data.meta or {}), DATASET_META: datasets.qualified(ds)}
-    return data
-
-
-def data_config(ds, values: dict):
-    """The data set's ``Config`` with ``--set data.KEY=VALUE`` applied (checked)."""
-    return apply_sets(ds.Config(), {str(k): str(v) for k, v in (values or {}).items()},
-                      what=f"data set '{ds.name}' (--set data.KEY=VALUE)")
-
-
-def split_sets(sets: dict) -> tuple[dict, dict]:
-    """``--set`` pairs -> (the model's, the data set's: ``data.KEY`` without ``data.``)."""
-    model = {k: v for k, v in sets.items() if not k.startswith("data.")}
-    data = {k[len("data."):]: v for k, v in sets.items() if k.startswith("data.")}
-    return model, data
-
-
-def as_domains(loaded) -> dict:
-    """A model's ``load_data`` result as named domains: one ``Data``, a ``(data, data_b)``
-    pair (the 0.1.0 form) or a dict."""
-    if isinstance(loaded, dict):
-        domains = dict(loaded)
-    elif isinstance(loaded, (tuple, list)):
-        domains = {k: v for k, v in zip(("A", "B", "C", "D"), loaded) if v is not None}
-    else:
-        domains = {"A": loaded}
-    if not domains:
-        raise GankitError("the model's load_data() returned no data")
-    seen = set()
-    for name in domains:  # checkpoint keys are batcher, batcher_<domain lowercased>
-        if not (isinstance(name, str) and name.isidentifier() and name.isascii()) \
-                or name.lower() in seen:
-            raise GankitError(f"the model's load_data() returned a domain named {name!r}; "
-                              "domain names are distinct ASCII identifiers, case ignored "
-                              "(e.g. 'A', 'B')")
-        seen.add(name.lower())
-    return domains
-
-
-def check_data_kind(model, spec, domain: str = "") -> None:
-    """The model's declared ``data_kinds`` (checked here, so no model repeats it)."""
-    if spec.kind not in model.data_kinds:
-        raise GankitError(f"{model.name} needs {' or '.join(model.data_kinds)} data; "
-                          f"'{spec.name or domain}' is {spec.kind} data "
-                          "(gankit list-models shows each model's data)")
-
-
-def check_numbers(options: TrainOptions) -> None:
-    """Out-of-range numeric flags: one line naming the flag (not a ZeroDivisionError)."""
-    for flag, value, low in (("--log-every", options.log_every, 1), ("--grid", options.grid, 1),
-                             ("--image-size", options.image_size, 1),
-                             ("--checkpoint-every", options.checkpoint_every, 0),
-                             ("--sample-every", options.sample_every, 0),
-                             ("--keep-last", options.keep_last, 0),
-                             ("--max-retries", options.max_retries, 0),
-                             ("--batch-size", options.batch_size, 1),
-                             ("--steps", options.steps, 1)):
-        if value is not None and value < low:
-            raise UsageError(f"{flag} {value}: must be at least {low}")
-    for flag, value in (("--lr", options.lr), ("--epochs", options.epochs)):
-        if value is not None and not (math.isfinite(value) and value > 0):
-            raise UsageError(f"{flag} {value}: must be a positive number")
-    for i, beta in enumerate(options.betas or ()):
-        if not 0 <= beta < 1:
-            raise UsageError(f"--beta{i + 1} {beta}: must be in [0, 1)")
-    bounds.check_train_options(options)
-
-
 def steps_for_epochs(epochs: float, n: int, batch: int) -> int:
     return bounds.steps_for_epochs(epochs, n, batch)
 
@@ -152,12 +56,9 @@ def precheck_size(model, config, plugins, options, sets, loss) -> bool:
     """An explicit ``--image-size`` against the model, and the networks' size against
     memory, before any data is rendered or decoded. Any refusal is about a flag: exit 2.
     Returns whether the check ran (only for image data of a known size)."""
-    from ..datasets import DataSpec
-
     if options.image_size is None or "image" not in model.data_kinds:
         return False
-    name = options.dataset or ("imagefolder" if options.data else
-                               model.training_defaults().get("dataset") or "sushi")
+    name = dataset_name(model, options.dataset, options.data)
     ds = plugins.datasets().get(name)
     if ds.kind != "image":
         return False
@@ -284,7 +185,7 @@ def plan(options: TrainOptions, plugins=None, *, sets: dict | None = None, expli
     ``data`` (a ``Data`` or ``{domain: Data}``), ``loss`` (a ``Loss`` object) and ``run``
     replace what the plan would build, look up or load (the test kit passes its own).
     """
-    from ..plugins import get_plugins
+    from ..plugins import get_plugins  # the plugin manager (importlib.metadata): when used
 
     plugins = plugins or get_plugins()
     options = options.normalised()
@@ -342,40 +243,12 @@ def _plan(options, plugins, sets, explicit, resume, override, config, data, loss
                 raise UsageError(f"--log {name}: no installed plugin has that name "
                                  "(`gankit plugins` lists them), e.g. --log tensorboard")
 
-    if config is None and checkpoint is not None:
-        try:
-            config = from_dict(model.Config, checkpoint.config, strict=False)
-        except GankitError as exc:
-            raise CheckpointError(f"{checkpoint.path}: {exc}") from None
-        config = apply_sets(config, sets, what=model.name) if override else config
-    elif config is None:
-        config = apply_sets(model.default_config(), sets, what=model.name)
-
+    if config is None:
+        config = _config(model, checkpoint, sets, override)
     if checkpoint is None and data is None:
         precheck_size(model, config, plugins, options, sets, loss)
     domains = as_domains(data) if data is not None else _load_domains(model, plugins, options)
-    spec = next(iter(domains.values())).spec
-    try:
-        try:
-            model.check(config, spec)
-        except (GankitError, TypeError, ValueError) as exc:
-            if spec.kind in model.data_kinds or "--image-size" not in str(exc):
-                raise  # a model's own words (wgan-gp on ring8 names vanilla)
-            check_data_kind(model, spec)  # dcgan on ring8: the kind, not "--image-size 0"
-            raise
-        for name, d in domains.items():
-            check_data_kind(model, d.spec, name)
-    except (GankitError, TypeError, ValueError) as exc:
-        if checkpoint is None or isinstance(exc, UsageError):
-            raise
-        raise CheckpointError(f"{checkpoint.path}: {exc}") from None
-    model.check_data(config, domains)  # the model's own look at the loaded data
-    if checkpoint is None:  # before allocating: do the networks fit in memory?
-        bounds.check_model_memory(model, config, spec, loss, sets)
-    if checkpoint is not None:  # before allocating: do the file's tensors fit its config?
-        from ..loading import check_fits
-
-        check_fits(checkpoint, model, config, spec, loss)
+    _check_fit(model, config, domains, checkpoint, loss, sets)
 
     sizes = [len(d) for d in domains.values()]
     if options.batch_size > min(sizes):
@@ -397,6 +270,43 @@ def _plan(options, plugins, sets, explicit, resume, override, config, data, loss
         run = _new_run(dataclasses.replace(options, model=model.name))  # not PLUGIN:NAME
     return Plan(model=model, config=config, options=options, loss=loss, data=domains,
                 run=run, plugins=plugins, checkpoint=checkpoint, notes=notes)
+
+
+def _config(model, checkpoint, sets: dict, override: bool):
+    """The model's Config: the checkpoint's (``--set`` only with ``--override``), or the
+    defaults with ``--set`` applied."""
+    if checkpoint is None:
+        return apply_sets(model.default_config(), sets, what=model.name)
+    try:
+        config = from_dict(model.Config, checkpoint.config, strict=False)
+    except GankitError as exc:
+        raise CheckpointError(f"{checkpoint.path}: {exc}") from None
+    return apply_sets(config, sets, what=model.name) if override else config
+
+
+def _check_fit(model, config, domains: dict, checkpoint, loss, sets: dict) -> None:
+    """The model accepts the data, and, before anything is allocated, the networks fit
+    in memory (a new run) or the file's tensors fit its config (a resume)."""
+    spec = next(iter(domains.values())).spec
+    try:
+        try:
+            model.check(config, spec)
+        except (GankitError, TypeError, ValueError) as exc:
+            if spec.kind in model.data_kinds or "--image-size" not in str(exc):
+                raise  # a model's own words (wgan-gp on ring8 names vanilla)
+            check_data_kind(model, spec)  # dcgan on ring8: the kind, not "--image-size 0"
+            raise
+        for name, d in domains.items():
+            check_data_kind(model, d.spec, name)
+    except (GankitError, TypeError, ValueError) as exc:
+        if checkpoint is None or isinstance(exc, UsageError):
+            raise
+        raise CheckpointError(f"{checkpoint.path}: {exc}") from None
+    model.check_data(config, domains)  # the model's own look at the loaded data
+    if checkpoint is None:
+        bounds.check_model_memory(model, config, spec, loss, sets)
+    else:
+        check_fits(checkpoint, model, config, spec, loss)
 
 
 def _new_run(options: TrainOptions) -> Run:

@@ -11,72 +11,36 @@ import torch
 from .. import checkpoints as ckpt
 from ..errors import GankitError
 from ..registry import run_names
+from ..config import to_dict
+from ..options import TrainOptions
+from .parts import ABSENT, match_param_layout, parts  # noqa: F401 - its old home
 
 
 def collect(t) -> dict:
-    """Everything an exact resume needs, as nested dicts of tensors and JSON values."""
-    s = {
-        "step": t.step,
-        "nets": {k: v.state_dict() for k, v in t.nets.items()},
-        "opts": {k: v.state_dict() for k, v in t.opts.items()},
-        "scheds": {k: v.state_dict() for k, v in t.scheds.items()},
-        "rng": {"cpu": torch.get_rng_state()},
-        "extra": {**t.model.extra_state(),
-                  **(t.run_state.state_dict() if t.run_state is not None else {})},
-    }
-    for key, b in t.batchers.items():
-        s[key] = b.state_dict()
-    if t.fixed_noise is not None:
-        s["fixed_noise"] = t.fixed_noise
-    if t.ema:
-        s["ema"] = {k: e.state_dict() for k, e in t.ema.items()}
-    if t.augment is not None:
-        s["augment"] = t.augment.state_dict()
-    if t.scaler is not None:
-        s["scaler"] = t.scaler.state_dict()
-    if t.device.type == "cuda":
-        s["rng"]["cuda"] = torch.cuda.get_rng_state(t.device)
+    """Everything an exact resume needs, as nested dicts of tensors and JSON values: one
+    entry per part of :func:`gankit.train.parts.parts`."""
+    s = {}
+    for part in sorted(parts(t), key=_saved_rank):
+        value = part.state_dict()
+        if value is not ABSENT:
+            s[part.key] = value
     return s
 
 
+#: the order checkpoints list their entries in (as earlier versions wrote them, so a
+#: file's metadata stays the same); entries not named here come after, in load order
+SAVED_ORDER = ("step", "nets", "opts", "scheds", "rng", "extra", "batcher*", "fixed_noise",
+               "ema", "augment", "scaler")
+
+
+def _saved_rank(part) -> int:
+    key = "batcher*" if part.key.startswith("batcher") else part.key
+    return SAVED_ORDER.index(key) if key in SAVED_ORDER else len(SAVED_ORDER)
+
+
 def restore(t, s: dict) -> None:
-    for k, net in t.nets.items():
-        try:
-            net.load_state_dict(s["nets"][k])
-        except (KeyError, RuntimeError) as exc:
-            raise GankitError(
-                f"checkpoint does not fit model '{t.model.name}' as configured "
-                f"({type(exc).__name__}: {str(exc).splitlines()[0]})"
-            ) from None
-    for k, opt in t.opts.items():
-        opt.load_state_dict(s["opts"][k])
-        match_param_layout(opt)
-    for k, sch in t.scheds.items():
-        if k in s.get("scheds", {}):
-            sch.load_state_dict(s["scheds"][k])
-    for key, b in t.batchers.items():
-        if key in s:
-            b.load_state_dict(s[key])
-    if "fixed_noise" in s:
-        t.fixed_noise = s["fixed_noise"]
-    saved_ema = s.get("ema") or {}
-    for k, e in t.ema.items():
-        if k in saved_ema:
-            e.load_state_dict(saved_ema[k])
-        else:  # a run that had no EMA: start the average from the current weights
-            e.copy_from(t.nets[k])
-    if t.augment is not None and "augment" in s:
-        t.augment.load_state_dict(s["augment"])
-    if t.scaler is not None and "scaler" in s:
-        t.scaler.load_state_dict(s["scaler"])
-    torch.set_rng_state(s["rng"]["cpu"])
-    if "cuda" in s["rng"] and t.device.type == "cuda":
-        torch.cuda.set_rng_state(s["rng"]["cuda"], t.device)
-    extra = s.get("extra") or {}
-    t.model.load_extra_state(extra)
-    if t.run_state is not None:
-        t.run_state.load_state_dict(extra)
-    t.step = int(s["step"])
+    for part in parts(t):
+        part.load_state_dict(s.get(part.key, ABSENT))
     if t.world_size > 1:
         # the checkpoint holds the main process's random streams: give each process its
         # own again (a resumed torchrun run continues, but not bit for bit)
@@ -88,7 +52,6 @@ def restore(t, s: dict) -> None:
 
 def metadata(t) -> dict:
     from .. import __version__
-    from ..config import to_dict
 
     return {
         "gankit.format": str(ckpt.FORMAT),
@@ -118,21 +81,6 @@ def plugin_version(plugins, model) -> str:
     return str((rec.version if rec and rec.version else "") or "")
 
 
-def match_param_layout(opt) -> None:
-    """Give per-parameter optimizer state the memory layout of its parameter.
-
-    Checkpoints store tensors contiguous; a channels_last parameter whose Adam moments
-    come back NCHW would make fused/foreach kernels pair the wrong elements."""
-    for group in opt.param_groups:
-        for p in group["params"]:
-            st = opt.state.get(p)
-            if not st:
-                continue
-            for key, v in st.items():
-                if isinstance(v, torch.Tensor) and v.shape == p.shape and v.stride() != p.stride():
-                    st[key] = torch.empty_like(p, dtype=v.dtype).copy_(v)
-
-
 def cpu_copy(state):
     if isinstance(state, torch.Tensor):
         return state.detach().to("cpu", copy=True)
@@ -154,7 +102,6 @@ def _json_default(o):
 def config_doc(t) -> dict:
     """What config.json records of a run."""
     from .. import __version__
-    from ..config import to_dict
 
     return {
         "gankit_version": __version__, "model": t.model.name,
@@ -170,8 +117,6 @@ def apply_changed_options(t, saved_train: dict) -> None:
     """``--resume --override`` with a new ``--lr`` or ``--beta1/--beta2``: the optimizers'
     restored hyperparameters follow the new options. Learning rates are rescaled by
     new / old, so a schedule's position and the divergence guard's reductions are kept."""
-    from .options import TrainOptions
-
     saved = TrainOptions.from_saved(saved_train)
     o = t.options
     ratio = (o.lr / saved.lr) if (o.lr and saved.lr and o.lr != saved.lr) else None

@@ -5,6 +5,9 @@ and the run's EMA generators and augmentation themselves."""
 from __future__ import annotations
 
 from .. import engine
+from ..augment import Augment
+from ..ema import EMA
+from ..models import UNCONDITIONAL
 
 
 class StepHelpers:
@@ -12,20 +15,14 @@ class StepHelpers:
 
     def _build_averages(self) -> None:
         """The EMA generator(s) and the augmentation before D, as the options say."""
-        from ..models import UNCONDITIONAL
-
         o = self.options
         self.ema = {}
         if (o.ema or 0) > 0 and self.model.kind == UNCONDITIONAL:
-            from ..ema import EMA
-
             self.ema = {k: EMA(self.nets[k], batch_size=self.batch_size * self.world_size,
                                half_life_kimg=o.ema)
                         for k in self.model.generator_nets if k in self.nets}
         self.augment = None
         if o.augment and o.augment != "none":
-            from ..augment import Augment
-
             p = o.augment_p if o.augment_p is not None else (0.0 if o.ada_target else 1.0)
             self.augment = Augment(o.augment, p, ada_target=o.ada_target, device=self.device)
 

@@ -188,7 +188,7 @@ class CycleState(RunState):
         self.device = trainer.device
         self.channels_last = bool(trainer.channels_last)
         # under torchrun each process crops and pools with its own stream
-        seed = int(trainer.options.seed) + 1_000_003 * int(getattr(trainer, "rank", 0))
+        seed = int(trainer.options.seed) + 1_000_003 * int(trainer.rank)
         self.crop_gen = torch.Generator().manual_seed(seed + 2_718_281)
         self.pool_gen = torch.Generator().manual_seed(seed + 3_141_592)
         self.pool_a = ImagePool(cfg.pool_size, self.pool_gen)

@@ -73,9 +73,7 @@ class Lightweight(UnconditionalGAN):
         """Without --image-size: the data set's own size when the networks can be built
         for it, else the largest size they can build below it (sushi's 96 px -> 64)."""
         if options.image_size is None:
-            name = options.dataset or ("imagefolder" if options.data else
-                                       self.defaults["dataset"])
-            own = plugins.datasets().get(name).default_size or self.defaults["image_size"]
+            own = plugins.datasets().get(self.dataset_for(options)).default_size or self.defaults["image_size"]
             options.image_size = max([s for s in SIZES if s <= own] or [MIN_SIZE])
         return super().load_data(plugins, options, progress)
 

@@ -34,6 +34,10 @@ class ProjectedConfig:
     feature_size: int = field(default=0, metadata={
         "help": "side the images are resized to before the pretrained network (0: "
                 "twice the image size, at most 224; the paper: 224)"})
+    pixel: bool = field(default=True, metadata={
+        "help": "also a small discriminator on the pixels of a 32 px copy (colour and "
+                "layout, which the pretrained features barely see early on; not in the "
+                "paper)"})
     spectral_norm: bool = field(default=True, metadata={
         "help": "spectral normalisation on the discriminators' convolutions"})
     noise: bool = field(default=True, metadata={

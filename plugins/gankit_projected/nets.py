@@ -103,6 +103,32 @@ class LevelD(nn.Module):
         return self.main(x)
 
 
+class PixelD(nn.Module):
+    """A small discriminator on the pixels of a 32 px copy of the image (box-filtered),
+    down to 4x4 and one score: colour and layout, which the pretrained features barely
+    see early in training (they were trained to ignore colour shifts)."""
+
+    SIDE = 32
+
+    def __init__(self, channels: int, ndf: int, sn: bool = True):
+        super().__init__()
+        layers, c, side = [], channels, self.SIDE
+        while side > 4:
+            cout = max(MIN_CH, ndf * 2 * self.SIDE // side)
+            layers.append(_sn_conv(c, cout, 4, 2, 1, sn))
+            if c != channels:
+                layers.append(nn.BatchNorm2d(cout))
+            layers.append(nn.LeakyReLU(0.2, inplace=True))
+            c, side = cout, side // 2
+        layers.append(_sn_conv(c, 1, 4, 1, 0, sn))
+        self.main = nn.Sequential(*layers)
+
+    def forward(self, x):
+        if x.shape[-1] > self.SIDE:
+            x = F.avg_pool2d(x, x.shape[-1] // self.SIDE)
+        return self.main(x)
+
+
 def level_sides(feature_size: int) -> list:
     """The sides of the four mixed maps (CSM doubles each level's own side)."""
     return [max(1, 2 * feature_size // stride) for _, _, stride in LEVELS]
@@ -110,13 +136,14 @@ def level_sides(feature_size: int) -> list:
 
 class ProjectedDiscriminator(nn.Module):
     def __init__(self, channels: int, size: int, feature_size: int, proj: int, ndf: int,
-                 sn: bool = True):
+                 sn: bool = True, pixel: bool = True):
         super().__init__()
         self.channels, self.size, self.feature_size = channels, size, feature_size
         self.projection = Projection(proj)
         widths = [self.projection.widths[max(i - 1, 0)] for i in range(len(LEVELS))]
         self.heads = nn.ModuleList(LevelD(w, s, i, ndf, sn)
                                    for i, (w, s) in enumerate(zip(widths, level_sides(feature_size))))
+        self.pixel = PixelD(channels, ndf, sn) if pixel else None
 
     def features(self, x) -> list:
         """The frozen network's four feature maps of ``x`` (images in [-1, 1])."""
@@ -131,12 +158,15 @@ class ProjectedDiscriminator(nn.Module):
     def forward(self, x):
         mixed = self.projection(self.features(x))
         n = x.shape[0]
-        return torch.cat([head(f).reshape(n, -1) for head, f in zip(self.heads, mixed)], 1)
+        scores = [head(f).reshape(n, -1) for head, f in zip(self.heads, mixed)]
+        if self.pixel is not None:
+            scores.append(self.pixel(x).reshape(n, -1))
+        return torch.cat(scores, 1)
 
 
 def build(config, spec) -> dict:
     G = Generator(config.z_dim, spec.channels, spec.size, config.ngf, config.noise)
     init_weights(G)
     D = ProjectedDiscriminator(spec.channels, spec.size, config.feature_size, config.proj,
-                               config.ndf, config.spectral_norm)
+                               config.ndf, config.spectral_norm, config.pixel)
     return {"G": G, "D": D}

@@ -71,7 +71,7 @@ def on_train_start(trainer):
     if not wanted(trainer):
         return
     SummaryWriter = _summary_writer()  # refuses the run, on every process, when missing
-    if not getattr(trainer, "is_main", True):
+    if not trainer.is_main:
         return
     old = _writers.pop(trainer, None)
     if old is not None:
@@ -120,7 +120,7 @@ def on_train_end(trainer, status):
     if w is None:
         return
     msg = status
-    if status == "failed" and getattr(trainer, "error", None) is not None:
+    if status == "failed" and trainer.error is not None:
         msg += f": {type(trainer.error).__name__}: {trainer.error}"
     w.add_text("status", msg, global_step=trainer.step)
     w.close()

@@ -1,0 +1,230 @@
+"""The whole folder: :func:`check_folder`, the report ``gankit data check`` prints."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from pathlib import Path
+
+from ..errors import GankitError, UsageError
+from .facts import (AUTO_AUGMENT_BELOW, NEAR_MAX_IMAGES, NEAR_THRESHOLD, REACH_SHARE, SIZES,
+                    SMALL_DATA, ImageFacts, _exact_groups, _near_groups, _skipped_files,
+                    find_layout, inspect_image)
+from .flips import flip_verdict
+
+def recommended_size(short_sides: list[int]) -> tuple[int, dict[int, int]]:
+    """The largest of SIZES that at least 90 % of the images reach (their shorter side
+    at least that big), else the smallest; plus how many reach each size."""
+    reach = {s: sum(1 for v in short_sides if v >= s) for s in SIZES}
+    n = len(short_sides)
+    for s in sorted(SIZES, reverse=True):
+        if n and reach[s] >= REACH_SHARE * n:
+            return s, reach
+    return SIZES[0], reach
+
+
+def _spread(values: list[int]) -> dict:
+    return {"min": min(values), "median": statistics.median(values), "max": max(values)}
+
+
+def check_folder(root, *, near_threshold: float = NEAR_THRESHOLD, progress=None) -> dict:
+    """Check every image under ``root`` and return the report dict (see the module
+    docstring). ``progress(done, total)`` is called after each file.
+
+    Raises UsageError when ``root`` is not a folder, GankitError when it holds no image
+    files. A folder whose images are all unreadable still gets a report.
+    """
+    root = Path(root)
+    if not root.exists():
+        raise UsageError(f"{root}: no such folder (gankit data check takes a folder of images)")
+    if not root.is_dir():
+        raise UsageError(f"{root}: not a folder (gankit data check takes a folder of images)")
+    if not 0 <= near_threshold <= 255:
+        raise UsageError(f"--near-threshold {near_threshold}: must be between 0 and 255")
+    layout, domains, files, skipped = _files(root)
+    facts, unreadable, per_domain = _inspect_all(root, files, domains, layout, progress)
+    n = len(facts)
+    report: dict = {"folder": str(root), "layout": layout, "files": len(files), "readable": n,
+                    "unreadable": unreadable,
+                    "skipped": dict(sorted(skipped.items())), "domains": per_domain or None}
+    warnings: list[str] = []
+    notes: list[str] = []
+    if unreadable:
+        warnings.append(f"{len(unreadable)} of {len(files)} image files cannot be read; training "
+                        f"skips them (first: {unreadable[0]['file']}: {unreadable[0]['reason']})")
+    if skipped:
+        kinds = ", ".join(f"{ext} ({c})" for ext, c in skipped.most_common(5))
+        notes.append(f"{sum(skipped.values())} file(s) are not images gankit reads and are "
+                     f"ignored: {kinds}")
+    if n:
+        _size_findings(facts, report, warnings, notes)
+        _mode_findings(facts, report, notes)
+        _duplicate_findings(facts, near_threshold, report, warnings, notes)
+    if per_domain:
+        _domain_findings(per_domain, domains, warnings)
+    elif report.get("distinct_images"):
+        model, why = recommend_model(report["distinct_images"])
+        report["recommended_model"] = model
+        if model != "dcgan":
+            notes.append(f"recommended: gankit train {model} (needs gankit[{model}]): {why}")
+    report["warnings"] = warnings
+    report["notes"] = notes
+    return report
+
+
+#: below this many images the projected model is the recommended one (docs/projected.md)
+PROJECTED_BELOW = 10_000
+#: the measured reason, in one line (the README's first command, a 2-core CPU)
+PROJECTED_REASON = ("its discriminator sees pretrained ImageNet features, so it needs fewer "
+                    "pictures and minutes: on 256 sushi pictures it reached the quality "
+                    "DCGAN reaches in 18 minutes in {minutes} (docs/projected.md)")
+PROJECTED_MINUTES = "5 minutes"
+
+
+def recommend_model(n: int) -> tuple[str, str]:
+    """The model to recommend for an unconditional image folder of ``n`` pictures, and
+    the measured reason in one line."""
+    if n < PROJECTED_BELOW:
+        return "projected", PROJECTED_REASON.format(minutes=PROJECTED_MINUTES)
+    return "dcgan", (f"with {n:,} pictures the plain DCGAN has enough data, and it is the "
+                     "fastest per step")
+
+
+def _files(root: Path):
+    """(layout, domains, [(domain, image path)], Counter of skipped suffixes), or one
+    error when there is no image file."""
+    from ..imageio import IMAGE_EXTENSIONS, list_images  # PIL: only when a folder is checked
+
+    layout, domains = find_layout(root)
+    files: list[tuple[str, Path]] = []
+    for domain, folder in domains.items():
+        files += [(domain, p) for p in list_images(folder)]
+    skipped = Counter()
+    for folder in domains.values():
+        skipped += _skipped_files(folder, IMAGE_EXTENSIONS)
+    if not files:
+        where = f"{root} (in {', '.join(domains)})" if layout == "cyclegan" else str(root)
+        raise GankitError(f"{where}: no image files found (accepted extensions: "
+                          f"{', '.join(IMAGE_EXTENSIONS)})")
+    return layout, domains, files, skipped
+
+
+def _inspect_all(root: Path, files, domains, layout: str, progress):
+    """(facts of the readable images, [{file, reason}] of the others, per-domain counts)."""
+    facts: list[ImageFacts] = []
+    unreadable = []
+    per_domain = {d: {"files": 0, "readable": 0} for d in domains} if layout == "cyclegan" else {}
+    for k, (domain, path) in enumerate(files):
+        name = path.relative_to(root).as_posix()
+        if per_domain:
+            per_domain[domain]["files"] += 1
+        try:
+            facts.append(inspect_image(path, name))
+            if per_domain:
+                per_domain[domain]["readable"] += 1
+        except GankitError as exc:
+            reason = str(exc)
+            prefix = f"{path}: "
+            unreadable.append({"file": name, "reason": reason[len(prefix):] if reason.startswith(prefix) else reason})
+        if progress is not None:
+            progress(k + 1, len(files))
+    return facts, unreadable, per_domain
+
+
+def _size_findings(facts, report: dict, warnings: list, notes: list) -> None:
+    n = len(facts)
+    widths = [f.width for f in facts]
+    heights = [f.height for f in facts]
+    shorts = [min(f.width, f.height) for f in facts]
+    common = Counter(f"{f.width}x{f.height}" for f in facts).most_common(5)
+    size, reach = recommended_size(shorts)
+    report["sizes"] = {"width": _spread(widths), "height": _spread(heights),
+                       "short_side": _spread(shorts),
+                       "most_common": [{"size": s, "count": c} for s, c in common],
+                       "reach": {str(s): reach[s] for s in SIZES}}
+    report["recommended_image_size"] = size
+    if reach[size] < REACH_SHARE * n:
+        warnings.append(f"most images are smaller than {SIZES[0]} px on their shorter side "
+                        f"(median {statistics.median(shorts):g}); they will be upscaled")
+    elif reach[size] < n:
+        warnings.append(f"{n - reach[size]} image(s) are smaller than {size} px and will be "
+                        f"upscaled to --image-size {size}")
+    wide = sum(1 for f in facts if max(f.width, f.height) > 2 * min(f.width, f.height))
+    if wide:
+        warnings.append(f"{wide} image(s) are more than twice as long as wide; the centre "
+                        "square crop loses over half of each")
+
+
+def _mode_findings(facts, report: dict, notes: list) -> None:
+    n = len(facts)
+    modes = Counter(f.mode for f in facts)
+    report["modes"] = dict(modes.most_common())
+    gray = sum(f.gray for f in facts)
+    report["gray"] = gray
+    if modes.keys() & {"RGBA", "LA", "PA", "RGBa", "La"}:
+        notes.append("some images have transparency; gankit composites it on black")
+    if gray == n:
+        colour_files = sum(1 for f in facts if f.mode not in ("L", "1", "I", "I;16", "F", "LA"))
+        if colour_files:
+            notes.append(f"every image is gray, {colour_files} of them stored as colour: "
+                         "gankit train --grayscale always trains on one channel")
+        else:
+            notes.append("every image is gray: gankit trains on one channel")
+    elif gray:
+        notes.append(f"{gray} of {n} images are gray; the rest are colour, so training "
+                     "uses three channels")
+
+
+def _duplicate_findings(facts, near_threshold: float, report: dict, warnings: list,
+                        notes: list) -> None:
+    """Exact and near duplicates, then the flip verdict and the data size on the images
+    that are not exact copies."""
+    n = len(facts)
+    exact = _exact_groups(facts)
+    in_exact = {i for g in exact for i in g[1:]}
+    candidates = [i for i in range(n) if i not in in_exact]
+    near_skipped = len(candidates) > NEAR_MAX_IMAGES
+    near = [] if near_skipped else _near_groups(facts, candidates, near_threshold)
+    exact_members = {g[0]: g for g in exact}
+    report["exact_duplicates"] = [[facts[i].name for i in g] for g in exact]
+    near_named = []
+    for g in near:  # list each near group with the exact copies of its members
+        members = [j for i in g for j in exact_members.get(i, [i])]
+        near_named.append([facts[i].name for i in members])
+    report["near_duplicates"] = near_named
+    report["near_threshold"] = near_threshold
+    if exact:
+        extra = sum(len(g) - 1 for g in exact)
+        warnings.append(f"{extra} file(s) are exact copies of other images ({len(exact)} "
+                        "group(s)); copies weigh those images more in training")
+    if near:
+        warnings.append(f"{sum(len(g) for g in near_named)} images in {len(near)} group(s) "
+                        f"are near duplicates (resized, re-encoded or lightly edited copies)")
+    if near_skipped:
+        notes.append(f"near-duplicate search skipped: more than {NEAR_MAX_IMAGES:,} images")
+
+    report["flip"] = flip_verdict([facts[i] for i in candidates])
+    if report["flip"]["verdict"] != "safe":
+        warnings.append(f"horizontal flips look {report['flip']['verdict']}: "
+                        f"{report['flip']['reason']}; {report['flip']['advice']}")
+
+    unique = n - len(in_exact)
+    report["distinct_images"] = unique
+    if unique < SMALL_DATA:
+        notes.append(f"small data set ({unique:,} distinct images): gankit turns augmentation "
+                     "and EMA on for small folders")
+    elif unique < AUTO_AUGMENT_BELOW:
+        notes.append(f"{unique:,} distinct images: below {AUTO_AUGMENT_BELOW:,} gankit turns "
+                     "DiffAugment augmentation on automatically")
+
+
+def _domain_findings(per_domain: dict, domains: dict, warnings: list) -> None:
+    counts = {d: v["readable"] for d, v in per_domain.items()}
+    for d, c in counts.items():
+        if c == 0:
+            warnings.append(f"CycleGAN domain {d} has no readable images")
+    train = [counts[d] for d in list(domains)[:2]]
+    if min(train) > 0 and max(train) > 10 * min(train):
+        warnings.append(f"CycleGAN domains are unbalanced ({list(domains)[0]}: {train[0]}, "
+                        f"{list(domains)[1]}: {train[1]}); the smaller one is seen "
+                        "far more often per image")
