@@ -58,11 +58,17 @@ __all__ = [
     "UsageError",
     "UnknownNameError",
     "CheckpointError",
+    "pretrained",
 ]
 
 
 def __getattr__(name):
-    # the trainer imports torch: load it when first asked for, not with `import gankit`
+    # the trainer and the pretrained network import torch: load them when first asked
+    # for, not with `import gankit`
+    if name == "pretrained":
+        import importlib
+
+        return importlib.import_module(".pretrained", __name__)
     if name == "Trainer":
         from .train.loop import Trainer
 

@@ -7,6 +7,7 @@ from pathlib import Path, PurePosixPath
 from . import console
 from .errors import UsageError
 from .files import atomic_write
+from .outputs import check_apart, check_output
 
 MAX_IMAGE_SIZE = 8192
 
@@ -47,7 +48,6 @@ def export_dataset(name: str, folder, image_size: int | None = None, data: str |
     if not str(folder).strip():
         raise UsageError("FOLDER '': an empty path; give the folder to write into")
     folder = Path(folder)
-    from .outputs import check_apart, check_output
 
     check_apart(folder, data, out_flag="FOLDER")
     check_output(folder, flag="FOLDER", folder=True)

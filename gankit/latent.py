@@ -32,6 +32,7 @@ from pathlib import Path
 
 from .errors import CheckpointError, GankitError, UsageError
 from .files import atomic_write
+from .run import Run
 
 GAUSSIAN = "gaussian"
 UNIFORM = "uniform"
@@ -215,7 +216,6 @@ def walk(z, direction, start: float, stop: float, steps: int, loop: bool = False
 
 def run_dir_of(checkpoint) -> Path | None:
     """The run folder holding a checkpoint (``RUN/checkpoints/step-*.safetensors``)."""
-    from .run import Run
 
     run = Run.of_checkpoint(Path(checkpoint.path).resolve())
     return run.path if run is not None else None
@@ -241,8 +241,6 @@ def check_name(name: str) -> str:
 
 
 def direction_path(run_dir: Path, name: str) -> Path:
-    from .run import Run
-
     return Run(run_dir).direction_path(check_name(name))
 
 
@@ -323,8 +321,6 @@ def _read_direction(path: Path):
 
 
 def available_directions(run_dir: Path) -> list[str]:
-    from .run import Run
-
     d = Run(run_dir).directions_dir
     return sorted(p.stem for p in d.glob("*.safetensors")) if d.is_dir() else []
 

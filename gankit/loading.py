@@ -12,6 +12,7 @@ from .dataload import check_data_kind
 from .errors import CheckpointError, GankitError
 from .options import TrainOptions
 from .run import Run
+from .registry import recorded_names, split_qualified
 
 
 def check_fits(c, model, config, spec, loss=None, wanted=None) -> None:
@@ -51,7 +52,6 @@ def model_of(c, plugins):
     """The registered model that trained checkpoint ``c``: the one its plugin registered
     (``gankit.names``, or ``gankit.plugin`` in older checkpoints), whatever else now
     registers the same name; one error line naming the file when that plugin is gone."""
-    from .registry import recorded_names, split_qualified
 
     models = plugins.models()
     made_by = f"it was made by plugin '{c.plugin}'" if c.plugin else ""

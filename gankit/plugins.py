@@ -36,6 +36,13 @@ WHAT = {"exporter": "export format"}
 #: when the registry is first needed: modules of the layers above this one
 BUILTIN = {"exporter": "gankit.export.formats", "metric": "gankit.metrics.builtin"}
 
+#: gankit's own command names, which no plugin command takes (the command line's list,
+#: written here so that the plugin manager needs no import of the commands; a test keeps
+#: the two equal)
+CORE_COMMANDS = ("data", "datasets", "direction", "docs", "evaluate", "export", "interpolate",
+                 "list-datasets", "list-losses", "list-models", "new-plugin", "plugins", "runs",
+                 "sample", "studio", "timelapse", "train", "translate")
+
 
 @dataclass
 class PluginRecord:
@@ -224,9 +231,7 @@ class Plugins:
         if entries is None:
             entries = self.commands(report=False)
         if core is None:
-            from .cli import core_command_names
-
-            core = core_command_names()
+            core = set(CORE_COMMANDS)
         by_name: dict[str, list] = {}
         for plugin, name, cmd in entries:
             by_name.setdefault(name, []).append((plugin, cmd))

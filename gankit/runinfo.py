@@ -28,6 +28,8 @@ from pathlib import Path
 
 from .run import MAX_JSON_FILE, OWNED, Run, finite_number, read_small_json, small_int
 from .errors import GankitError, UsageError
+from .run import RUN_MARK, RUN_FORMAT
+from .files import write_json
 
 STATUSES = ("running", "completed", "interrupted", "failed", "diverged")
 SORT_KEYS = ("time", "name", "model", "status", "steps")
@@ -479,8 +481,6 @@ def remove(item: Removal) -> None:
     run = Run(item.path if item.what == "run" else item.path.parent.parent)
     if item.what == "run" and run.recognise(run.path) == "legacy":
         # a 0.2 run: mark it first, so that it stays recognisable however far this gets
-        from .run import RUN_MARK, RUN_FORMAT
-        from .files import write_json
 
         cfg = run.read_config()
         if cfg and RUN_MARK not in cfg:

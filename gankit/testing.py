@@ -8,10 +8,8 @@ torch only inside the checks)::
 
     import gankit_mygan
 
-
     def test_plugin_loads():
         gt.check_plugin(gankit_mygan)
-
 
     def test_model_contract():
         plugins = gt.check_plugin(gankit_mygan)
@@ -56,6 +54,7 @@ import types
 from pathlib import Path
 
 from .run import Run
+from .plugins import get_plugins
 
 __all__ = [
     "builtin_plugins",
@@ -288,7 +287,7 @@ def check_model(model, spec=None, *, plugins=None, loss=_DEFAULT, config=None, s
 
     domains = None
     if data is not None:
-        from .train.plan import as_domains
+        from .dataload import as_domains  # the data as named domains, as the plan takes them
 
         domains = as_domains(data)
         if spec is None:
@@ -831,7 +830,6 @@ def plugin_info(name: str, plugins=None) -> dict:
         the process-wide one, as the command line sees it.
     """
     if plugins is None:
-        from .plugins import get_plugins
 
         plugins = get_plugins()
     return plugins.info(name)

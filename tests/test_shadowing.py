@@ -244,3 +244,11 @@ def test_loaded_as_an_installed_distribution(shadow, monkeypatch, tmp_path):
                       "--name", "ep"], plugins=p)
     assert res.exit_code == 0, res.output
     assert _names(tmp_path / "ep")["loss"] == "shadow:rsgan"
+
+
+def test_core_command_list_matches_the_command_line():
+    """The plugin manager's copy of gankit's command names is the command line's."""
+    from gankit.cli import core_command_names
+    from gankit.plugins import CORE_COMMANDS
+
+    assert set(CORE_COMMANDS) == core_command_names()

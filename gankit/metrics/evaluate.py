@@ -17,6 +17,8 @@ from pathlib import Path
 
 from .. import console
 from ..errors import GankitError, UsageError
+from ..run import Run
+from ..registry import recorded_names
 
 MAX_SAMPLES = 50_000
 DEFAULT_SAMPLES = 1000
@@ -27,7 +29,6 @@ _GEN_BATCH = 256
 
 def run_dir_of(c) -> Path:
     """The run folder of a checkpoint (its folder when it is not in a run's checkpoints/)."""
-    from ..run import Run
 
     run = Run.of_checkpoint(c.path)
     return run.path if run is not None else Path(c.path).parent
@@ -38,8 +39,6 @@ def output_tag(c) -> str:
     loose checkpoints of the same step in one folder never share a result file."""
     import re
 
-    from ..run import Run
-
     if Run.of_checkpoint(c.path) is not None:
         return ""
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(c.path).stem)[:80]
@@ -47,14 +46,10 @@ def output_tag(c) -> str:
 
 
 def eval_path(run_dir: Path, step: int, tag: str = "") -> Path:
-    from ..run import Run
-
     return Run(run_dir).eval_path(step, tag)
 
 
 def picture_path(run_dir: Path, step: int, tag: str = "") -> Path:
-    from ..run import Run
-
     return Run(run_dir).picture_path(step, tag)
 
 
@@ -73,7 +68,6 @@ def train_options(c, run_dir: Path):
 
     saved = c.train
     if not saved:
-        from ..run import Run
 
         saved = Run(run_dir).read_config().get("options")
         saved = saved if isinstance(saved, dict) else {}
@@ -88,8 +82,6 @@ def load_real(plugins, model, c, spec, run_dir: Path, *, data=None, dataset=None
               progress=None):
     """The training images as uint8 (N, C, H, W), loaded as `gankit train` loaded them."""
     from ..dataload import load_data
-
-    from ..registry import recorded_names
 
     options = train_options(c, run_dir)
     path = data if data is not None else options.data

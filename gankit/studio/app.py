@@ -21,6 +21,7 @@ from ..errors import GankitError, UsageError
 from .catalog import Catalog, RunEntry, summary
 from .validate import MAX_UPLOAD_PIXELS, BadRequest
 from .worker import Worker
+from .validate import UPLOAD_FORMATS
 
 FRAME_BATCH = 8  # animation frames per worker job
 MODEL_CACHE = 2  # runs kept loaded
@@ -461,7 +462,6 @@ def decode_upload(data: bytes, channels: int):
     with tempfile.TemporaryDirectory(prefix="gankit-studio-") as tmp:
         path = Path(tmp) / "upload"
         atomic_write(path, lambda t: Path(t).write_bytes(data))
-        from .validate import UPLOAD_FORMATS
 
         try:  # the header only: refuse huge images before anything is decoded
             with Image.open(path, formats=UPLOAD_FORMATS) as probe:  # the five named formats

@@ -77,9 +77,9 @@ class Projected(UnconditionalGAN):
         """Refuses to start without the pretrained weights (before anything is written);
         without --image-size, the data set's own size when the generator can build it,
         else the largest size below it (sushi's 96 px -> 64)."""
-        from gankit.pretrained import weights_path
+        from gankit import pretrained
 
-        weights_path()
+        pretrained.weights_path()
         if options.image_size is None:
             name = options.dataset or ("imagefolder" if options.data else
                                        self.defaults["dataset"])
@@ -100,9 +100,9 @@ class Projected(UnconditionalGAN):
 
     def setup(self, trainer):
         """Reads and checks the pretrained weights once, before the first step."""
-        from gankit.pretrained import efficientnet_lite0
+        from gankit import pretrained
 
-        efficientnet_lite0(trainer.device)
+        pretrained.efficientnet_lite0(trainer.device)
         return None
 
 

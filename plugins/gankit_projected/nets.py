@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from gankit.pretrained import LEVELS, efficientnet_lite0
+from gankit import pretrained
 
 from gankit_lightweight.nets import Generator, init_weights
 
@@ -47,11 +47,11 @@ class Projection(nn.Module):
 
     def __init__(self, proj: int):
         super().__init__()
-        self.widths = [proj * 2 ** i for i in range(len(LEVELS))]  # CCM outputs
-        for i, (_, cin, _) in enumerate(LEVELS):
+        self.widths = [proj * 2 ** i for i in range(len(pretrained.LEVELS))]  # CCM outputs
+        for i, (_, cin, _) in enumerate(pretrained.LEVELS):
             self._fixed(f"ccm{i}", self.widths[i], cin)
         # CSM, from the coarsest level: level i's output has the width of level i - 1
-        for i in range(len(LEVELS)):
+        for i in range(len(pretrained.LEVELS)):
             self._fixed(f"csm{i}", self.widths[max(i - 1, 0)], self.widths[i])
 
     def _fixed(self, name: str, cout: int, cin: int) -> None:
@@ -88,7 +88,7 @@ class LevelD(nn.Module):
 
     def __init__(self, cin: int, side: int, level: int, ndf: int, sn: bool = True):
         super().__init__()
-        paper_side = 2 * 256 // LEVELS[level][2]  # 128, 64, 32, 16
+        paper_side = 2 * 256 // pretrained.LEVELS[level][2]  # 128, 64, 32, 16
         downs = min(int(math.log2(paper_side // 8)), max(0, int(math.log2(max(side, 4) // 4))))
         layers, c, s = [], cin, paper_side
         for _ in range(downs):
@@ -131,7 +131,7 @@ class PixelD(nn.Module):
 
 def level_sides(feature_size: int) -> list:
     """The sides of the four mixed maps (CSM doubles each level's own side)."""
-    return [max(1, 2 * feature_size // stride) for _, _, stride in LEVELS]
+    return [max(1, 2 * feature_size // stride) for _, _, stride in pretrained.LEVELS]
 
 
 class ProjectedDiscriminator(nn.Module):
@@ -140,14 +140,14 @@ class ProjectedDiscriminator(nn.Module):
         super().__init__()
         self.channels, self.size, self.feature_size = channels, size, feature_size
         self.projection = Projection(proj)
-        widths = [self.projection.widths[max(i - 1, 0)] for i in range(len(LEVELS))]
+        widths = [self.projection.widths[max(i - 1, 0)] for i in range(len(pretrained.LEVELS))]
         self.heads = nn.ModuleList(LevelD(w, s, i, ndf, sn)
                                    for i, (w, s) in enumerate(zip(widths, level_sides(feature_size))))
         self.pixel = PixelD(channels, ndf, sn) if pixel else None
 
     def features(self, x) -> list:
         """The frozen network's four feature maps of ``x`` (images in [-1, 1])."""
-        net = efficientnet_lite0(x.device)
+        net = pretrained.efficientnet_lite0(x.device)
         if self.channels == 1:
             x = x.expand(-1, 3, -1, -1)
         if x.shape[-1] != self.feature_size:
