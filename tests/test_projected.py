@@ -135,8 +135,11 @@ def test_networks_and_checks():
             m.check(plugin.ProjectedConfig(), bad)
     with pytest.raises(GankitError, match="feature_size=100"):
         m.check(plugin.ProjectedConfig(feature_size=100), DataSpec("image", 3, 64))
-    assert plugin.feature_size(plugin.ProjectedConfig(), DataSpec("image", 3, 64)) == 128
+    assert plugin.feature_size(plugin.ProjectedConfig(), DataSpec("image", 3, 32)) == 64
+    assert plugin.feature_size(plugin.ProjectedConfig(), DataSpec("image", 3, 64)) == 64
     assert plugin.feature_size(plugin.ProjectedConfig(), DataSpec("image", 3, 256)) == 224
+    assert plugin.feature_size(plugin.ProjectedConfig(feature_size=128),
+                               DataSpec("image", 3, 64)) == 128
     assert level_sides(128) == [64, 32, 16, 8]
     nets = m.build(plugin.ProjectedConfig(ngf=4, ndf=8, proj=4, z_dim=8),
                    DataSpec("image", 1, 32))

@@ -32,8 +32,8 @@ class ProjectedConfig:
         "help": "width of the feature mixing: proj x 1, 2, 4, 8 channels on the four "
                 "levels (the paper: 64)"})
     feature_size: int = field(default=0, metadata={
-        "help": "side the images are resized to before the pretrained network (0: "
-                "twice the image size, at most 224; the paper: 224)"})
+        "help": "side the images are resized to before the pretrained network (0: the "
+                "image size, at least 64 and at most 224; the paper: 224 for every size)"})
     pixel: bool = field(default=True, metadata={
         "help": "also a small discriminator on the pixels of a 32 px copy (colour and "
                 "layout, which the pretrained features barely see early on; not in the "
@@ -45,7 +45,11 @@ class ProjectedConfig:
 
 
 def feature_size(config, spec) -> int:
-    return config.feature_size or min(224, 2 * spec.size)
+    """What the pretrained network sees: ``feature_size``, or the image's own size
+    between 64 and 224 pixels (measured on a CPU: at 64 px, feeding the network 64 px
+    images instead of 128 trains 1.6x faster and reached better SWD and KID at the same
+    step; docs/projected.md)."""
+    return config.feature_size or max(64, min(224, spec.size))
 
 
 class Projected(UnconditionalGAN):
@@ -55,7 +59,7 @@ class Projected(UnconditionalGAN):
     version = "1"
     Config = ProjectedConfig
     defaults = {"image_size": 64, "batch_size": 16, "lr": 2e-4, "betas": (0.0, 0.99),
-                "loss": "hinge", "dataset": "sushi", "steps": 2000,
+                "loss": "hinge", "dataset": "sushi", "steps": 900,
                 "augment": "color,translation,cutout"}
     data_kinds = ("image",)
 
