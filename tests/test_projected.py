@@ -206,3 +206,23 @@ def test_loading_the_network_draws_no_random_numbers(monkeypatch):
     torch.manual_seed(0)
     pretrained.efficientnet_lite0()
     assert torch.equal(torch.rand(3), want)
+
+
+def test_data_check_and_train_recommend_it(run_cli, tmp_path):
+    rng = np.random.default_rng(0)
+    pics = tmp_path / "pics"
+    pics.mkdir()
+    from PIL import Image
+
+    for i in range(12):
+        Image.fromarray(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)).save(pics / f"{i}.png")
+    r = run_cli("data", "check", "pics")
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    assert "recommended: gankit train projected (needs gankit[projected]): its" in text
+    r = run_cli("data", "check", "pics", "--json")
+    assert json.loads(r.stdout)["recommended_model"] == "projected"
+    r = run_cli("train", "dcgan", "--data", "pics", "--steps", "1", "--sample-every", "0",
+                "--image-size", "32", "--set", "ngf=4", "--set", "ndf=4", "--batch-size", "4")
+    assert r.exit_code == 0, r.output
+    assert "recommended for 12 images: gankit train projected:" in " ".join(r.stderr.split())

@@ -17,10 +17,11 @@ def data():
 
 def _render(report: dict, show: int) -> None:
     from rich.console import Console
+    from rich.markup import escape  # file names and notes may hold brackets: gankit[projected]
     from rich.table import Table
 
     out = Console(highlight=False)
-    out.print(f"[bold]gankit data check[/bold] {report['folder']}")
+    out.print(f"[bold]gankit data check[/bold] {escape(str(report['folder']))}")
 
     summary = Table(show_header=False, box=None, padding=(0, 2))
     summary.add_column(style="bold")
@@ -87,7 +88,7 @@ def _render(report: dict, show: int) -> None:
         out.print(f"[bold]horizontal flips:[/bold] look {flip['verdict']} (a heuristic): "
                   f"{flip['reason']}. {flip['advice'][0].upper()}{flip['advice'][1:]}.")
     for note in report["notes"]:
-        out.print(f"note: {note}")
+        out.print(f"note: {escape(note)}")
 
 
 @data.command("check")
