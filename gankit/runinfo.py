@@ -28,7 +28,8 @@ from pathlib import Path
 
 from .run import MAX_JSON_FILE, OWNED, Run, finite_number, read_small_json, small_int
 from .errors import GankitError, UsageError
-from .run import RUN_MARK, RUN_FORMAT
+from .run import RUN_FORMAT, RUN_MARK
+from .run import as_float as _number  # a float from a JSON value, None for anything else
 from .files import write_json
 
 STATUSES = ("running", "completed", "interrupted", "failed", "diverged")
@@ -46,17 +47,6 @@ def _read_json(path: Path):
     """A JSON file's object, or None when missing, unreadable or not an object."""
     val = read_small_json(path, MAX_JSON_FILE)
     return val if isinstance(val, dict) else None
-
-
-def _number(v):
-    """A finite-or-not float from a JSON value, None for anything else (bools, ints too
-    large for a float)."""
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        return None
-    try:
-        return float(v)
-    except OverflowError:
-        return None
 
 
 def read_metrics(run_dir) -> list[dict]:

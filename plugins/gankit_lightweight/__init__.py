@@ -72,9 +72,7 @@ class Lightweight(UnconditionalGAN):
     def load_data(self, plugins, options, progress=None):
         """Without --image-size: the data set's own size when the networks can be built
         for it, else the largest size they can build below it (sushi's 96 px -> 64)."""
-        if options.image_size is None:
-            own = plugins.datasets().get(self.dataset_for(options)).default_size or self.defaults["image_size"]
-            options.image_size = max([s for s in SIZES if s <= own] or [MIN_SIZE])
+        pick_size(self, plugins, options, SIZES)
         return super().load_data(plugins, options, progress)
 
     def build(self, config, spec, loss=None):
@@ -132,6 +130,15 @@ class Lightweight(UnconditionalGAN):
         t.requires_grad("D", True)
         return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(),
                 "loss_rec": loss_rec.detach()}
+
+
+def pick_size(model, plugins, options, sizes) -> None:
+    """Without --image-size, set ``options.image_size`` to the data set's own size when
+    it is one of ``sizes``, else the largest of ``sizes`` below it (else the smallest)."""
+    if options.image_size is None:
+        own = (plugins.datasets().get(model.dataset_for(options)).default_size
+               or model.defaults["image_size"])
+        options.image_size = max([s for s in sizes if s <= own] or [min(sizes)])
 
 
 @hookimpl

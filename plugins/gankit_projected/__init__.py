@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 from gankit import GankitError, UnconditionalGAN, hookimpl
 
+from gankit_lightweight import pick_size
+
 __version__ = "1.0.0"
 
 SIZES = (32, 64, 128, 256)
@@ -84,11 +86,7 @@ class Projected(UnconditionalGAN):
         from gankit import pretrained
 
         pretrained.weights_path()
-        if options.image_size is None:
-            name = options.dataset or ("imagefolder" if options.data else
-                                       self.defaults["dataset"])
-            own = plugins.datasets().get(name).default_size or self.defaults["image_size"]
-            options.image_size = max([s for s in SIZES if s <= own] or [SIZES[0]])
+        pick_size(self, plugins, options, SIZES)
         return super().load_data(plugins, options, progress)
 
     def build(self, config, spec, loss=None):
