@@ -35,19 +35,18 @@ not write are never deleted (:meth:`Run.owned_files`).
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import socket
-import stat
-import struct
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import console
+from .checkpoints import Checkpoint, read_header
 from .errors import CheckpointError, GankitError, UsageError
-from .files import is_temp, write_json
+from .files import (MAX_METRICS_FILE, as_float, finite_number, is_regular, is_temp, parse_json,
+                    read_regular, read_small_json, small_int, write_json)
 from .logfiles import append_line, trim_lines
 
 DEFAULT_ROOT = Path("runs")
@@ -63,9 +62,6 @@ RUN_FORMAT = 1
 #: config.json keys every gankit run has had, with their types (0.1 and 0.2 runs are
 #: recognised by them together with a gankit checkpoint or status.json)
 LEGACY_CONFIG_KEYS = {"gankit_version": str, "model": str, "options": dict}
-MAX_JSON_FILE = 1 << 20          # config.json, status.json, run.lock, eval files
-MAX_METRICS_FILE = 256 << 20     # metrics.jsonl
-MAX_HEADER_PROBE = 16 << 20      # a checkpoint header read to recognise a legacy run
 MAX_PID = 1 << 22                # Linux's pid_max limit
 #: what gankit writes inside a run folder, by subfolder (regular expressions on names)
 OWNED = {
@@ -114,109 +110,12 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def read_regular(path, limit: int) -> bytes | None:
-    """The bytes of a regular file of at most ``limit`` bytes; None when it is missing,
-    not a regular file (a FIFO, a device, a folder), larger or unreadable. Never blocks:
-    the file is opened non-blocking and checked with ``fstat`` before anything is read."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
-    except (OSError, ValueError):
-        return None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
-            return None
-        chunks, n = [], 0
-        while True:
-            b = os.read(fd, min(1 << 20, limit + 1 - n))
-            if not b:
-                break
-            chunks.append(b)
-            n += len(b)
-            if n > limit:
-                return None
-        return b"".join(chunks)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-
-
-def is_regular(path) -> bool:
-    """A regular file (symlinks followed), without opening it."""
-    try:
-        return stat.S_ISREG(os.stat(path).st_mode)
-    except (OSError, ValueError):
-        return False
-
-
-def _no_constant(name):
-    raise ValueError(f"{name} is not JSON gankit writes")
-
-
-def parse_json(raw):
-    """JSON text as gankit writes it: NaN/Infinity refused, deep nesting refused (None)."""
-    try:
-        return json.loads(raw, parse_constant=_no_constant)
-    except (ValueError, RecursionError, UnicodeDecodeError, TypeError):
-        return None
-
-
-def as_float(v):
-    """A float from a JSON number (inf for one too large), None for anything else."""
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        return None
-    try:
-        return float(v)
-    except OverflowError:
-        return None
-
-
-def finite_number(v):
-    """A finite float from a JSON value, None for anything else (bools, inf, NaN, huge)."""
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        return None
-    try:
-        f = float(v)
-    except OverflowError:
-        return None
-    return f if math.isfinite(f) else None
-
-
-def small_int(v, lo: int = 0, hi: int = 10**12):
-    """An int from a JSON value within [lo, hi], else None (floats, bools, 1e400)."""
-    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-        return None
-    return v
-
-
 def _gankit_checkpoint_header(path: Path) -> bool:
     """A safetensors header that says gankit wrote the file (read only the header)."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except OSError:
+        meta = read_header(path)  # the header's metadata, checked; pipes refused
+    except CheckpointError:
         return False
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return False
-        raw = os.read(fd, 8)
-        if len(raw) < 8:
-            return False
-        (n,) = struct.unpack("<Q", raw)
-        if n > MAX_HEADER_PROBE:
-            return False
-        header = b""
-        while len(header) < n:
-            b = os.read(fd, n - len(header))
-            if not b:
-                return False
-            header += b
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
-    doc = parse_json(header)
-    meta = doc.get("__metadata__") if isinstance(doc, dict) else None
     return isinstance(meta, dict) and isinstance(meta.get("gankit.format"), str)
 
 
@@ -451,7 +350,6 @@ class Run:
         """What a command that reads weights was given: a run folder (its newest readable
         checkpoint), a folder of runs (its newest run), a .safetensors file, or nothing
         (the newest run under ``root``). Returns a :class:`gankit.Checkpoint`."""
-        from .checkpoints import Checkpoint
 
         loc = cls.locate(target or None, root)
         if loc.kind == "checkpoint":
@@ -469,7 +367,6 @@ class Run:
     def for_resume(cls, target: str):
         """``--resume``: a run folder or a checkpoint file -> (run, checkpoint). The run is
         None for a file that is not inside a run's checkpoints/ (see :func:`not_a_run`)."""
-        from .checkpoints import Checkpoint
 
         p = Path(target)
         if not p.exists():
@@ -717,7 +614,6 @@ class Run:
 
     def latest_loadable(self, max_step: int | None = None):
         """The newest checkpoint that parses (at most ``max_step``), skipping damaged ones."""
-        from .checkpoints import Checkpoint
 
         for p in reversed(self.checkpoints()):
             try:
@@ -757,13 +653,6 @@ class Run:
                     except OSError:
                         pass
         return removed
-
-
-def read_small_json(path: Path, limit: int = MAX_JSON_FILE):
-    """A small JSON file's content, or None when it is missing, not a regular file (a
-    FIFO, a device), too large, malformed, nested too deeply or holding NaN/Infinity."""
-    raw = read_regular(path, limit)
-    return None if raw is None else parse_json(raw)
 
 
 def not_a_run(target) -> GankitError:

@@ -26,10 +26,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .run import MAX_JSON_FILE, OWNED, Run, finite_number, read_small_json, small_int
+from .files import MAX_JSON_FILE, finite_number, read_small_json, small_int
+from .run import OWNED, Run
 from .errors import GankitError, UsageError
 from .run import RUN_FORMAT, RUN_MARK
-from .run import as_float as _number  # a float from a JSON value, None for anything else
+from .files import as_float as _number  # a float from a JSON value, None for anything else
 from .files import write_json
 
 STATUSES = ("running", "completed", "interrupted", "failed", "diverged")

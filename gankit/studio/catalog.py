@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import GankitError
-from ..run import CKPT_RE, Run, read_small_json
+from ..files import MAX_JSON_FILE, read_small_json
+from ..run import CKPT_RE, Run
 from .validate import BadRequest
 
-MAX_JSON_FILE = 1024 * 1024  # config.json / status.json larger than this are not read
 
 
 @dataclass(frozen=True)
