@@ -60,8 +60,8 @@ class Projection(nn.Module):
         self.register_buffer(f"{name}_b", conv.bias.detach().clone())
 
     def _conv(self, name: str, x):
-        w, b = getattr(self, f"{name}_w"), getattr(self, f"{name}_b")
-        return F.conv2d(x, w.to(x.dtype), b.to(x.dtype))
+        # under autocast conv2d casts the fixed weights itself, as it does a layer's
+        return F.conv2d(x, getattr(self, f"{name}_w"), getattr(self, f"{name}_b"))
 
     def forward(self, feats: list) -> list:
         ccm = [self._conv(f"ccm{i}", f) for i, f in enumerate(feats)]
