@@ -119,7 +119,8 @@ def flags(rng, root: Path) -> list[str]:
 
 @pytest.mark.parametrize("case", range(CASES))
 def test_clean_removes_only_gankit_files_and_as_the_dry_run_says(case, tmp_path, monkeypatch):
-    from gankit.runinfo import find_runs, load_run, plan_clean
+    from gankit.runclean import plan_clean
+    from gankit.runinfo import find_runs, load_run
 
     seed = int(os.environ.get("GANKIT_CLEAN_SEED", case))
     rng = random.Random(seed)

@@ -319,7 +319,8 @@ def runs_clean(ctx, targets, out, keep, statuses, dry_run, as_json, yes):
     refused as ambiguous).
     """
     from ..errors import GankitError, UsageError
-    from ..runinfo import STATUSES, find_runs, human_size, load_run, plan_clean, remove
+    from ..runclean import plan_clean, remove
+    from ..runinfo import STATUSES, find_runs, human_size, load_run
 
     root = _root(ctx, out)
     if keep is not None and keep < 1:
