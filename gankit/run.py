@@ -614,7 +614,6 @@ class Run:
 
     def latest_loadable(self, max_step: int | None = None):
         """The newest checkpoint that parses (at most ``max_step``), skipping damaged ones."""
-
         for p in reversed(self.checkpoints()):
             try:
                 c = Checkpoint(p)
