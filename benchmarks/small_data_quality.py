@@ -54,9 +54,12 @@ def train_command(args, name: str, flags: str, out: Path) -> tuple[str, list[str
         model, extra = extra[0][1:], extra[1:]
     steps = 10_000_000 if args.minutes else args.steps
     every = 10_000_000 if args.minutes else args.steps
+    keep = []
+    if args.checkpoint_every:  # intermediate checkpoints, for the time to reach a score
+        every, keep = args.checkpoint_every, ["--keep-last", "0"]
     return model, gankit("-q", "train", model, *data, "--image-size", args.image_size,
                          "--steps", steps, "--seed", args.seed, "--out", out, "--name", name,
-                         "--sample-every", every, "--checkpoint-every", every, *extra)
+                         "--sample-every", every, "--checkpoint-every", every, *keep, *extra)
 
 
 def train_all(args, recipes: dict, out: Path) -> dict:
@@ -68,6 +71,7 @@ def train_all(args, recipes: dict, out: Path) -> dict:
     times = {}
     for group in groups:
         t0 = time.perf_counter()
+        wall0 = time.time()
         procs = {n: subprocess.Popen(train_command(args, n, recipes[n], out)[1], env=env)
                  for n in group}
         deadline = t0 + args.minutes * 60 if args.minutes else None
@@ -84,10 +88,23 @@ def train_all(args, recipes: dict, out: Path) -> dict:
                 deadline = None
                 proc.wait()
             times[n] = time.perf_counter() - t0
+            times[n, "start"] = wall0
         for n, proc in procs.items():
             if proc.wait() not in (0, 130, -signal.SIGINT):
                 raise SystemExit(f"training {n} failed (exit {proc.returncode})")
     return times
+
+
+def checkpoint_times(args, name: str, out: Path, start: float) -> list[dict]:
+    """Each intermediate checkpoint's step, seconds since its run started and scores."""
+    rows = []
+    for ck in sorted((out / name / "checkpoints").glob("step-*.safetensors")):
+        res = subprocess.run(gankit("-q", "evaluate", ck, "--json", "-n", args.samples),
+                             check=True, capture_output=True, text=True)
+        doc = json.loads(res.stdout)
+        rows.append({"step": doc.get("step"), "seconds": ck.stat().st_mtime - start,
+                     **{k: doc["metrics"].get(k) for k in METRICS}})
+    return sorted(rows, key=lambda r: r["step"])
 
 
 def evaluate(args, name: str, flags: str, out: Path, train_s: float) -> dict:
@@ -133,6 +150,9 @@ def main(argv=None) -> int:
     p.add_argument("--parallel", action="store_true",
                    help="train all recipes at once, one thread each (with --minutes: the "
                         "same share of the machine for the same time)")
+    p.add_argument("--checkpoint-every", type=int, metavar="STEPS",
+                   help="also keep a checkpoint every STEPS steps and score each one, to "
+                        "report the time each recipe needs to reach a score")
     p.add_argument("--samples", type=int, default=1000, help="samples per evaluation")
     p.add_argument("--grid", type=int, default=64, help="samples in each picture's grid")
     p.add_argument("--recipe", action="append", metavar="NAME=FLAGS",
@@ -156,6 +176,15 @@ def main(argv=None) -> int:
         print(f"| {r['recipe']} | {r['model']} | `{r['flags'] or '(defaults)'}` | "
               f"{r['step']} | {r['swd']:.2f} | {r['kid']:.5f} | {r['precision']:.3f} | "
               f"{r['recall']:.3f} | {r['memorisation']:.3f} | {r['train_s']:.0f} s |")
+    if args.checkpoint_every:
+        for r in rows:
+            r["checkpoints"] = checkpoint_times(args, r["recipe"], args.out,
+                                                times[r["recipe"], "start"])
+        print("\n| recipe | step | minutes | SWD x1e3 | KID |\n|---|---:|---:|---:|---:|")
+        for r in rows:
+            for c in r["checkpoints"]:
+                print(f"| {r['recipe']} | {c['step']} | {c['seconds'] / 60:.1f} | "
+                      f"{c['swd']:.2f} | {c['kid']:.5f} |")
     if args.picture:
         side_by_side(args.out, list(recipes), args.picture)
         print(f"\ngrids side by side: {args.picture}")
