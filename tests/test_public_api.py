@@ -208,7 +208,7 @@ UNEXPLAINED = {
     "gankit.imageio": 1, "gankit.latent": 2, "gankit.lookup": 1,
     "gankit.metrics.evaluate": 15, "gankit.run": 3, "gankit.sampling": 6,
     "gankit.studio.app": 19, "gankit.studio.catalog": 1, "gankit.studio.server": 1,
-    "gankit.studio.validate": 2, "gankit.testing": 21, "gankit.timelapse": 3,
+    "gankit.studio.validate": 2, "gankit.timelapse": 3,
     "gankit.train.loop": 1, "gankit.train.validate": 1, "gankit.translation": 1,
 }
 
