@@ -206,7 +206,7 @@ UNEXPLAINED = {
     "gankit.datasets": 1, "gankit.datasets_export": 2, "gankit.export.common": 7,
     "gankit.export.onnx": 1, "gankit.export.torchscript": 1, "gankit.export.web": 4,
     "gankit.imageio": 1, "gankit.latent": 2, "gankit.lookup": 1,
-    "gankit.metrics.evaluate": 15, "gankit.run": 3, "gankit.sampling": 6,
+    "gankit.metrics.evaluate": 15, "gankit.sampling": 6,
     "gankit.studio.app": 19, "gankit.studio.catalog": 1, "gankit.studio.server": 1,
     "gankit.studio.validate": 2, "gankit.timelapse": 3,
     "gankit.train.loop": 1, "gankit.train.validate": 1, "gankit.translation": 1,
