@@ -181,7 +181,13 @@ def _grey_a(tmp_path):
     return ["--data", fa, "--data-b", fb]
 
 
+def _a_and_b_under_one_root(tmp_path):
+    two_folders(tmp_path / "root", 4)
+    return ["--data", tmp_path / "root"]
+
+
 CASES = {
+    "A/ and B/ under --data": (_a_and_b_under_one_root, ["holds A/ and B/", "--data-b"]),
     "unpaired folders": (_unpaired, ["trainA", "unpaired", "cyclegan"]),
     "missing partner": (_missing_partner, ["--data-b", "002.png", "no partner"]),
     "no partner at all": (_no_partner_at_all, ["no file of one has a partner", "cyclegan"]),
@@ -204,6 +210,39 @@ def test_bad_paired_data_is_one_line_and_writes_nothing(run_cli, tmp_path, case)
     res = run_cli("train", "pix2pix", *args, *TINY, "--steps", "1", "--name", "x")
     refused(res, *needles)
     assert not (tmp_path / "runs").exists()
+
+
+def test_flips_and_crops_keep_each_pair_aligned():
+    """Input and target travel as one stacked image: the batcher's flip and the step's
+    crop move both halves alike (here B = 255 - A, so the halves sum to 0 in [-1, 1])."""
+    from gankit_cyclegan.train import random_crop
+    from gankit_pix2pix.train import as_pairs
+
+    from gankit.train.batcher import Batcher
+
+    g = torch.Generator().manual_seed(0)
+    a = torch.randint(0, 256, (12, 3, 36, 36), generator=g, dtype=torch.uint8)
+    data = as_pairs(a, 255 - a, [str(i) for i in range(12)], None, 32, "AtoB", ("a", "b"))
+    assert data.samples.shape == (11, 6, 36, 36) and data.meta["pairs"]["input"].shape[0] == 1
+    batcher = Batcher(data, 8, torch.device("cpu"), seed=1, flip=True, channels_last=False)
+    assert batcher.flip
+    for _ in range(4):  # two epochs: about half the pictures flipped, each pair alike
+        x = random_crop(batcher.next(), 32, torch.Generator().manual_seed(2))
+        assert torch.allclose(x[:, :3] + x[:, 3:], torch.zeros(()), atol=1e-5)
+    # BtoA swaps the halves
+    swapped = as_pairs(a, 255 - a, [str(i) for i in range(12)], None, 32, "BtoA", ("a", "b"))
+    assert torch.equal(swapped.samples[:, :3], data.samples[:, 3:])
+    assert swapped.spec.name == "b -> a"
+
+
+def test_evaluate_on_a_cyclegan_run_says_there_are_no_pairs(run_cli, tmp_path):
+    fa, fb = two_folders(tmp_path, 4)
+    res = run_cli("train", "cyclegan", "--data", fa, "--data-b", fb, *TINY, "--set",
+                  "n_blocks=1", "--steps", "1", "--name", "cg")
+    assert res.exit_code == 0, res.stderr
+    refused(run_cli("evaluate", tmp_path / "runs" / "cg", "--device", "cpu"),
+            "no held-out pairs", "gankit translate")
+    assert not (tmp_path / "runs" / "cg" / "metrics").exists()
 
 
 # -- resume ------------------------------------------------------------------------------------
