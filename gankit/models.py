@@ -95,6 +95,9 @@ class GANModel:
     data_kinds: ClassVar[tuple[str, ...]] = ("image", "vector")
     #: ``gankit train`` flags of this model's own (:class:`Flag`), read from options.extra
     train_flags: ClassVar[tuple] = ()
+    #: translation models: the directions ``translate`` accepts, "a2b" (the first domain
+    #: to the second) and "b2a" (back); `gankit export` and the studio offer only these
+    directions: ClassVar = ("a2b", "b2a")
     #: run image networks in channels-last memory format (faster for plain conv stacks
     #: on oneDNN and cuDNN; set False where benchmarks/train_throughput.py shows it slower)
     channels_last: ClassVar[bool] = True

@@ -35,6 +35,9 @@ def _render(report: dict, show: int) -> None:
         summary.add_row("layout", "CycleGAN domains")
         for d, v in report["domains"].items():
             summary.add_row(f"  {d}", f"{v['readable']:,} readable of {v['files']:,}")
+    pairs = report.get("pairs")
+    if pairs:
+        summary.add_row("pairs", f"{pairs['pairs']:,} ({pairs['layout']}, for pix2pix)")
     if "modes" in report:
         summary.add_row("colour modes", ", ".join(f"{m} {c}" for m, c in report["modes"].items()))
         summary.add_row("gray images", f"{report['gray']:,}")
@@ -102,7 +105,8 @@ def _render(report: dict, show: int) -> None:
 def check(folder, as_json, near_threshold, show):
     """Check a folder of training images: counts, sizes, colour modes, unreadable files,
     exact and near duplicates, a recommended --image-size, whether flips look safe,
-    and CycleGAN domains (trainA/trainB or A/B).
+    CycleGAN domains (trainA/trainB or A/B) and pix2pix pairs (A|B side by side, or
+    A/ and B/ files paired by name).
 
     \b
     Example:

@@ -72,13 +72,17 @@ def evaluate(run, num, seed, min_count, fid, inception_weights, data_path, datas
     picture of the samples closest to training images (docs/metrics.md).
 
     \b
+    Translation runs with held-out pairs (pix2pix): L1, PSNR and SSIM of the
+    outputs against the true targets, and SWD/KID of the outputs (docs/pix2pix.md).
+
+    \b
     2-D runs (ring8, grid25): modes covered and high-quality share. A sample is high
     quality within 3 standard deviations of its nearest mode (Srivastava et al.,
     VEEGAN); a mode is covered when enough high-quality samples land on it (Lin et
     al., PacGAN: a fifth of its expected count).
     """
     from ..engine import pick_device
-    from ..models import UNCONDITIONAL, require_kind
+    from ..models import TRANSLATION, UNCONDITIONAL, require_kind
     from ..loading import load_model
 
     if num is not None and num < 1:
@@ -95,6 +99,21 @@ def evaluate(run, num, seed, min_count, fid, inception_weights, data_path, datas
         raise UsageError(f"--inception-weights {inception_weights}: no such file")
     dev = pick_device(device)
     model, config, spec, nets, c = load_model(run, device=dev, ema=not no_ema)
+    if model.kind == TRANSLATION:
+        for flag, value in (("-n", num), ("--fid", fid), ("--dataset", dataset),
+                            ("--min-count", min_count)):
+            if value:
+                raise UsageError(f"{flag} is for runs that sample from noise; {c.path} is a "
+                                 "translation run (evaluate compares its held-out pairs)")
+        from ..metrics.paired import evaluate_pairs, print_pairs
+
+        result = evaluate_pairs(model, config, spec, nets, c, device=dev, data=data_path,
+                                seed=seed, cache=not no_cache)
+        if as_json:
+            click.echo(json.dumps(result, indent=2))
+        else:
+            print_pairs(result)
+        return
     require_kind(model, UNCONDITIONAL, "evaluate", "it needs a model that samples from noise")
     if spec.kind == "vector":
         for flag, value in (("--fid", fid), ("--data", data_path), ("--dataset", dataset),

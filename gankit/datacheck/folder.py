@@ -60,9 +60,11 @@ def check_folder(root, *, near_threshold: float = NEAR_THRESHOLD, progress=None)
         _size_findings(facts, report, warnings, notes)
         _mode_findings(facts, report, notes)
         _duplicate_findings(facts, near_threshold, report, warnings, notes)
+    if n:
+        _pair_findings(root, layout, domains, facts, report, warnings, notes)
     if per_domain:
         _domain_findings(per_domain, domains, warnings)
-    elif report.get("distinct_images"):
+    elif report.get("distinct_images") and not report.get("pairs"):
         model, why = recommend_model(report["distinct_images"])
         report["recommended_model"] = model
         if model != "dcgan":
@@ -227,3 +229,56 @@ def _domain_findings(per_domain: dict, domains: dict, warnings: list) -> None:
         warnings.append(f"CycleGAN domains are unbalanced ({list(domains)[0]}: {train[0]}, "
                         f"{list(domains)[1]}: {train[1]}); the smaller one is seen "
                         "far more often per image")
+
+
+def _few(names: list) -> str:
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
+def _pair_findings(root: Path, layout: str, domains: dict, facts, report: dict,
+                   warnings: list, notes: list) -> None:
+    """The paired layouts pix2pix reads (docs/pix2pix.md): A|B images side by side
+    (``train/``, ``val/``, ``test/`` or one folder), or two folders whose files pair by
+    name; ``report["pairs"]`` says which, with the count."""
+    if layout == "cyclegan":
+        a, b = list(domains)[:2]
+        stems = {d: {} for d in (a, b)}
+        for f in facts:
+            d, _, rest = f.name.partition("/")
+            if d in stems:
+                stems[d][rest.rsplit(".", 1)[0]] = f
+        both = set(stems[a]) & set(stems[b])
+        if not both:
+            notes.append(f"{a}/ and {b}/ share no file name: unpaired domains for gankit train "
+                         "cyclegan (pix2pix needs pairs)")
+            return
+        lone = sorted(set(stems[a]) ^ set(stems[b]))
+        sizes = sorted(k for k in both if (stems[a][k].width, stems[a][k].height)
+                       != (stems[b][k].width, stems[b][k].height))
+        report["pairs"] = {"layout": "two folders", "pairs": len(both), "unpaired": len(lone),
+                           "size_mismatch": len(sizes)}
+        if lone:
+            warnings.append(f"{len(lone)} file(s) of {a}/ and {b}/ have no partner of the same "
+                            f"name: {_few(lone)}; gankit train pix2pix refuses them")
+        if sizes:
+            warnings.append(f"{len(sizes)} pair(s) of {a}/ and {b}/ differ in size: "
+                            f"{_few(sizes)}; gankit train pix2pix refuses them")
+        if not lone and not sizes:
+            notes.append(f"{len(both):,} pairs by file name: gankit train pix2pix --data "
+                         f"{root / a} --data-b {root / b} (or cyclegan, unpaired)")
+        return
+    aligned = [f for f in facts if f.width == 2 * f.height]
+    if len(aligned) * 2 < len(facts):
+        return
+    odd = [f.name for f in facts if f.width != 2 * f.height]
+    splits = {s: sum(1 for f in aligned if f.name.startswith(s + "/"))
+              for s in ("train", "val", "test") if (root / s).is_dir()}
+    report["pairs"] = {"layout": "aligned", "pairs": len(aligned), "not_aligned": len(odd),
+                       "splits": splits}
+    if odd:
+        warnings.append(f"{len(odd)} image(s) are not twice as wide as high, so not A|B pairs: "
+                        f"{_few(odd)}; gankit train pix2pix refuses them")
+    else:
+        where = ", ".join(f"{k}/ {v}" for k, v in splits.items())
+        notes.append(f"{len(aligned):,} aligned pairs (A|B side by side"
+                     + (f"; {where}" if where else "") + f"): gankit train pix2pix --data {root}")

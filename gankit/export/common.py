@@ -332,7 +332,11 @@ def directions_for(src: Source, direction: str | None) -> list:
     d = direction or "both"
     if d not in (*DIRECTIONS, "both"):
         raise UsageError(f"--direction {d}: choose a2b, b2a or both")
-    return list(DIRECTIONS) if d == "both" else [d]
+    own = [x for x in DIRECTIONS if x in tuple(getattr(src.model, "directions", DIRECTIONS))]
+    if d != "both" and d not in own:
+        raise UsageError(f"--direction {d}: '{src.model.name}' translates {' and '.join(own)} "
+                         "only")
+    return own if d == "both" else [d]
 
 
 def require(module: str):

@@ -49,7 +49,8 @@ class WebFormat(Exporter):
     def check_options(self, options) -> None:
         if options.uint8 or options.direction:
             raise UsageError("--format web: --uint8 and --direction do not apply (the page "
-                             "runs a float generator of an unconditional model)")
+                             "runs a float generator, and a translation run's first "
+                             "direction)")
 
     def prepare(self, source, out, options):
         """Refuse what the page cannot show, and find the runtime, first."""

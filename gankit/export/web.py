@@ -32,7 +32,7 @@ from .. import __version__, console
 from ..errors import GankitError, UsageError
 from . import ortweb
 from ..files import atomic_write
-from .common import Source, layout, metadata, prior
+from .common import DIRECTIONS, Source, layout, metadata, prior
 
 #: the truncation levels of the noise-strength slider (Gaussian priors)
 TRUNCATIONS = (0.5, 0.7, 1.0, 1.5, 2.0)
@@ -42,6 +42,10 @@ MODEL_FILE = "generator.onnx"
 LATENTS_FILE = "latents.bin"
 MARKER = "gankit.web"
 PAGE_FILES = ("index.html", "gankit-web.js", "web.css")
+#: translation runs: the translator, and the page (translate.html is written as index.html)
+TRANSLATOR_FILE = "translator.onnx"
+TRANSLATE_FILES = (("translate.html", "index.html"), ("gankit-translate.js", "gankit-translate.js"),
+                   ("web.css", "web.css"))
 STUDIO_FILES = ("studio.css", "favicon.svg")
 
 
@@ -113,8 +117,10 @@ def static_file(package: str, name: str) -> bytes:
 
 def check_source(src: Source, web_seeds) -> None:
     """Refuse what the page cannot show, before any work."""
-    from ..models import UNCONDITIONAL
+    from ..models import TRANSLATION, UNCONDITIONAL
 
+    if src.kind == TRANSLATION and src.spec.kind == "image":
+        return  # the translation page: an image in, its translation out (no seeds)
     if src.kind != UNCONDITIONAL or src.spec.kind != "image":
         what = (f"'{src.model.name}' is a {src.kind} model" if src.kind != UNCONDITIONAL
                 else f"this '{src.model.name}' run makes {src.spec.kind} data, not images")
@@ -139,7 +145,13 @@ def export_web(src: Source, out: Path, *, seeds, web_seeds, tolerance: float, op
     load them from."""
     from .onnx import export_onnx
 
+    from ..models import TRANSLATION  # models: the kinds, as check_source reads them
+
     check_source(src, web_seeds)
+    if src.kind == TRANSLATION:
+        runtime = ortweb.load(ort_source) if not isinstance(ort_source, dict) else ort_source
+        return export_translation_web(src, out, seeds=seeds, tolerance=tolerance, opset=opset,
+                                      exporter=exporter, runtime=runtime, progress=progress)
     p = prior(src)
     levels = TRUNCATIONS if p == "gaussian" else ()
     z_dim = int(src.model.z_dim(src.config))
@@ -200,6 +212,68 @@ def export_web(src: Source, out: Path, *, seeds, web_seeds, tolerance: float, op
     write_json(out / "run.json", info)  # last: its marker says the folder is complete
     return {"check": check, "directions": len(dirs), "seeds": len(web_seeds),
             "bytes": folder_size(out)}
+
+
+def export_translation_web(src: Source, out: Path, *, seeds, tolerance: float, opset: int,
+                           exporter: str, runtime: dict, progress=None) -> dict:
+    """The page of a translation run: drop an image (or draw, for a run trained on edge
+    maps) and see its translation, run in the browser by onnxruntime-web. The model's
+    first direction (a2b) is exported, checked like ``gankit export --format onnx``."""
+    from .onnx import export_onnx  # onnx and torch: when the format runs
+
+    own = tuple(getattr(src.model, "directions", DIRECTIONS))
+    direction = next(d for d in DIRECTIONS if d in own)
+    check_target(out)
+    out.mkdir(parents=True, exist_ok=True)
+    lay = layout(src, False, direction)
+    meta = metadata(src, "onnx", False, direction, lay)
+    check = export_onnx(src, out / TRANSLATOR_FILE, uint8=False, direction=direction, lay=lay,
+                        meta=meta, seeds=seeds, tolerance=tolerance, opset=opset,
+                        exporter=exporter, progress=progress)
+    for name, data in runtime.items():
+        atomic_write(out / "ort" / name, lambda tmp, data=data: Path(tmp).write_bytes(data))
+    atomic_write(out / "ort" / "LICENSE-onnxruntime-web.txt",
+                 lambda tmp: Path(tmp).write_text(ortweb.LICENSE_NOTE, encoding="utf-8"))
+    for name, target in TRANSLATE_FILES:
+        data = static_file("gankit.export", name)
+        atomic_write(out / target, lambda tmp, data=data: Path(tmp).write_bytes(data))
+    for name in STUDIO_FILES:
+        data = static_file("gankit.studio", name)
+        atomic_write(out / name, lambda tmp, data=data: Path(tmp).write_bytes(data))
+    if progress:
+        progress()
+    names = (src.spec.name or "").split(" -> ")
+    train = src.checkpoint.train if isinstance(src.checkpoint.train, dict) else {}
+    extra = train.get("extra") if isinstance(train.get("extra"), dict) else {}
+    info = {
+        "format": MARKER,
+        "kind": "translation",
+        "gankit_version": __version__,
+        "run": src.run_name,
+        "run_path": shown_run(src),
+        "model": src.model.name,
+        "model_version": str(src.model.version),
+        "step": src.step,
+        "checkpoint": Path(src.checkpoint.path).name,
+        "ema": src.ema,
+        "data": src.spec.name,
+        "domains": {"a": names[0] or "A", "b": names[1] if len(names) > 1 else "B"},
+        "image_size": src.spec.size,
+        "channels": src.spec.channels,
+        "size_multiple": int(src.model.size_multiple(src.config, src.spec)),
+        "direction": direction,
+        # a run trained on edge maps (pix2pix --pairs edges) takes drawings
+        "canvas": extra.get("pairs") == "edges",
+        "model_file": TRANSLATOR_FILE,
+        "input": lay.input,
+        "output": lay.output,
+        "opset": opset,
+        "ort_version": ortweb.VERSION,
+        "check": {"seeds": len(check.seeds), "max_abs_diff": check.max_diff,
+                  "tolerance": check.tolerance},
+    }
+    write_json(out / "run.json", info)  # last: its marker says the folder is complete
+    return {"check": check, "directions": 0, "seeds": 0, "bytes": folder_size(out)}
 
 
 def shown_run(src: Source) -> str:

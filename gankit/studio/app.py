@@ -286,6 +286,11 @@ class Studio:
             out["domains"] = {"a": names[0] if names else "A",
                               "b": names[1] if len(names) > 1 else "B"}
             out["directions"] = []
+            out["translations"] = list(translations(model))
+            # a run trained on edge maps (pix2pix --pairs edges) takes drawings: the page
+            # shows a canvas whose strokes go through /api/translate like an upload
+            extra = (c.train or {}).get("extra") if isinstance(c.train, dict) else None
+            out["canvas"] = isinstance(extra, dict) and extra.get("pairs") == "edges"
         return out
 
     def samples(self, run_id, seeds, truncation, specs, client=None) -> dict:
@@ -437,11 +442,12 @@ class Studio:
             other = "b2a" if direction == "a2b" else "a2b"
             work = prepare(img, loaded.spec.size)
             out = translate_image(loaded, work, direction, self._dev())
-            back = translate_image(loaded, out, other, self._dev())
+            back = (translate_image(loaded, out, other, self._dev())
+                    if other in translations(loaded.model) else None)
             return {"run": entry.id, "step": loaded.checkpoint.step, "direction": direction,
                     "size": list(work.size), "input": data_url(pil_png_bytes(work)),
                     "output": data_url(pil_png_bytes(out)),
-                    "back": data_url(pil_png_bytes(back)),
+                    "back": data_url(pil_png_bytes(back)) if back is not None else None,
                     "command": " ".join(["gankit", "translate", self._target_text(entry),
                                          "IMAGE", "--direction", direction])}
 
@@ -449,6 +455,11 @@ class Studio:
 
 
 # -- translation inputs --------------------------------------------------------------------
+
+
+def translations(model) -> tuple:
+    """The directions a translation model translates ("a2b", and "b2a" for two-way ones)."""
+    return tuple(d for d in ("a2b", "b2a") if d in tuple(getattr(model, "directions", ())))
 
 
 def decode_upload(data: bytes, channels: int):

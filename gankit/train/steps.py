@@ -7,7 +7,7 @@ from __future__ import annotations
 from .. import engine
 from ..augment import Augment
 from ..ema import EMA
-from ..models import UNCONDITIONAL, scores_of
+from ..models import scores_of
 
 
 class StepHelpers:
@@ -17,7 +17,9 @@ class StepHelpers:
         """The EMA generator(s) and the augmentation before D, as the options say."""
         o = self.options
         self.ema = {}
-        if (o.ema or 0) > 0 and self.model.kind == UNCONDITIONAL:
+        # on by default for unconditional models; other kinds (translation) keep one when
+        # --ema asks for it
+        if (o.ema or 0) > 0:
             self.ema = {k: EMA(self.nets[k], batch_size=self.batch_size * self.world_size,
                                half_life_kimg=o.ema)
                         for k in self.model.generator_nets if k in self.nets}

@@ -144,6 +144,17 @@
     if (translation) {
       $("dom-a").textContent = $("dom-a2").textContent = info.domains.a;
       $("dom-b").textContent = $("dom-b2").textContent = info.domains.b;
+      const twoWay = (info.translations || ["a2b", "b2a"]).includes("b2a");
+      $("tr-b2a").hidden = !twoWay;
+      $("tr-back-fig").hidden = !twoWay;
+      if (!twoWay) document.querySelector("input[name=tr-dir][value=a2b]").checked = true;
+      $("sketch").hidden = !info.canvas;
+      if (info.canvas) {
+        state.lastFile = null;
+        resetPad(info.image_size);
+        status("draw on the canvas, or drop an image, to translate it");
+        return;
+      }
       status("drop an image to translate it");
       if (state.lastFile) translate(state.lastFile);
       return;
@@ -422,7 +433,7 @@
       if (seq !== state.translateSeq) return;
       $("tr-input").src = data.input;
       $("tr-output").src = data.output;
-      $("tr-back").src = data.back;
+      if (data.back) $("tr-back").src = data.back; else $("tr-back").removeAttribute("src");
       const [a, b] = dir === "a2b" ? [state.info.domains.a, state.info.domains.b]
                                    : [state.info.domains.b, state.info.domains.a];
       $("tr-out-cap").textContent = a + " \u2192 " + b;
@@ -430,6 +441,65 @@
       state.translated = data;
       status("translated " + dir + " at " + data.size.join("x") + " px, step " + data.step);
     } catch (err) { report(err); }
+  }
+
+  // -- the drawing canvas (runs trained on edge maps) ----------------------------------------------
+  // Black strokes on white at the model's size; each change sends the drawing, debounced,
+  // through /api/translate like an upload (the server's single worker drops stale ones).
+  const PAD_DEBOUNCE_MS = 250;
+
+  function resetPad(size) {
+    const pad = $("pad");
+    pad.width = pad.height = Math.max(32, Math.min(512, size || 256));
+    const ctx = pad.getContext("2d");
+    ctx.fillStyle = "#fff";
+    ctx.fillRect(0, 0, pad.width, pad.height);
+  }
+
+  function padPoint(e) {
+    const pad = $("pad"), r = pad.getBoundingClientRect();
+    return [(e.clientX - r.left) * pad.width / r.width, (e.clientY - r.top) * pad.height / r.height];
+  }
+
+  function padStroke(from, to) {
+    const pad = $("pad"), ctx = pad.getContext("2d");
+    const erase = $("pad-erase").checked;
+    ctx.strokeStyle = erase ? "#fff" : "#000";
+    // at least 1.5 canvas pixels: the edge maps the run learnt from have 1-pixel lines
+    ctx.lineWidth = Math.max(1.5, Number($("pad-width").value) * (erase ? 4 : 1) * pad.width / 256);
+    ctx.lineCap = ctx.lineJoin = "round";
+    ctx.beginPath();
+    ctx.moveTo(from[0], from[1]);
+    ctx.lineTo(to[0], to[1]);
+    ctx.stroke();
+    padChanged();
+  }
+
+  function sendPad() {
+    $("pad").toBlob((blob) => {
+      if (blob) translate(new File([blob], "drawing.png", { type: "image/png" }));
+    }, "image/png");
+  }
+  const padChanged = debounce(sendPad, PAD_DEBOUNCE_MS);
+
+  function wirePad() {
+    const pad = $("pad");
+    let last = null;
+    pad.addEventListener("pointerdown", (e) => {
+      pad.setPointerCapture(e.pointerId);
+      last = padPoint(e);
+      padStroke(last, last);
+    });
+    pad.addEventListener("pointermove", (e) => {
+      if (last === null) return;
+      const p = padPoint(e);
+      padStroke(last, p);
+      last = p;
+    });
+    const end = () => { last = null; };
+    pad.addEventListener("pointerup", end);
+    pad.addEventListener("pointercancel", end);
+    $("pad-clear").addEventListener("click", () => { resetPad(state.info && state.info.image_size); padChanged(); });
   }
 
   // -- wiring ------------------------------------------------------------------------------------
@@ -490,6 +560,7 @@
     $("file").addEventListener("change", (e) => { if (e.target.files.length) translate(e.target.files[0]); });
     document.querySelectorAll("input[name=tr-dir]").forEach((el) =>
       el.addEventListener("change", () => translate(state.lastFile)));
+    wirePad();
   }
 
   document.addEventListener("DOMContentLoaded", () => {
