@@ -328,76 +328,108 @@ def _lr_at(t: float, base: float, rampdown: float = 0.25, rampup: float = 0.05) 
     return base * ramp * min(1.0, t / rampup)
 
 
+class Projector:
+    """The optimisation of one batch, run in pieces: ``run(k)`` does up to ``k`` more
+    steps (the studio runs a few at a time between other requests), ``finish()`` gives
+    the result. Construction picks the starting latents among the candidates."""
+
+    def __init__(self, model, nets, config, targets, settings: Settings,
+                 perceptual: Perceptual, device="cpu"):
+        import torch
+
+        self.model, self.nets, self.settings, self.perceptual = model, nets, settings, perceptual
+        for net in nets.values():
+            net.requires_grad_(False)
+        n = targets.shape[0]
+        self.y = y = targets.to(device)
+        dim = model.z_dim(config)
+        self.uniform = prior_of(model, config) == UNIFORM
+        with torch.no_grad():
+            self.fy = fy = perceptual.features(y)
+            gen = torch.Generator().manual_seed(int(settings.seed))
+            cand = model.latent(config, settings.candidates, generator=gen).to(device)
+            best = torch.full((n,), float("inf"), device=device)
+            start = torch.zeros(n, dim, device=device)
+            for i in range(0, cand.shape[0], 64):
+                zc = cand[i:i + 64]
+                xc = model.generate(nets, zc).float()
+                fc = perceptual.features(xc)
+                for j in range(n):  # every candidate against photo j
+                    d = perceptual.distance(fc, [f[j:j + 1] for f in fy])
+                    if settings.pixel_weight:
+                        d = d + settings.pixel_weight * ((xc - y[j:j + 1]) / 2).pow(2).mean((1, 2, 3))
+                    k = torch.argmin(d)
+                    better = d[k] < best[j]
+                    best[j] = torch.where(better, d[k], best[j])
+                    start[j] = torch.where(better, zc[k], start[j])
+            x0 = model.generate(nets, start).float()
+            self.start_p = perceptual.distance(perceptual.features(x0), fy).cpu()
+            self.start_px = pixel_distance(x0, y).cpu()
+        self.z = start.clone().requires_grad_(True)
+        self.opt = torch.optim.Adam([self.z], lr=settings.lr, betas=(0.9, 0.999))
+        self.noise0 = settings.noise * math.sqrt(dim)
+        self.noise_gen = torch.Generator(device=self.z.device).manual_seed(int(settings.seed))
+        self.frames: list = []
+        self.every = max(1, settings.steps // GIF_FRAMES)
+        self.done = 0
+
+    @property
+    def finished(self) -> bool:
+        return self.done >= self.settings.steps
+
+    def run(self, k: int | None = None, on_step=None) -> None:
+        """Up to ``k`` more steps (all that are left with None). ``on_step(done, info)``
+        after each; ``info`` is the mean loss every 25 steps, else ''."""
+        import torch
+
+        s, z, y = self.settings, self.z, self.y
+        stop = s.steps if k is None else min(s.steps, self.done + k)
+        while self.done < stop:
+            t = self.done / s.steps
+            for group in self.opt.param_groups:
+                group["lr"] = _lr_at(t, s.lr)
+            strength = self.noise0 * max(0.0, 1.0 - t / 0.75) ** 2
+            zn = z
+            if strength > 0:
+                zn = z + torch.randn(z.shape, generator=self.noise_gen, device=z.device) * strength
+            x = self.model.generate(self.nets, zn).float()
+            loss = self.perceptual.distance(self.perceptual.features(x), self.fy)
+            if s.pixel_weight:
+                loss = loss + s.pixel_weight * ((x - y) / 2).pow(2).mean((1, 2, 3))
+            self.opt.zero_grad(set_to_none=True)
+            loss.sum().backward()
+            self.opt.step()
+            if self.uniform:
+                with torch.no_grad():
+                    z.clamp_(-1.0, 1.0)
+            if s.gif and self.done % self.every == 0:
+                self.frames.append(x.detach().cpu())
+            self.done += 1
+            if on_step is not None:
+                on_step(self.done, f"distance {float(loss.mean()):.4f}" if self.done % 25 == 0
+                        else "")
+
+    def finish(self):
+        """(z, images, perceptual, pixel, start perceptual, start pixel, frames), on the CPU."""
+        import torch
+
+        with torch.no_grad():
+            zf = self.z.detach()
+            x = self.model.generate(self.nets, zf).float()
+            dp = self.perceptual.distance(self.perceptual.features(x), self.fy)
+            dx = pixel_distance(x, self.y)
+        frames = self.frames + ([x.cpu()] if self.settings.gif else [])
+        return (zf.cpu().float().contiguous(), x.cpu(), dp.cpu(), dx.cpu(), self.start_p,
+                self.start_px, frames)
+
+
 def project_batch(model, nets, config, targets, settings: Settings, perceptual: Perceptual,
                   device="cpu", on_step=None):
-    """Project a batch of photos (N, C, H, W) in [-1, 1]: (z, images, perceptual, pixel,
-    start perceptual, start pixel, frames) with tensors on the CPU. ``on_step(done, info)``
-    is called after every step; ``info`` is the mean distance every 25 steps, else ''."""
-    import torch
-
-    n = targets.shape[0]
-    y = targets.to(device)
-    dim = model.z_dim(config)
-    uniform = prior_of(model, config) == UNIFORM
-    with torch.no_grad():
-        fy = perceptual.features(y)
-        gen = torch.Generator().manual_seed(int(settings.seed))
-        cand = model.latent(config, settings.candidates, generator=gen).to(device)
-        best = torch.full((n,), float("inf"), device=device)
-        start = torch.zeros(n, dim, device=device)
-        for i in range(0, cand.shape[0], 64):
-            zc = cand[i:i + 64]
-            xc = model.generate(nets, zc).float()
-            fc = perceptual.features(xc)
-            for j in range(n):  # every candidate against photo j
-                d = perceptual.distance(fc, [f[j:j + 1] for f in fy])
-                if settings.pixel_weight:
-                    d = d + settings.pixel_weight * ((xc - y[j:j + 1]) / 2).pow(2).mean((1, 2, 3))
-                k = torch.argmin(d)
-                better = d[k] < best[j]
-                best[j] = torch.where(better, d[k], best[j])
-                start[j] = torch.where(better, zc[k], start[j])
-    z = start.clone().requires_grad_(True)
-    opt = torch.optim.Adam([z], lr=settings.lr, betas=(0.9, 0.999))
-    noise0 = settings.noise * math.sqrt(dim)
-    noise_gen = torch.Generator(device=z.device).manual_seed(int(settings.seed))
-    frames = []
-    every = max(1, settings.steps // GIF_FRAMES)
-    with torch.no_grad():
-        x0 = model.generate(nets, start).float()
-        start_p = perceptual.distance(perceptual.features(x0), fy).cpu()
-        start_px = pixel_distance(x0, y).cpu()
-    for step in range(settings.steps):
-        t = step / settings.steps
-        for group in opt.param_groups:
-            group["lr"] = _lr_at(t, settings.lr)
-        strength = noise0 * max(0.0, 1.0 - t / 0.75) ** 2
-        zn = z
-        if strength > 0:
-            zn = z + torch.randn(z.shape, generator=noise_gen, device=z.device) * strength
-        x = model.generate(nets, zn).float()
-        loss = perceptual.distance(perceptual.features(x), fy)
-        if settings.pixel_weight:
-            loss = loss + settings.pixel_weight * ((x - y) / 2).pow(2).mean((1, 2, 3))
-        opt.zero_grad(set_to_none=True)
-        loss.sum().backward()
-        opt.step()
-        if uniform:
-            with torch.no_grad():
-                z.clamp_(-1.0, 1.0)
-        if settings.gif and step % every == 0:
-            frames.append(x.detach().cpu())
-        if on_step is not None:
-            on_step(step + 1, f"distance {float(loss.mean()):.4f}" if (step + 1) % 25 == 0 else "")
-    with torch.no_grad():
-        zf = z.detach()
-        x = model.generate(nets, zf).float()
-        dp = perceptual.distance(perceptual.features(x), fy)
-        dx = pixel_distance(x, y)
-    if settings.gif:
-        frames.append(x.cpu())
-    return (zf.cpu().float().contiguous(), x.cpu(), dp.cpu(), dx.cpu(), start_p, start_px,
-            frames)
+    """Project a batch of photos (N, C, H, W) in [-1, 1] in one go: what
+    :meth:`Projector.finish` returns."""
+    p = Projector(model, nets, config, targets, settings, perceptual, device)
+    p.run(None, on_step)
+    return p.finish()
 
 
 # -- whole commands --------------------------------------------------------------------------
@@ -421,8 +453,6 @@ def project_photos(model, nets, config, spec, photos, targets, settings: Setting
     name = pick_distance(settings.distance)
     perceptual = Perceptual(name, device)
     results: list[Result] = []
-    for net in nets.values():
-        net.requires_grad_(False)
     total = len(photos) * settings.steps
     with console.progress() as prog:
         task = prog.add_task(label, total=total, rate="", info=name)
