@@ -38,6 +38,7 @@ from .files import atomic_write
 from .images import save_gif, to_uint8
 from .latent import UNIFORM, prior_of
 from .models import UNCONDITIONAL, require_kind
+from .sampling import generate
 
 EFFICIENTNET = "efficientnet-lite0"
 MULTISCALE = "multiscale"
@@ -281,15 +282,14 @@ def read_photos(paths, spec, *, flag: str, skip_bad: bool = False):
     for p in paths:
         try:
             arr = decode_image(p, size, mode="auto")
-            with Image.open(p) as im:
-                native = im.size
         except GankitError as exc:
             if not skip_bad:
                 raise GankitError(f"{exc}; remove it or replace it with a PNG or JPEG") from None
             bad.append(str(exc))
             continue
+        native = _native_size(p)
         if native != (size, size):
-            resized.append(f"{native[0]}x{native[1]}")
+            resized.append(f"{native[0]}x{native[1]}" if native else "?")
         if arr.shape[2] == 1 and channels == 3:
             arr = np.repeat(arr, 3, axis=2)
             to_rgb.append(p)
@@ -316,6 +316,21 @@ def read_photos(paths, spec, *, flag: str, skip_bad: bool = False):
                      "grey pictures")
     x = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
     return x.contiguous(), kept
+
+
+def _native_size(path) -> tuple[int, int] | None:
+    """A decodable picture's size from its header (None if the header says nothing)."""
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # huge pictures: decode_image has bounded them
+            with Image.open(path) as im:
+                return im.size
+    except Exception:  # noqa: BLE001 - the picture decoded; its size is only for a note
+        return None
 
 
 # -- the optimisation ---------------------------------------------------------------------
@@ -415,7 +430,7 @@ class Projector:
 
         with torch.no_grad():
             zf = self.z.detach()
-            x = self.model.generate(self.nets, zf).float()
+            x = generate(self.model, self.nets, zf).to(zf.device)  # as `gankit sample` draws it
             dp = self.perceptual.distance(self.perceptual.features(x), self.fy)
             dx = pixel_distance(x, self.y)
         frames = self.frames + ([x.cpu()] if self.settings.gif else [])

@@ -78,9 +78,10 @@ def test_a_projected_picture_is_a_tile_for_grids_directions_and_walks(server, ru
     # the grid draws the projected latent where the id stands, seeds around it as usual
     grid = get(server, f"/api/samples?run=r&seeds={pid},3").json()
     assert grid["seeds"] == [pid, 3]
-    assert np.array_equal(pixels(grid["images"][0]), pixels(data["image"]))
+    close = lambda a, b: np.abs(pixels(a) - pixels(b)).max() <= 1  # noqa: E731 - batch rounding
+    assert close(grid["images"][0], data["image"])
     plain3 = get(server, "/api/samples?run=r&seeds=3").json()
-    assert np.array_equal(pixels(grid["images"][1]), pixels(plain3["images"][0]))
+    assert close(grid["images"][1], plain3["images"][0])
     assert f"--z {pid}.npy" in grid["command"] and "gankit project" in grid["command"]
     # sliding along a direction moves the projected tile as gankit sample --z would
     moved = get(server, f"/api/samples?run=r&seeds={pid}&directions=up:1.5").json()
@@ -97,8 +98,8 @@ def test_a_projected_picture_is_a_tile_for_grids_directions_and_walks(server, ru
     assert lines[0]["type"] == "start" and f"--z-a {pid}.npy --seed-b 3" in lines[0]["command"]
     frames = [x for x in lines if x["type"] == "frame"]
     assert len(frames) == 3
-    assert np.array_equal(pixels(frames[0]["image"]), pixels(data["image"]))
-    assert np.array_equal(pixels(frames[-1]["image"]), pixels(plain3["images"][0]))
+    assert close(frames[0]["image"], data["image"])
+    assert close(frames[-1]["image"], plain3["images"][0])
 
 
 def test_project_refuses_bad_uploads_and_unknown_tiles(server):
@@ -158,14 +159,14 @@ def test_dropping_a_picture_pins_its_projection(server, tmp_path_factory):
         assert driver.find_element(By.ID, "seeds").get_attribute("value").startswith(pid + ",")
         data = driver.execute_script(f"return window.studio.state.projections['{pid}']")
         shown = first.find_element(By.TAG_NAME, "img").get_attribute("src")
-        assert pixels_of(driver, shown).tolist() == pixels_of(driver, data["image"]).tolist()
+        assert np.abs(pixels_of(driver, shown) - pixels_of(driver, data["image"])).max() <= 1
         assert pid in driver.find_element(By.ID, "project-msg").text
         # pin a seed as well: the page walks from the projected tile to it
         driver.find_elements(By.CSS_SELECTOR, "#grid .cell")[1].click()
         wait_for(driver, "window.studio.state.walkDone", timeout=60)
         assert f"--z-a {pid}.npy" in driver.find_element(By.ID, "walk-command").text
         frame0 = driver.execute_script("return window.studio.state.frames[0]")
-        assert pixels_of(driver, frame0).tolist() == pixels_of(driver, data["image"]).tolist()
+        assert np.abs(pixels_of(driver, frame0) - pixels_of(driver, data["image"])).max() <= 1
         # a slider moves the projected tile
         before = shown
         driver.execute_script(

@@ -63,7 +63,13 @@ def project(run, photos, out, gif, fps, force, as_json, max_images, no_ema, devi
         raise UsageError(f"--out {out}: a file; give a folder")
     files = collect_photos(photos, "PHOTOS", max_images)
     names = output_names(files)
-    taken = [p for p in planned_files(out, names, gif) if p.exists() or p.is_symlink()]
+    planned = planned_files(out, names, gif)
+    inputs = {f.resolve() for f in files}
+    clash = [p for p in planned if p.resolve() in inputs]
+    if clash:
+        raise UsageError(f"--out {out}: would overwrite the picture {clash[0]}; choose "
+                         "another --out folder")
+    taken = [p for p in planned if p.exists() or p.is_symlink()]
     if taken and not force:
         raise UsageError(f"--out {out}: {taken[0].name} already exists; pass --force to "
                          "replace it or choose another --out folder")

@@ -72,7 +72,8 @@ def sample(run, num, seed, seeds, grid, label, truncation, directions, out, devi
     cols, rows = grid_shape(len(seed_list), grid)
     if grid and cols * rows < len(seed_list):
         seed_list = seed_list[: cols * rows]
-    check_output_memory("--seeds" if seeds else "-n", seeds or num, len(seed_list), spec.shape)
+    check_output_memory("--z" if z_files else "--seeds" if seeds else "-n",
+                        z_files[0] if z_files else seeds or num, len(seed_list), spec.shape)
     z = (z_given[:len(seed_list)] if z_files else
          latents_for_seeds(model, config, seed_list, "cpu", truncation=truncation))
     if specs:

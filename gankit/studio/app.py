@@ -497,7 +497,7 @@ class Studio:
         """An uploaded picture projected into the run's latent space (as `gankit project`
         does, ``PROJECTION_CHUNK`` steps per worker job): its id for ``seeds``
         (``p1``, ...), the picture as the model sees it, the projection and the distances."""
-        from ..projection import STEPS, Perceptual, Projector, Settings, pick_distance
+        from ..projection import STEPS, Perceptual, Projector, Settings, pick_distance  # torch
 
         entry = self.catalog.get(run_id)
         channel = client and f"{client}:project"
@@ -533,7 +533,7 @@ class Studio:
             return pid, images, float(dp[0]), float(dx[0]), float(sp[0]), float(sx[0])
 
         pid, images, dp, dx, sp, sx = self.worker.submit(finish, channel, token)
-        from ..images import to_uint8
+        from ..images import to_uint8  # torch: as the module's other drawing code
 
         return {"run": entry.id, "step": loaded.checkpoint.step, "id": pid,
                 "input": data_url(pil_png_bytes(img)),
