@@ -177,9 +177,15 @@ def measure_directions(args, out: Path, env) -> dict:
 
     model, config, spec, nets, c = load_model(args.run)
     count = args.real_count
-    real = render_sushi(count, size=spec.size, seed=0)
+    real = render_sushi(count, size=spec.size, seed=0)  # the pictures training draws
     labels = sushi_labels(count, seed=0)
-    clf = train_classifier(real, labels)
+    for kind in sorted(set(labels)):  # one folder per kind, for the judge
+        write_pictures([a for a, k in zip(real, labels) if k == kind], out / "labelled" / kind,
+                       prefix=f"{kind}-")
+    clf, kinds, accuracy = train_classifier(out / "labelled", size=spec.size)
+    tuna_index = kinds.index(TARGET_KIND)
+    print(f"judge: a classifier of {len(kinds)} kinds trained on {count} real pictures, "
+          f"held-out accuracy {accuracy:.2f}", flush=True)
     tuna = [a for a, k in zip(real, labels) if k == TARGET_KIND][:args.per_kind]
     other = [a for a, k in zip(real, labels) if k != TARGET_KIND][:args.per_kind]
     write_pictures(tuna, out / "real" / "tuna")
@@ -187,9 +193,10 @@ def measure_directions(args, out: Path, env) -> dict:
     run_dir = c.path.parent.parent
     seeds = list(range(args.direction_seeds))
     z = latents_for_seeds(model, config, seeds)
-    base = classify(clf, generate(model, nets, z))
-    not_tuna = [i for i, k in enumerate(base) if k != TARGET_KIND]
-    result = {"seeds": len(seeds), "not_tuna_at_0": len(not_tuna), "methods": {}}
+    base = classify(clf, generate(model, nets, z)).tolist()
+    not_tuna = [i for i, k in enumerate(base) if k != tuna_index]
+    result = {"seeds": len(seeds), "not_tuna_at_0": len(not_tuna), "judge_accuracy": accuracy,
+              "methods": {}}
     lines = ["| method | " + " | ".join(f"strength {s:g}" for s in STRENGTHS) + " |",
              "| --- |" + " ---: |" * len(STRENGTHS)]
     for method in ("mean", "classifier"):
@@ -202,8 +209,8 @@ def measure_directions(args, out: Path, env) -> dict:
         vec = load_direction(run_dir, name, model, config)
         counts = []
         for s in STRENGTHS:
-            kinds = classify(clf, generate(model, nets, z + s * vec.reshape(1, -1)))
-            counts.append(sum(kinds[i] == TARGET_KIND for i in not_tuna))
+            judged = classify(clf, generate(model, nets, z + s * vec.reshape(1, -1))).tolist()
+            counts.append(sum(judged[i] == tuna_index for i in not_tuna))
         result["methods"][method] = {"command": " ".join(map(str, cmd[2:])),
                                      "seconds": seconds, "to_tuna": counts,
                                      "norm": float(vec.norm())}
