@@ -55,7 +55,7 @@ EVAL_RE = re.compile(r"^eval-step-(\d+)\.json$")
 STATUSES = ("running", "completed", "interrupted", "failed", "diverged")
 #: what a run folder may hold (an existing --name folder with anything else is refused)
 RUN_FILES = {"config.json", "status.json", "run.lock", "metrics.jsonl", "samples",
-             "checkpoints", "directions", "metrics", "tensorboard"}
+             "checkpoints", "directions", "metrics", "tensorboard", "encoder.safetensors"}
 #: the marker config.json carries (runs of 0.1 and 0.2 lack it): only gankit writes it
 RUN_MARK = "gankit_run"
 RUN_FORMAT = 1
@@ -65,7 +65,8 @@ LEGACY_CONFIG_KEYS = {"gankit_version": str, "model": str, "options": dict}
 MAX_PID = 1 << 22                # Linux's pid_max limit
 #: what gankit writes inside a run folder, by subfolder (regular expressions on names)
 OWNED = {
-    "": re.compile(r"^(config\.json|status\.json|run\.lock|metrics\.jsonl|timelapse\.gif)$"),
+    "": re.compile(r"^(config\.json|status\.json|run\.lock|metrics\.jsonl|timelapse\.gif|"
+                   r"encoder\.safetensors)$"),
     "checkpoints": re.compile(r"^step-\d{7,}\.safetensors$"),
     "samples": re.compile(r"^(step-\d{6,}\.png|losses\.png)$"),
     "directions": re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}\.safetensors$"),
@@ -158,6 +159,8 @@ class Run:
     directions_dir = property(lambda self: self.path / "directions")
     eval_dir = property(lambda self: self.path / "metrics")
     timelapse_path = property(lambda self: self.path / "timelapse.gif")
+    #: the image -> z encoder `gankit project --fit-encoder` trains once (projection.py)
+    encoder_path = property(lambda self: self.path / "encoder.safetensors")
 
     def sample_path(self, step: int) -> Path:
         return self.samples_dir / f"step-{step:06d}.png"

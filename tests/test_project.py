@@ -385,3 +385,38 @@ def test_direction_fit_from_pictures_bad_input(run, run_cli, tmp_path):
                                         "--negative-images", pos))
     assert "not a folder" in _err_line(run_cli("direction", "fit", "x", run, "--positive-images",
                                                pos / "a.png", "--negative-images", neg))
+
+
+# ------------------------------------------------------------------ the optional encoder
+
+
+def test_fit_encoder_is_trained_once_cached_and_refitted_when_stale(run, run_cli, tmp_path,
+                                                                      monkeypatch):
+    from gankit.checkpoints import read_header
+    from gankit.loading import load_model
+
+    monkeypatch.setattr(projection, "ENCODER_STEPS", 5)
+    model, config, spec, nets, c = load_model(run)
+    _, loss = projection.fit_encoder(model, nets, config, spec, steps=60)
+    # it learns z from the pictures: guessing z = 0 gives 1 (z ~ N(0, 1); 6,400 values a
+    # batch, so the last batch's error is within about 0.02 of its expectation)
+    assert loss < 0.92
+    photo = _save(_generated(run, [5])[0], tmp_path / "a.png")
+    args = ("project", run, photo, "--out", tmp_path / "p", "--fit-encoder", *FAST)
+    first = run_cli(*args)
+    assert first.exit_code == 0, first.output
+    assert "encoder: fitting one" in first.output
+    path = run / "encoder.safetensors"
+    meta = read_header(path)
+    assert meta["gankit.encoder"] == "1" and meta["step"] == str(c.step)
+    before = path.read_bytes()
+    again = run_cli(*args, "--force")
+    assert again.exit_code == 0, again.output
+    assert "fitting" not in again.output and "encoder.safetensors (fitted for step" in again.output
+    assert path.read_bytes() == before
+    # a damaged cache (gankit's own file) is fitted again, never loaded
+    path.write_bytes(b"garbage")
+    third = run_cli(*args, "--force")
+    assert third.exit_code == 0 and "cached encoder: unreadable" in third.output
+    assert read_header(path)["step"] == str(c.step)
+    path.unlink()

@@ -27,8 +27,12 @@ def projection_options(fn):
 @click.option("--fps", type=float, default=12, show_default=True, help="GIF frames per second.")
 @click.option("--force", is_flag=True, help="Replace files an earlier projection wrote.")
 @click.option("--json", "as_json", is_flag=True, help="The results as JSON on stdout.")
+@click.option("--fit-encoder", "use_encoder", is_flag=True,
+              help="Start from a small encoder's guess: trained once on the run's own samples "
+                   "and cached as RUN/encoder.safetensors (for this checkpoint).")
 @projection_options
-def project(run, photos, out, gif, fps, force, as_json, max_images, no_ema, device, **flags):
+def project(run, photos, out, gif, fps, force, as_json, max_images, no_ema, device,
+            use_encoder=False, **flags):
     """Find the latent z whose generated picture matches each PHOTO.
 
     \b
@@ -78,8 +82,15 @@ def project(run, photos, out, gif, fps, force, as_json, max_images, no_ema, devi
     check_projectable(model, spec, "project")
     targets, files = read_photos(files, spec, flag="PHOTOS")
     names = output_names(files)
+    encoder = None
+    if use_encoder:
+        from ..latent import require_run_dir
+        from ..projection import encoder_for
+
+        encoder = encoder_for(require_run_dir(c, "--fit-encoder"), model, nets, config, spec,
+                              c, dev)
     results, used = project_photos(model, nets, config, spec, files, targets, settings,
-                                   device=dev)
+                                   device=dev, encoder=encoder)
     for r, name in zip(results, names):
         r.name = name
     writable_dir(out, "--out")
