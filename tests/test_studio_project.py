@@ -85,6 +85,7 @@ def test_a_projected_picture_is_a_tile_for_grids_directions_and_walks(server, ru
     assert f"--z {pid}.npy" in grid["command"] and "gankit project" in grid["command"]
     # sliding along a direction moves the projected tile as gankit sample --z would
     moved = get(server, f"/api/samples?run=r&seeds={pid}&directions=up:1.5").json()
+    assert "images" in moved, moved
     model, config, spec, nets, _ = load_model(runs / "r")
     z = kept[1] + 1.5 * load_direction(runs / "r", "up", model, config).reshape(1, -1)
     want = ((generate(model, nets, z).clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
@@ -148,6 +149,7 @@ def test_dropping_a_picture_pins_its_projection(server, tmp_path_factory):
         driver.get(f"{server.url.rstrip('/')}/?run=r")
         wait_for(driver, "window.studio && window.studio.state.gridSeq >= 1")
         seq = driver.execute_script("return window.studio.state.gridSeq")
+        driver.execute_script("document.getElementById('project-steps').value = '50'")
         url = "data:image/png;base64," + base64.b64encode(photo()).decode()
         driver.execute_script(DROP, driver.find_element(By.ID, "project-drop"), url)
         pid = wait_for(driver, "Object.keys(window.studio.state.projections)[0]", timeout=60)
@@ -161,6 +163,7 @@ def test_dropping_a_picture_pins_its_projection(server, tmp_path_factory):
         shown = first.find_element(By.TAG_NAME, "img").get_attribute("src")
         assert np.abs(pixels_of(driver, shown) - pixels_of(driver, data["image"])).max() <= 1
         assert pid in driver.find_element(By.ID, "project-msg").text
+        assert data["steps"] == 50 and "--steps 50" in data["command"]
         # pin a seed as well: the page walks from the projected tile to it
         driver.find_elements(By.CSS_SELECTOR, "#grid .cell")[1].click()
         wait_for(driver, "window.studio.state.walkDone", timeout=60)

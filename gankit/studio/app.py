@@ -192,7 +192,8 @@ class Studio:
         from ..latent import apply_directions, latents_for_seeds
 
         numbers = [s for s in seeds if isinstance(s, int)]
-        z = latents_for_seeds(loaded.model, loaded.config, numbers, "cpu", truncation=truncation)
+        z = (latents_for_seeds(loaded.model, loaded.config, numbers, "cpu", truncation=truncation)
+             if numbers else None)
         if len(numbers) < len(seeds):  # projected pictures' latents in their places
             z = self._with_projections(loaded, seeds, z)
         if specs:

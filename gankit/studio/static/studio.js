@@ -423,7 +423,8 @@
     const seq = ++state.projectSeq;
     status("projecting " + (file.name || "picture") + " into the latent space ...");
     $("project-msg").textContent = "projecting ...";
-    const p = new URLSearchParams({ run: state.run, client: state.client });
+    const p = new URLSearchParams({ run: state.run, client: state.client,
+                                    steps: $("project-steps").value });
     try {
       const res = await fetch("/api/project?" + p, {
         method: "POST", headers: { "Content-Type": file.type || "application/octet-stream" }, body: file });
