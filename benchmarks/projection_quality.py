@@ -9,6 +9,9 @@ each picture the same perceptual distance and the pixel distance are also comput
 distance, taken separately) is the baseline. A Markdown table and a grid (rows: picture,
 best random seed by the perceptual distance, projection) are written.
 
+With ``--encoder`` the same command runs again with ``--fit-encoder`` (the encoder is
+fitted once and cached in the run) and both starting points and results are tabled.
+
 With ``--directions`` it also measures directions fitted from real pictures: the
 training pictures (render_sushi seed 0, as `gankit train` draws them) are split by the
 renderer's labels into tuna and not-tuna folders, ``gankit direction fit`` projects
@@ -136,6 +139,14 @@ def measure_projection(args, out: Path, env) -> dict:
     distance = rows[0]["distance"]
     print(f"projection: {len(rows)} pictures in {seconds:.1f} s ({seconds / len(rows):.1f} s "
           f"per picture, start-up included), distance {distance}", flush=True)
+    enc_rows = None
+    if args.encoder:  # the same command starting from the run's encoder
+        enc_cmd = [*cmd[:cmd.index("--out") + 1], out / "proj-encoder",
+                   *cmd[cmd.index("--out") + 2:], "--fit-encoder"]
+        p, enc_seconds = run_cmd(enc_cmd, env=env)
+        enc_rows = json.loads(p.stdout)
+        print(f"with --fit-encoder: {enc_seconds:.1f} s (the encoder fitted once, or read from "
+              "the run)", flush=True)
     targets, best_p, best_seed, best_x, best_imgs = random_baseline(
         args.run, photos, args.random_seeds, distance)
     table = ["| picture | best of %d seeds: perceptual (seed) | projection: perceptual | "
@@ -152,6 +163,14 @@ def measure_projection(args, out: Path, env) -> dict:
     mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
     table.append(f"| **mean** | {mean(best_p):.4f} | {mean([r['perceptual'] for r in rows]):.4f}"
                  f" | {mean(best_x):.4f} | {mean([r['pixel'] for r in rows]):.4f} |")
+    if enc_rows:
+        table += ["", "| picture | start (best of %d candidates): perceptual | + encoder: start "
+                  "| projection: perceptual | + encoder: projection |" % 64,
+                  "| --- | ---: | ---: | ---: | ---: |"]
+        for r, e in zip(rows, enc_rows):
+            table.append(f"| {r['name']} | {r['start_perceptual']:.4f} | "
+                         f"{e['start_perceptual']:.4f} | {r['perceptual']:.4f} | "
+                         f"{e['perceptual']:.4f} |")
     print("\n".join(table))
     print(f"projection is closer than the best random seed for {wins_p}/{n} pictures "
           f"(perceptual) and {wins_x}/{n} (pixel)")
@@ -161,7 +180,7 @@ def measure_projection(args, out: Path, env) -> dict:
     return {"command": " ".join(map(str, cmd[2:])), "seconds": seconds, "distance": distance,
             "random_seeds": args.random_seeds, "rows": rows, "best_perceptual": best_p,
             "best_seed": best_seed, "best_pixel": best_x, "wins_perceptual": wins_p,
-            "wins_pixel": wins_x, "table": table}
+            "wins_pixel": wins_x, "encoder_rows": enc_rows, "table": table}
 
 
 def measure_directions(args, out: Path, env) -> dict:
@@ -235,6 +254,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="projection-quality", help="Working folder.")
     ap.add_argument("--grid", help="The side-by-side grid (default OUT/projection-grid.png).")
     ap.add_argument("--json", help="Write the figures here.")
+    ap.add_argument("--encoder", action="store_true",
+                    help="Also project with --fit-encoder and compare the starts and ends.")
     ap.add_argument("--directions", action="store_true",
                     help="Also fit tuna directions from real pictures and judge them.")
     ap.add_argument("--real-count", type=int, default=256,

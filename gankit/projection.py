@@ -594,8 +594,8 @@ def latents_of_folders(model, nets, config, spec, positive: str, negative: str,
 # -- the optional encoder: a starting point from the picture itself --------------------------
 
 ENCODER_FORMAT = "1"
-ENCODER_STEPS = 1000
-ENCODER_BATCH = 64
+ENCODER_STEPS = 300
+ENCODER_BATCH = 32
 ENCODER_LR = 1e-3
 #: channels of the encoder's four stride-2 convolutions
 ENCODER_WIDTHS = (32, 64, 128, 256)

@@ -398,8 +398,8 @@ def test_fit_encoder_is_trained_once_cached_and_refitted_when_stale(run, run_cli
     monkeypatch.setattr(projection, "ENCODER_STEPS", 5)
     model, config, spec, nets, c = load_model(run)
     _, loss = projection.fit_encoder(model, nets, config, spec, steps=60)
-    # it learns z from the pictures: guessing z = 0 gives 1 (z ~ N(0, 1); 6,400 values a
-    # batch, so the last batch's error is within about 0.02 of its expectation)
+    # it learns z from the pictures: guessing z = 0 gives 1 (z ~ N(0, 1); 3,200 values a
+    # batch, so the last batch's error is within about 0.03 of its expectation)
     assert loss < 0.92
     photo = _save(_generated(run, [5])[0], tmp_path / "a.png")
     args = ("project", run, photo, "--out", tmp_path / "p", "--fit-encoder", *FAST)
