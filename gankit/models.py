@@ -262,6 +262,24 @@ class UnconditionalGAN(GANModel):
         """Samples in [-1, 1] for latent codes ``z``."""
         return nets["G"](z)
 
+    # -- the built-in step, and its two hooks for a discriminator with an extra loss ----
+    def d_real_kwargs(self, t) -> dict:
+        """Keyword arguments for D's call on the real batch in the built-in step
+        (``t.discriminate(real, real=True, **kwargs)``), asked once per D update after
+        the real batch and its noise are drawn and before the generated batch is made, so
+        a random choice made here keeps its place in the run's random stream. Default:
+        none."""
+        return {}
+
+    def d_extra_loss(self, t, real_out, real):
+        """An extra term of D's loss in the built-in step, from what D returned for the
+        real batch (``real_out``, called with :meth:`d_real_kwargs`; its scores are the
+        tensor itself, a tuple's first element or a dict's ``"logits"`` entry) and the
+        real batch ``real``; runs under ``t.autocast()``. Returns ``(term, metrics)``: a
+        scalar tensor added to D's loss (None for none) and ``{name: scalar tensor}`` to
+        report with the step's losses. Default: ``(None, {})``."""
+        return None, {}
+
     def train_step(self, t) -> dict:
         import torch
 
@@ -273,6 +291,7 @@ class UnconditionalGAN(GANModel):
         for _ in range(n_critic):
             real = t.next_batch()
             z = t.latent(real.shape[0])
+            d_kwargs = self.d_real_kwargs(t)
             with t.autocast():
                 if n_critic == 1:
                     fake = G(z)
@@ -281,12 +300,14 @@ class UnconditionalGAN(GANModel):
                     with torch.no_grad():
                         fake_in = G(z)
                 # D sees real and generated images through the run's augmentation
-                loss_d = loss.d_loss(t.discriminate(real, real=True), t.discriminate(fake_in))
+                real_out = t.discriminate(real, real=True, **d_kwargs)
+                extra, extra_metrics = self.d_extra_loss(t, real_out, real)
+                loss_d = loss.d_loss(scores_of(real_out), t.discriminate(fake_in))
             if loss.gp_weight:
                 # the penalty runs in full precision: its second-order graph is sensitive
                 gp = loss.penalty(D, real, fake_in.float())
                 loss_d = loss_d + loss.gp_weight * gp
-            t.backward_step("D", loss_d)
+            t.backward_step("D", loss_d if extra is None else loss_d + extra)
         t.requires_grad("D", False)
         with t.autocast():
             if fake is None:
@@ -298,7 +319,18 @@ class UnconditionalGAN(GANModel):
             loss_g = call_g_loss(loss, t.discriminate(fake), real_scores)
         t.backward_step("G", loss_g)
         t.requires_grad("D", True)
-        return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach()}
+        return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(),
+                **{k: v.detach() for k, v in extra_metrics.items()}}
+
+
+def scores_of(out):
+    """The scores in a discriminator's output: the tensor itself, the first element of
+    a tuple or list, or the ``"logits"`` entry of a dict."""
+    if isinstance(out, dict):
+        return out["logits"]
+    if isinstance(out, (tuple, list)):
+        return out[0]
+    return out
 
 
 def _article(word: str) -> str:

@@ -22,6 +22,7 @@ from . import console, hookspecs
 from .datasets import Dataset
 from .errors import GankitError, UnknownNameError
 from .extensions import Exporter, Metric
+from .interrupts import from_signal_handler
 from .losses import Loss
 from .models import GANModel
 from .registry import Registry
@@ -275,7 +276,7 @@ class Plugins:
             try:
                 impl.function(**{k: kwargs[k] for k in impl.argnames})
             except (Exception, SystemExit, KeyboardInterrupt) as exc:  # noqa: BLE001
-                if isinstance(exc, KeyboardInterrupt) and _from_signal_handler(exc):
+                if isinstance(exc, KeyboardInterrupt) and from_signal_handler(exc):
                     raise  # a real Ctrl-C that arrived during the hook, not the plugin's
                 self._disabled_observers.add(key)
                 self.warn(
@@ -286,7 +287,6 @@ class Plugins:
     # -- registries --------------------------------------------------------------
     def registry(self, kind: str) -> Registry:
         if kind not in self._registries:
-
             base = {"model": GANModel, "dataset": Dataset, "loss": Loss, "exporter": Exporter,
                     "metric": Metric}[kind]
             reg = Registry(WHAT.get(kind, kind), base)
@@ -379,35 +379,6 @@ class Plugins:
     def metrics(self) -> Registry:
         """``gankit evaluate``'s image metrics (``register_metrics``)."""
         return self.registry("metric")
-
-
-def _from_signal_handler(exc: BaseException) -> bool:
-    """Whether ``exc`` was raised by the installed SIGINT handler (the trainer's
-    "second Ctrl-C stops now", or Python's default one) rather than by plugin code."""
-    import signal
-
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    handler = signal.getsignal(signal.SIGINT)
-    if not callable(handler) or handler is signal.default_int_handler:
-        # Python's handler raises in C, at whatever instruction ran: a plugin's own
-        # KeyboardInterrupt stops at a raise statement, a Ctrl-C almost never does
-        return tb is None or not _raised_by_code(tb)
-    code = getattr(getattr(handler, "__func__", handler), "__code__", None)
-    return tb is not None and code is not None and tb.tb_frame.f_code is code
-
-
-def _raised_by_code(tb) -> bool:
-    """Whether the innermost frame stopped at a ``raise`` statement."""
-    import dis
-
-    try:
-        op = next(i for i in dis.get_instructions(tb.tb_frame.f_code)
-                  if i.offset == tb.tb_lasti)
-    except StopIteration:
-        return True
-    return op.opname in ("RAISE_VARARGS", "RERAISE")
 
 
 _plugins: Plugins | None = None

@@ -11,10 +11,12 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import GankitError
+from . import console
+from .errors import GankitError, UsageError
 from .files import write_json
 from .run import OWNED, RUN_FORMAT, RUN_MARK, Run
 from .runinfo import RunInfo, find_runs, load_run, read_lock
+
 
 @dataclass
 class Removal:
@@ -34,6 +36,25 @@ def _size(files) -> int:
         except OSError:
             pass
     return total
+
+
+def runs_named(root, targets) -> list[RunInfo]:
+    """The runs ``targets`` name (a run folder, or a run name under ``root``: the rule of
+    :meth:`Run.locate`); a target that is not one run, or a run training now, is refused."""
+    infos = []
+    for t in targets:
+        loc = Run.locate(t, root)
+        if loc.kind != "run":
+            raise UsageError(f"{t}: not a run folder or a run name under {root}/; "
+                             "runs clean removes whole runs (give the run, not a file "
+                             "or a folder of runs)")
+        infos.append(load_run(loc.run.path, size=False))
+    for r in infos:
+        if r.running:
+            pid = (r.lock or {}).get("pid")
+            raise GankitError(f"{r.path}: training now (run.lock held by pid {pid} on "
+                              f"{(r.lock or {}).get('host')}); stop it before cleaning it")
+    return infos
 
 
 def plan_clean(root, *, checkpoints_keep: int | None = None, statuses=("interrupted", "failed"),
@@ -112,3 +133,19 @@ def remove(item: Removal) -> None:
             run.path.rmdir()
         except OSError:
             pass
+
+
+def remove_all(plan: list[Removal]) -> tuple[int, list[str]]:
+    """Remove every planned item (:func:`remove`) with a progress bar; returns the bytes
+    freed and one line per item that could not be removed."""
+    freed, failed = 0, []
+    with console.progress(transient=True) as prog:
+        task = prog.add_task("cleaning", total=len(plan), rate="", info="")
+        for p in plan:
+            try:
+                remove(p)
+                freed += p.size
+            except (GankitError, OSError) as exc:
+                failed.append(f"{p.path}: {exc}")
+            prog.advance(task)
+    return freed, failed

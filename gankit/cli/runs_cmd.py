@@ -318,8 +318,9 @@ def runs_clean(ctx, targets, out, keep, statuses, dry_run, as_json, yes):
     runs (a name means --out/NAME; a name that is also a run in the current folder is
     refused as ambiguous).
     """
+    from .. import console
     from ..errors import GankitError, UsageError
-    from ..runclean import plan_clean, remove
+    from ..runclean import plan_clean, remove_all, runs_named
     from ..runinfo import STATUSES, find_runs, human_size, load_run
 
     root = _root(ctx, out)
@@ -332,21 +333,7 @@ def runs_clean(ctx, targets, out, keep, statuses, dry_run, as_json, yes):
     if keep is not None and statuses:
         raise UsageError("--status and --checkpoints: choose one (--checkpoints trims every run)")
     if targets:
-        from ..run import Run
-
-        infos = []
-        for t in targets:
-            loc = Run.locate(t, root)
-            if loc.kind != "run":
-                raise UsageError(f"{t}: not a run folder or a run name under {root}/; "
-                                 "runs clean removes whole runs (give the run, not a file "
-                                 "or a folder of runs)")
-            infos.append(load_run(loc.run.path, size=False))
-        for r in infos:
-            if r.running:
-                pid = (r.lock or {}).get("pid")
-                raise GankitError(f"{r.path}: training now (run.lock held by pid {pid} on "
-                                  f"{(r.lock or {}).get('host')}); stop it before cleaning it")
+        infos = runs_named(root, targets)
     else:
         infos = [load_run(d, size=False) for d in find_runs(root)]
     plan, skipped = plan_clean(root, checkpoints_keep=keep, runs=infos,
@@ -366,8 +353,27 @@ def runs_clean(ctx, targets, out, keep, statuses, dry_run, as_json, yes):
         what = "old checkpoints" if keep is not None else "runs to remove"
         click.echo(f"nothing to clean: no {what} under {root}/", err=True)
         return
-    total = sum(p.size for p in plan)
-    verb = "would remove" if dry_run else "remove"
+    n = len(plan)
+    noun = ("run" if keep is None else "checkpoint") + ("s" if n != 1 else "")
+    _print_plan(plan, infos, "would remove" if dry_run else "remove", human_size)
+    if dry_run:
+        click.echo(f"would free {human_size(sum(p.size for p in plan))} ({n} {noun})")
+        return
+    if not yes:
+        click.confirm(f"Remove {n} {noun} ({human_size(sum(p.size for p in plan))})?",
+                      abort=True, err=True)
+    t0 = time.perf_counter()
+    freed, failed = remove_all(plan)
+    for line in failed:
+        console.warn(line)
+    click.echo(f"freed {human_size(freed)} ({n - len(failed)} {noun} removed"
+               f"{f', {len(failed)} kept' if failed else ''}) in {time.perf_counter() - t0:.1f} s")
+    if failed:
+        raise GankitError(f"{len(failed)} item(s) could not be removed (see the warnings above)")
+
+
+def _print_plan(plan, infos, verb: str, human_size) -> None:
+    """One line per planned removal, and the entries gankit did not write that stay."""
     for p in plan:
         label = f"{p.run} ({_status_of(infos, p.run)})" if p.what == "run" else str(p.path)
         click.echo(f"{verb} {label}  {human_size(p.size)}")
@@ -376,32 +382,6 @@ def runs_clean(ctx, targets, out, keep, statuses, dry_run, as_json, yes):
             more = f" and {len(p.kept) - 5} more" if len(p.kept) > 5 else ""
             click.echo(f"  keeping {len(p.kept)} entr{'y' if len(p.kept) == 1 else 'ies'} "
                        f"gankit did not write in {p.path}: {shown}{more}")
-    n = len(plan)
-    noun = ("run" if keep is None else "checkpoint") + ("s" if n != 1 else "")
-    if dry_run:
-        click.echo(f"would free {human_size(total)} ({n} {noun})")
-        return
-    if not yes:
-        click.confirm(f"Remove {n} {noun} ({human_size(total)})?", abort=True, err=True)
-    from .. import console
-
-    freed, failed = 0, []
-    t0 = time.perf_counter()
-    with console.progress(transient=True) as prog:
-        task = prog.add_task("cleaning", total=n, rate="", info="")
-        for p in plan:
-            try:
-                remove(p)
-                freed += p.size
-            except (GankitError, OSError) as exc:
-                failed.append(f"{p.path}: {exc}")
-            prog.advance(task)
-    for line in failed:
-        console.warn(line)
-    click.echo(f"freed {human_size(freed)} ({n - len(failed)} {noun} removed"
-               f"{f', {len(failed)} kept' if failed else ''}) in {time.perf_counter() - t0:.1f} s")
-    if failed:
-        raise GankitError(f"{len(failed)} item(s) could not be removed (see the warnings above)")
 
 
 def _status_of(infos, name) -> str:

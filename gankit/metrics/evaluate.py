@@ -188,8 +188,6 @@ def evaluate_images(model, config, spec, nets, c, *, num: int = DEFAULT_SAMPLES,
                     dataset=None, cache: bool = True, plugins=None, write: bool = True) -> dict:
     """Every image metric of a loaded run; writes the eval file and picture when ``write``."""
     from ..plugins import get_plugins
-    from . import cache as fcache
-    from . import distances, features
 
     check_count(num)
     if seed < 0:
@@ -203,6 +201,37 @@ def evaluate_images(model, config, spec, nets, c, *, num: int = DEFAULT_SAMPLES,
         extract_inception, inception_space = inception.load_extractor(inception_weights, device)
     started = time.time()
     seeds = list(range(seed, seed + num))
+    m = _measure(plugins, model, config, spec, nets, c, run_dir, seeds, seed=seed,
+                 device=device, cache=cache, data=data, dataset=dataset, fid=fid,
+                 extract_inception=extract_inception, inception_space=inception_space)
+    picture = picture_path(run_dir, c.step, output_tag(c))
+    if write:
+        order = closest_pairs_picture(m["fake"], m["real"], m["mem"], seeds, picture)
+    else:
+        import torch
+
+        order = torch.argsort(m["mem"]["distance"])[:PAIRS].tolist()
+    result = _result(model, spec, c, run_dir, m, seeds, order, num=num, seed=seed,
+                     inception_space=inception_space, picture=picture if write else None,
+                     started=started)
+    if write:
+        from ..files import atomic_write
+
+        out = eval_path(run_dir, c.step, output_tag(c))
+        text = json.dumps(result, indent=2) + "\n"
+        atomic_write(out, lambda tmp: Path(tmp).write_text(text))
+        result["eval_file"] = str(out)
+    return result
+
+
+def _measure(plugins, model, config, spec, nets, c, run_dir, seeds, *, seed, device, cache,
+             data, dataset, fid, extract_inception, inception_space) -> dict:
+    """The training images, the samples and every registered metric between them (with
+    progress bars): ``real``, ``names``, ``data_name``, ``data_path``, ``fake``,
+    ``metrics``, ``mem`` (the memorisation distances) and ``feature_space``."""
+    from . import cache as fcache
+    from . import distances, features
+
     with _Progress() as bars:
         real, names, data_name, data_path = load_real(
             plugins, model, c, spec, run_dir, data=data, dataset=dataset,
@@ -236,17 +265,19 @@ def evaluate_images(model, config, spec, nets, c, *, num: int = DEFAULT_SAMPLES,
                                      enabled=cache, warn=console.warn)
             i_fake = inception_features("samples")(fake)
             metrics.update(compute(registered, "inception", i_real, i_fake, seed))
-    picture = picture_path(run_dir, c.step, output_tag(c))
-    if write:
-        order = closest_pairs_picture(fake, real, mem, seeds, picture)
-    else:
-        import torch
+    return {"real": real, "names": names, "data_name": data_name, "data_path": data_path,
+            "fake": fake, "metrics": metrics, "mem": mem,
+            "feature_space": features.FEATURE_SPACE}
 
-        order = torch.argsort(mem["distance"])[:PAIRS].tolist()
+
+def _result(model, spec, c, run_dir, m: dict, seeds, order, *, num, seed, inception_space,
+            picture, started) -> dict:
+    """The eval file's record (``picture``: the closest-pairs picture written, or None)."""
+    mem, metrics, names, real = m["mem"], m["metrics"], m["names"], m["real"]
     closest = [{"seed": seeds[i], "train_index": int(mem["index"][i]),
                 "train_name": names[int(mem["index"][i])] if names else None,
                 "distance": float(mem["distance"][i])} for i in order]
-    result = {
+    return {
         "run": str(run_dir),
         "checkpoint": str(c.path),
         "model": model.name,
@@ -255,8 +286,9 @@ def evaluate_images(model, config, spec, nets, c, *, num: int = DEFAULT_SAMPLES,
         "samples": num,
         "seed": seed,
         "metrics": metrics,
-        "feature_space": features.FEATURE_SPACE,
-        "data": {"dataset": data_name, "path": str(data_path) if data_path else None,
+        "feature_space": m["feature_space"],
+        "data": {"dataset": m["data_name"],
+                 "path": str(m["data_path"]) if m["data_path"] else None,
                  "images": int(real.shape[0]), "size": spec.size, "channels": spec.channels},
         "swd_resolutions": [int(k[4:]) for k in metrics if k[:4] == "swd_" and k[4:].isdigit()],
         "inception_space": inception_space,
@@ -264,20 +296,12 @@ def evaluate_images(model, config, spec, nets, c, *, num: int = DEFAULT_SAMPLES,
             "quantile": mem["quantile"],
             "threshold": mem["threshold"],
             "closest": closest,
-            "picture": str(picture) if write else None,
+            "picture": str(picture) if picture is not None else None,
         },
         "nearest": {"train_index": [int(v) for v in mem["index"]],
                     "distance": [round(float(v), 6) for v in mem["distance"]]},
         "seconds": round(time.time() - started, 2),
     }
-    if write:
-        from ..files import atomic_write
-
-        out = eval_path(run_dir, c.step, output_tag(c))
-        text = json.dumps(result, indent=2) + "\n"
-        atomic_write(out, lambda tmp: Path(tmp).write_text(text))
-        result["eval_file"] = str(out)
-    return result
 
 
 def compute(registered, space: str, real, fake, seed: int, task=None) -> dict:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from .. import engine
 from ..augment import Augment
 from ..ema import EMA
-from ..models import UNCONDITIONAL
+from ..models import UNCONDITIONAL, scores_of
 
 
 class StepHelpers:
@@ -104,13 +104,3 @@ class StepHelpers:
         if self.world_size > 1:
             engine.all_reduce_mean_([p.grad for o in opts for g in o.param_groups
                                      for p in g["params"]])
-
-
-def scores_of(out):
-    """The scores in a discriminator's output: the tensor itself, the first element of
-    a tuple or list, or the ``"logits"`` entry of a dict."""
-    if isinstance(out, dict):
-        return out["logits"]
-    if isinstance(out, (tuple, list)):
-        return out[0]
-    return out

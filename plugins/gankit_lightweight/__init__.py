@@ -84,52 +84,22 @@ class Lightweight(UnconditionalGAN):
 
         return build(config, spec)
 
-    def train_step(self, t) -> dict:
-        """One D step (the loss on augmented real and generated images, plus the
-        decoders' reconstruction loss on the augmented real ones), then one G step."""
+    # the built-in step of UnconditionalGAN, with the decoders' reconstruction loss added
+    # to D's loss through its two hooks
+    def d_real_kwargs(self, t) -> dict:
+        """D reconstructs the real images it sees: the whole image and one quadrant, drawn
+        from the global RNG (checkpointed) before the generated batch is made."""
         import torch
 
-        from gankit import call_g_loss
+        return {"reconstruct": True, "part": int(torch.randint(4, (1,)))}
 
+    def d_extra_loss(self, t, real_out, real):
+        """The decoders' reconstruction loss (L1 or MSE) on the augmented real images,
+        weighted by ``rec_weight`` in D's loss and reported as ``loss_rec``."""
         from .nets import reconstruction_loss
 
-        loss, config = t.loss, t.config
-        G = t.nets["G"]
-        n_critic = max(1, int(loss.n_critic))
-        fake = None
-        t.requires_grad("D", True)
-        for _ in range(n_critic):
-            real = t.next_batch()
-            z = t.latent(real.shape[0])
-            # the quadrant the part decoder reconstructs, from the global RNG (checkpointed)
-            part = int(torch.randint(4, (1,)))
-            with t.autocast():
-                if n_critic == 1:
-                    fake = G(z)
-                    fake_in = fake.detach()
-                else:
-                    with torch.no_grad():
-                        fake_in = G(z)
-                out = t.discriminate(real, real=True, reconstruct=True, part=part)
-                loss_rec = reconstruction_loss(out, config.rec_loss)
-                loss_d = loss.d_loss(out["logits"], t.discriminate(fake_in))
-            total = loss_d + config.rec_weight * loss_rec
-            if loss.gp_weight:
-                total = total + loss.gp_weight * loss.penalty(t.nets["D"], real, fake_in.float())
-            t.backward_step("D", total)
-        t.requires_grad("D", False)
-        with t.autocast():
-            if fake is None:
-                fake = G(t.latent(t.batch_size))
-            real_scores = None
-            if getattr(loss, "wants_real_scores", False):
-                with torch.no_grad():
-                    real_scores = t.discriminate(real)
-            loss_g = call_g_loss(loss, t.discriminate(fake), real_scores)
-        t.backward_step("G", loss_g)
-        t.requires_grad("D", True)
-        return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(),
-                "loss_rec": loss_rec.detach()}
+        loss_rec = reconstruction_loss(real_out, t.config.rec_loss)
+        return t.config.rec_weight * loss_rec, {"loss_rec": loss_rec}
 
 
 def pick_size(model, plugins, options, sizes) -> None:
