@@ -420,3 +420,14 @@ def test_fit_encoder_is_trained_once_cached_and_refitted_when_stale(run, run_cli
     assert third.exit_code == 0 and "cached encoder: unreadable" in third.output
     assert read_header(path)["step"] == str(c.step)
     path.unlink()
+
+
+def test_a_2d_run_is_refused_in_one_line(run_cli, tmp_path):
+    res = run_cli("train", "vanilla", "--dataset", "ring8", "--batch-size", "16", "--steps", "2",
+                  "--out", tmp_path / "runs", "--name", "ring", "--quiet")
+    assert res.exit_code == 0, res.output
+    _save(np.zeros((16, 16, 3), np.uint8), tmp_path / "x.png")
+    line = _err_line(run_cli("project", tmp_path / "runs" / "ring", tmp_path / "x.png",
+                             "--out", tmp_path / "p"))
+    assert "vector data, not images" in line
+    assert not (tmp_path / "p").exists()
