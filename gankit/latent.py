@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 from .errors import CheckpointError, GankitError, UsageError
-from .files import atomic_write
+from .files import atomic_write, read_regular
 from .run import Run
 
 GAUSSIAN = "gaussian"
@@ -273,8 +273,50 @@ def fit_direction(model, config, positive, negative):
     return (zp.mean(0) - zn.mean(0)).float().contiguous()
 
 
+FIT_METHODS = ("mean", "classifier")
+
+
+def fit_vector(zp, zn, method: str = "mean", l2: float = 1e-2, steps: int = 200):
+    """A direction from latents that show an attribute (``zp``, (P, D)) and latents that
+    do not (``zn``): ``mean``, the difference of the means; ``classifier``, the normal of
+    an L2-regularised logistic regression separating them, scaled so that strength 1
+    moves a point by the means' difference along that normal. float32, (D,)."""
+    import torch
+
+    if method not in FIT_METHODS:
+        raise UsageError(f"--method {method}: choose {' or '.join(FIT_METHODS)}")
+    zp, zn = zp.detach().float().cpu(), zn.detach().float().cpu()
+    diff = zp.mean(0) - zn.mean(0)
+    if method == "mean":
+        return diff.contiguous()
+    x = torch.cat([zp, zn])
+    y = torch.cat([torch.ones(len(zp)), torch.zeros(len(zn))])
+    weight = torch.where(y > 0, 0.5 / len(zp), 0.5 / len(zn))  # both sides count alike
+    w = torch.zeros(x.shape[1], requires_grad=True)
+    b = torch.zeros((), requires_grad=True)
+    opt = torch.optim.LBFGS([w, b], lr=1.0, max_iter=steps, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        logits = x @ w + b
+        loss = (torch.nn.functional.binary_cross_entropy_with_logits(
+            logits, y, reduction="none") * weight).sum() + l2 * w.pow(2).sum()
+        loss.backward()
+        return loss
+
+    with torch.enable_grad():
+        opt.step(closure)
+    n = w.detach()
+    norm = n.norm()
+    if not bool(torch.isfinite(norm)) or float(norm) == 0.0:
+        return diff.contiguous()  # nothing separates them: fall back to the means
+    n = n / norm
+    return (n * (diff @ n)).float().contiguous()
+
+
 def save_direction(run_dir: Path, name: str, vector, *, model, config, checkpoint,
-                   positive, negative, positive_text: str = "", negative_text: str = "") -> Path:
+                   positive, negative, positive_text: str = "", negative_text: str = "",
+                   extra: dict | None = None) -> Path:
     from safetensors.torch import save_file
 
     path = direction_path(run_dir, name)
@@ -292,6 +334,7 @@ def save_direction(run_dir: Path, name: str, vector, *, model, config, checkpoin
         "step": str(checkpoint.step),
         "checkpoint": Path(checkpoint.path).name,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        **{k: str(v) for k, v in (extra or {}).items()},
     }
     tensor = vector.detach().cpu().float().contiguous()
     atomic_write(path, lambda tmp: save_file({"direction": tensor}, tmp, metadata=meta))
@@ -365,6 +408,8 @@ def list_directions(run_dir: Path) -> list[dict]:
             "negative": meta.get("negative", ""),
             "n_positive": int(meta.get("n_positive", 0) or 0),
             "n_negative": int(meta.get("n_negative", 0) or 0),
+            "source": meta.get("source", "seeds"),
+            "method": meta.get("method", "mean"),
             "step": int(meta.get("step", 0) or 0),
             "created": meta.get("created", ""),
         })
@@ -381,3 +426,47 @@ def apply_directions(z, run_dir, specs, model, config):
 
 def dumps(rows) -> str:
     return json.dumps(rows, indent=2)
+
+
+# -- latent files (gankit project writes them; --z reads them) --------------------------------
+
+#: a latent file larger than this is not one gankit wrote (4096 latents of z_dim 512)
+MAX_Z_FILE = 8 * 1024 * 1024 + 4096
+
+
+def read_z_file(path, model, config, flag: str = "--z"):
+    """The latents of a ``.npy`` file written by ``gankit project`` (or by hand): float
+    values, shape (z_dim,) or (N, z_dim), all finite; a (N, z_dim) float32 tensor.
+    No pickle is ever read. One error line naming the flag and the file otherwise."""
+    import io
+
+    import numpy as np
+    import torch
+
+    p = Path(path)
+    want = model.z_dim(config)
+    if not p.is_file():
+        raise UsageError(f"{flag} {path}: no such file; give a .npy latent written by "
+                         "`gankit project`")
+    data = read_regular(p, MAX_Z_FILE)
+    if data is None:
+        raise GankitError(f"{flag} {path}: unreadable, not a regular file or larger than "
+                          f"{MAX_Z_FILE // (1024 * 1024)} MB; a latent file is a few hundred bytes")
+    try:
+        arr = np.load(io.BytesIO(data), allow_pickle=False)
+    except Exception as exc:  # noqa: BLE001 - numpy raises many types for a bad file
+        raise GankitError(f"{flag} {path}: not a .npy latent ({' '.join(str(exc).split())[:120]}); "
+                          "use a file written by `gankit project`") from None
+    if not isinstance(arr, np.ndarray) or arr.dtype.kind != "f":
+        raise GankitError(f"{flag} {path}: holds {getattr(arr, 'dtype', type(arr).__name__)} "
+                          "values, a latent holds floats; use a file written by `gankit project`")
+    if arr.ndim == 1:
+        arr = arr.reshape(1, -1)
+    if arr.ndim != 2 or arr.shape[1] != want or arr.shape[0] < 1:
+        raise GankitError(f"{flag} {path}: shape {tuple(arr.shape)}, model '{model.name}' "
+                          f"needs ({want},) or (N, {want}); project a picture with this run "
+                          "(gankit project)")
+    if not np.isfinite(arr).all():
+        raise GankitError(f"{flag} {path}: holds NaN or infinite values; project the picture "
+                          "again (gankit project)")
+    return torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32)).clone()

@@ -42,7 +42,7 @@ BUILTIN = {"exporter": "gankit.export.formats", "metric": "gankit.metrics.builti
 #: the two equal)
 CORE_COMMANDS = ("data", "datasets", "direction", "docs", "evaluate", "export", "interpolate",
                  "list-datasets", "list-losses", "list-models", "new-plugin", "plugins", "runs",
-                 "sample", "studio", "timelapse", "train", "translate")
+                 "project", "sample", "studio", "timelapse", "train", "translate")
 
 
 @dataclass

@@ -369,8 +369,8 @@ def test_translation_model_is_refused(run_cli, plugins, tmp_path):
         assert "fake-translate" in line
 
 
-def test_help_mentions_encoder_scope(run_cli):
+def test_help_mentions_directions_from_pictures(run_cli):
     out = _ok(run_cli("direction", "--help")).stdout
-    assert "encoder" in out and "out of scope" in out
+    assert "--positive-images" in out and "gankit project" in out
     out = _ok(run_cli("interpolate", "--help")).stdout
     assert "(K-1)*(steps-1)+1" in out

@@ -146,10 +146,10 @@ def make_cli(plugins=None) -> click.Group:
 
 def _core_modules():
     from . import (data, datasets_cmd, direction, docs_cmd, evaluate, export, interpolate,
-                   listing, new_plugin, runs_cmd, sample, studio, timelapse, translate)
+                   listing, new_plugin, project, runs_cmd, sample, studio, timelapse, translate)
 
     return (sample, evaluate, listing, datasets_cmd, data, interpolate, timelapse,
-            direction, new_plugin, docs_cmd, translate, studio, runs_cmd, export)
+            direction, new_plugin, docs_cmd, translate, studio, runs_cmd, export, project)
 
 
 def core_command_names() -> set:

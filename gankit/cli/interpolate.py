@@ -65,6 +65,10 @@ def write_frames(frames, out_dir: Path, *, gif: bool, fps: float, name: str = "i
 @click.argument("run", required=False)
 @click.option("--seed-a", type=int, help="Start point: the z of this seed.  [default: 0]")
 @click.option("--seed-b", type=int, help="End point: the z of this seed.  [default: 1]")
+@click.option("--z-a", "z_a", type=click.Path(path_type=Path), metavar="FILE.npy",
+              help="Start point: a latent file (`gankit project` writes them) instead of a seed.")
+@click.option("--z-b", "z_b", type=click.Path(path_type=Path), metavar="FILE.npy",
+              help="End point: a latent file instead of a seed.")
 @click.option("--seeds", type=str, help="Chain several points instead, e.g. 3,17,42 (or 0-4).")
 @click.option("--steps", type=int, default=50, show_default=True,
               help="Frames per segment, both ends included; segments share their end frames.")
@@ -91,7 +95,7 @@ def write_frames(frames, out_dir: Path, *, gif: bool, fps: float, name: str = "i
 @click.option("--device", default="auto", show_default=True)
 @click.pass_context
 def interpolate(ctx, run, seed_a, seed_b, seeds, steps, method, loop, gif, fps, size, direction,
-                start, stop, truncation, out, device, no_ema=False):
+                start, stop, truncation, out, device, no_ema=False, z_a=None, z_b=None):
     """Walk from the z of seed A to the z of seed B (or through --seeds) and draw it.
 
     \b
@@ -120,6 +124,8 @@ def interpolate(ctx, run, seed_a, seed_b, seeds, steps, method, loop, gif, fps, 
     def given(name):
         return ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
 
+    _check_z_flags(z_a, z_b, seed_a, seed_b, seeds, direction, truncation)
+
     points, n_frames = _points(steps, size, fps, seed_a, seed_b, seeds, direction, loop,
                                from_to_given=given("start") or given("stop"),
                                method_given=given("method"))
@@ -135,20 +141,51 @@ def interpolate(ctx, run, seed_a, seed_b, seeds, steps, method, loop, gif, fps, 
     check_output_memory("--steps", steps, n_frames, (spec.channels, *(2 * [max(spec.size, size or 0)])))
     if direction is not None:
         vec = load_direction(require_run_dir(c, "--direction"), direction, model, config)
-        z0 = latents_for_seeds(model, config, points[:1], truncation=truncation)
+        z0 = (_one_z(z_a, "--z-a", model, config) if z_a else
+              latents_for_seeds(model, config, points[:1], truncation=truncation))
         z, _ = walk(z0[0], vec, start, stop, steps, loop=loop)
-        what = f"seed {points[0]} along '{direction}' from {start:g} to {stop:g}"
+        what = (f"{z_a.name if z_a else f'seed {points[0]}'} along '{direction}' "
+                f"from {start:g} to {stop:g}")
     else:
         method = default_method(model, config) if method == "auto" else method
         zs = latents_for_seeds(model, config, points, truncation=truncation)
+        names = [f"seed {p}" for p in points]
+        for i, (f, flag) in enumerate(((z_a, "--z-a"), (z_b, "--z-b"))):
+            if f is not None:  # a latent file in place of seed A or B
+                zs[i] = _one_z(f, flag, model, config)[0]
+                names[i] = f.name
         z = chain(zs, steps, method, loop=loop)
-        what = f"{method} through seeds {','.join(map(str, points))}" + (" and back" if loop else "")
+        what = (f"{method} through seeds {','.join(map(str, points))}" if not (z_a or z_b)
+                else f"{method} from {names[0]} to {names[1]}") + (" and back" if loop else "")
     with torch.no_grad():
         images = generate(model, nets, z.to(dev))
     frames = frame_images(images, size)
     gif_path = write_frames(frames, out, gif=gif, fps=fps)
     console.info(f"{len(frames)} frames ({what}) from {c.path} (step {c.step}) -> {out}/"
                  + (f" and {gif_path}" if gif_path else ""))
+
+
+def _check_z_flags(z_a, z_b, seed_a, seed_b, seeds, direction, truncation):
+    for f, flag, seed, seed_flag in ((z_a, "--z-a", seed_a, "--seed-a"),
+                                     (z_b, "--z-b", seed_b, "--seed-b")):
+        if f is not None and seed is not None:
+            raise UsageError(f"give either {flag} or {seed_flag}, not both")
+    if (z_a or z_b) and seeds:
+        raise UsageError("--z-a/--z-b are the two ends of a walk: drop --seeds")
+    if z_b and direction is not None:
+        raise UsageError("--direction walks from --z-a only; drop --z-b")
+    if (z_a or z_b) and truncation is not None:
+        raise UsageError("--truncation applies to seeds, not to latent files: drop it")
+
+
+def _one_z(path, flag, model, config):
+    from ..latent import read_z_file
+
+    z = read_z_file(path, model, config, flag)
+    if z.shape[0] != 1:
+        raise UsageError(f"{flag} {path}: holds {z.shape[0]} latents; {flag} takes a file "
+                         "of one (as `gankit project` writes)")
+    return z
 
 
 def _points(steps, size, fps, seed_a, seed_b, seeds, direction, loop, *, from_to_given,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 
 import click
 
@@ -26,13 +27,16 @@ from ..sampling import (generate, parse_direction_specs, parse_seeds, save_label
 @click.option("--direction", "directions", multiple=True, metavar="NAME:STRENGTH",
               help="Add STRENGTH x an attribute direction of the run to every z "
                    "(gankit direction fit/list); repeatable.")
+@click.option("--z", "z_files", multiple=True, metavar="FILE.npy",
+              help="Latents from a file instead of seeds (`gankit project` writes them; "
+                   "shape (z_dim,) or (N, z_dim)); repeatable.")
 @click.option("--out", type=str, default="samples.png",
               show_default=True, help="FILE.png (a grid), DIR/ (one PNG each) or FILE.npy.")
 @click.option("--no-ema", "no_ema", is_flag=True,
               help="Use the trained generator itself, not its EMA average.")
 @click.option("--device", default="auto", show_default=True)
 def sample(run, num, seed, seeds, grid, label, truncation, directions, out, device,
-           no_ema=False):
+           no_ema=False, z_files=()):
     """Generate samples from a trained run (default: the newest under ./runs).
 
     RUN is a run folder or a .safetensors checkpoint. Each sample comes from its own
@@ -46,6 +50,8 @@ def sample(run, num, seed, seeds, grid, label, truncation, directions, out, devi
 
     from ..bounds import check_count, check_output_memory, check_seed, parse_grid
 
+    if z_files and (seeds or truncation is not None):
+        raise UsageError("--z gives the latents: drop --seeds and --truncation")
     if num < 1:
         raise UsageError("-n must be at least 1")
     check_count("-n", num)
@@ -59,13 +65,17 @@ def sample(run, num, seed, seeds, grid, label, truncation, directions, out, devi
     model, config, spec, nets, c = load_model(run, device=dev, ema=not no_ema)
     require_kind(model, UNCONDITIONAL, "sample", "use `gankit translate` for translation models")
     check_truncation(model, truncation, config)
+    if z_files:  # the latents of files: labelled and named after them
+        z_given, seed_list = _z_of_files(z_files, model, config)
     if label and (spec.kind == "vector" or str(out).endswith(".npy")):
         raise UsageError("--label draws seeds under an image grid: use --out FILE.png")
     cols, rows = grid_shape(len(seed_list), grid)
     if grid and cols * rows < len(seed_list):
         seed_list = seed_list[: cols * rows]
-    check_output_memory("--seeds" if seeds else "-n", seeds or num, len(seed_list), spec.shape)
-    z = latents_for_seeds(model, config, seed_list, "cpu", truncation=truncation)
+    check_output_memory("--z" if z_files else "--seeds" if seeds else "-n",
+                        z_files[0] if z_files else seeds or num, len(seed_list), spec.shape)
+    z = (z_given[:len(seed_list)] if z_files else
+         latents_for_seeds(model, config, seed_list, "cpu", truncation=truncation))
     if specs:
         z = apply_directions(z, require_run_dir(c, "--direction"), specs, model, config)
     images = generate(model, nets, z.to(dev))
@@ -77,12 +87,29 @@ def sample(run, num, seed, seeds, grid, label, truncation, directions, out, devi
     elif label:
         paths = [save_labelled_grid(images, [str(s) for s in seed_list], out, cols)]
     else:
-        paths = write_outputs(images, out, cols, names=[f"seed{s:05d}" for s in seed_list])
+        paths = write_outputs(images, out, cols, names=[
+            s if z_files else f"seed{s:05d}" for s in seed_list])
     extras = ([f"truncation {truncation:g}"] if truncation is not None else []) + [
         f"{n} {v:+g}" for n, v in specs]
     console.info(f"{len(seed_list)} samples from {c.path} (step {c.step})"
+                 + (f" for {len(z_files)} latent file(s)" if z_files else "")
                  + (f" [{', '.join(extras)}]" if extras else "") + " -> "
                  f"{paths[0] if len(paths) == 1 else str(out)}")
+
+
+def _z_of_files(files, model, config):
+    """(latents, a name per latent) of --z files: NAME, or NAME-i in a file of several."""
+    import torch
+
+    from ..latent import read_z_file
+
+    zs, names = [], []
+    for f in files:
+        z = read_z_file(f, model, config, "--z")
+        stem = Path(f).stem
+        zs.append(z)
+        names += [stem] if z.shape[0] == 1 else [f"{stem}-{i}" for i in range(z.shape[0])]
+    return torch.cat(zs), names
 
 
 COMMANDS = [sample]

@@ -15,10 +15,11 @@ CKPT_RE = re.compile(r"^step-(\d+)\.safetensors$")
 EVAL_RE = re.compile(r"^eval-step-(\d+)\.json$")
 #: what a run folder may hold (an existing --name folder with anything else is refused)
 RUN_FILES = {"config.json", "status.json", "run.lock", "metrics.jsonl", "samples",
-             "checkpoints", "directions", "metrics", "tensorboard"}
+             "checkpoints", "directions", "metrics", "tensorboard", "encoder.safetensors"}
 #: what gankit writes inside a run folder, by subfolder (regular expressions on names)
 OWNED = {
-    "": re.compile(r"^(config\.json|status\.json|run\.lock|metrics\.jsonl|timelapse\.gif)$"),
+    "": re.compile(r"^(config\.json|status\.json|run\.lock|metrics\.jsonl|timelapse\.gif|"
+                   r"encoder\.safetensors)$"),
     "checkpoints": re.compile(r"^step-\d{7,}\.safetensors$"),
     "samples": re.compile(r"^(step-\d{6,}\.png|losses\.png)$"),
     "directions": re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}\.safetensors$"),
@@ -77,6 +78,8 @@ class RunLayout:
     directions_dir = property(lambda self: self.path / "directions")
     eval_dir = property(lambda self: self.path / "metrics")
     timelapse_path = property(lambda self: self.path / "timelapse.gif")
+    #: the image -> z encoder `gankit project --fit-encoder` trains once (projection.py)
+    encoder_path = property(lambda self: self.path / "encoder.safetensors")
 
     def sample_path(self, step: int) -> Path:
         return self.samples_dir / f"step-{step:06d}.png"

@@ -26,6 +26,8 @@ from .validate import UPLOAD_FORMATS
 FRAME_BATCH = 8  # animation frames per worker job
 MODEL_CACHE = 2  # runs kept loaded
 MAX_ASPECT = 4  # uploaded images wider than 4:1 are centre-cropped to it
+MAX_PROJECTIONS = 64  # projected pictures kept (the oldest is forgotten first)
+PROJECTION_CHUNK = 20  # optimisation steps per worker job
 
 
 @dataclass
@@ -78,11 +80,13 @@ def data_url(png: bytes) -> str:
 
 
 def compact_seeds(seeds) -> str:
-    """[0, 1, 2, 3, 7] -> "0-3,7" (what ``--seeds`` reads back)."""
+    """[0, 1, 2, 3, 7] -> "0-3,7" (what ``--seeds`` reads back); projected pictures' ids
+    (``"p1"``) stand alone."""
     parts, i = [], 0
     while i < len(seeds):
         j = i
-        while j + 1 < len(seeds) and seeds[j + 1] == seeds[j] + 1:
+        while (j + 1 < len(seeds) and isinstance(seeds[j], int)
+               and isinstance(seeds[j + 1], int) and seeds[j + 1] == seeds[j] + 1):
             j += 1
         parts.append(str(seeds[i]) if j - i < 2 else f"{seeds[i]}-{seeds[j]}")
         if j - i == 1:
@@ -138,6 +142,9 @@ class Studio:
         self.worker = worker or Worker()
         self._models: OrderedDict[str, Loaded] = OrderedDict()  # worker thread only
         self._device = None
+        #: projected pictures by id ("p1"): (run id, z (1, z_dim), file name); worker only
+        self._projections: OrderedDict[str, tuple] = OrderedDict()
+        self._projection_count = 0
 
     def close(self):
         self.worker.close()
@@ -184,13 +191,33 @@ class Studio:
     def _latents(self, loaded: Loaded, seeds, truncation, specs):
         from ..latent import apply_directions, latents_for_seeds
 
-        z = latents_for_seeds(loaded.model, loaded.config, seeds, "cpu", truncation=truncation)
+        numbers = [s for s in seeds if isinstance(s, int)]
+        z = (latents_for_seeds(loaded.model, loaded.config, numbers, "cpu", truncation=truncation)
+             if numbers else None)
+        if len(numbers) < len(seeds):  # projected pictures' latents in their places
+            z = self._with_projections(loaded, seeds, z)
         if specs:
             if loaded.run_dir is None:
                 raise BadRequest("this checkpoint is not inside a run folder, so it has no "
                                  "directions", 400)
             z = apply_directions(z, loaded.run_dir, specs, loaded.model, loaded.config)
         return z
+
+    def _with_projections(self, loaded: Loaded, seeds, z_numbers):
+        import torch
+
+        rows, k = [], 0
+        for s in seeds:
+            if isinstance(s, int):
+                rows.append(z_numbers[k:k + 1])
+                k += 1
+                continue
+            kept = self._projections.get(s)
+            if kept is None or kept[0] != loaded.entry.id:
+                raise BadRequest(f"'{s}' is not a picture projected with this run (or no longer "
+                                 f"kept: the last {MAX_PROJECTIONS} are); drop it again", 404)
+            rows.append(kept[1])
+        return torch.cat(rows)
 
     def _draw(self, loaded: Loaded, z):
         from ..images import to_uint8
@@ -202,8 +229,26 @@ class Studio:
     def _target_text(self, entry: RunEntry) -> str:
         return shlex.quote(shown_path(entry.checkpoint or entry.run_dir))
 
+    def _projected_note(self, seeds) -> str:
+        names = [f"{s}.npy" for s in seeds if not isinstance(s, int)]
+        if not names:
+            return ""
+        return (f"  # {', '.join(names)}: the latents of the dropped pictures, as `gankit "
+                f"project RUN PICTURE` writes them (NAME.npy)")
+
     def sample_command(self, entry, seeds, truncation, specs, cols=None, label=False,
                        out="samples.png") -> str:
+        if any(not isinstance(s, int) for s in seeds):  # projected pictures: --z files
+            parts = ["gankit", "sample", self._target_text(entry)]
+            for s in seeds:
+                parts += ["--z", f"{s}.npy"] if not isinstance(s, int) else []
+            numbers = [s for s in seeds if isinstance(s, int)]
+            for name, st in specs:
+                parts += ["--direction", f"{name}:{st:g}"]
+            parts += ["--out", shlex.quote(out)]
+            return " ".join(parts) + self._projected_note(seeds) + (
+                f"; and `gankit sample --seeds {compact_seeds(numbers)}` for the seeds"
+                if numbers else "")
         parts = ["gankit", "sample", self._target_text(entry), "--seeds", compact_seeds(seeds)]
         if cols:
             parts += ["--grid", f"{cols}x{-(-len(seeds) // cols)}"]
@@ -219,7 +264,9 @@ class Studio:
     def interpolate_command(self, entry, w: Walk, fps=None, size=None, out="interpolation"):
         parts = ["gankit", "interpolate", self._target_text(entry)]
         if len(w.seeds) == 2:
-            parts += ["--seed-a", str(w.seeds[0]), "--seed-b", str(w.seeds[1])]
+            for flag, s in (("a", w.seeds[0]), ("b", w.seeds[1])):
+                parts += ([f"--seed-{flag}", str(s)] if isinstance(s, int)
+                          else [f"--z-{flag}", f"{s}.npy"])
         else:
             parts += ["--seeds", ",".join(map(str, w.seeds))]
         parts += ["--steps", str(w.frames_per_segment), "--method", w.method]
@@ -230,10 +277,10 @@ class Studio:
             parts += ["--fps", f"{fps:g}"]
         if size is not None:
             parts += ["--size", str(size)]
-        if w.truncation is not None:
+        if w.truncation is not None and all(isinstance(s, int) for s in w.seeds):
             parts += ["--truncation", f"{w.truncation:g}"]
         parts += ["--out", shlex.quote(out)]
-        cmd = " ".join(parts)
+        cmd = " ".join(parts) + self._projected_note(w.seeds)
         if w.specs:
             cmd += ("  # gankit interpolate adds no direction to a walk between seeds; "
                     "the studio added " + ", ".join(f"{n}:{s:g}" for n, s in w.specs))
@@ -453,6 +500,57 @@ class Studio:
 
         return self.worker.submit(job, channel=client and f"{client}:translate")
 
+    def project(self, run_id, data: bytes, steps=None, client=None) -> dict:
+        """An uploaded picture projected into the run's latent space (as `gankit project`
+        does, ``PROJECTION_CHUNK`` steps per worker job): its id for ``seeds``
+        (``p1``, ...), the picture as the model sees it, the projection and the distances."""
+        from ..projection import STEPS, Perceptual, Projector, Settings, pick_distance  # torch
+
+        entry = self.catalog.get(run_id)
+        channel = client and f"{client}:project"
+        token = self.worker.claim(channel) if channel else None
+        settings = Settings(steps=steps or STEPS)
+
+        def start():
+            import numpy as np
+            import torch
+
+            loaded = self._load(entry, refresh=True)
+            self._unconditional_images(loaded)
+            img = decode_upload(data, loaded.spec.channels, size=loaded.spec.size)
+            arr = np.asarray(img)
+            arr = arr[..., None] if arr.ndim == 2 else arr
+            x = torch.from_numpy(arr.copy()).permute(2, 0, 1)[None].float().div(127.5).sub(1.0)
+            name = pick_distance(settings.distance)
+            perceptual = Perceptual(name, self._dev())
+            return loaded, img, name, Projector(loaded.model, loaded.nets, loaded.config, x,
+                                                settings, perceptual, self._dev())
+
+        loaded, img, distance, projector = self.worker.submit(start, channel, token)
+        while not projector.finished:  # a few steps per job: other requests go between
+            self.worker.submit(lambda: projector.run(PROJECTION_CHUNK), channel, token)
+
+        def finish():
+            z, images, dp, dx, sp, sx, _ = projector.finish()
+            self._projection_count += 1
+            pid = f"p{self._projection_count}"
+            self._projections[pid] = (entry.id, z[:1].clone(), "upload")
+            while len(self._projections) > MAX_PROJECTIONS:
+                self._projections.popitem(last=False)
+            return pid, images, float(dp[0]), float(dx[0]), float(sp[0]), float(sx[0])
+
+        pid, images, dp, dx, sp, sx = self.worker.submit(finish, channel, token)
+        from ..images import to_uint8  # torch: as the module's other drawing code
+
+        return {"run": entry.id, "step": loaded.checkpoint.step, "id": pid,
+                "input": data_url(pil_png_bytes(img)),
+                "image": data_url(png_bytes(to_uint8(images)[0])),
+                "distance": distance, "perceptual": round(dp, 6), "pixel": round(dx, 6),
+                "start_perceptual": round(sp, 6), "start_pixel": round(sx, 6),
+                "steps": settings.steps,
+                "command": " ".join(["gankit", "project", self._target_text(entry), "PICTURE",
+                                     "--out", ".", "--steps", str(settings.steps)])}
+
 
 # -- translation inputs --------------------------------------------------------------------
 
@@ -462,9 +560,10 @@ def translations(model) -> tuple:
     return tuple(d for d in ("a2b", "b2a") if d in tuple(getattr(model, "directions", ())))
 
 
-def decode_upload(data: bytes, channels: int):
+def decode_upload(data: bytes, channels: int, size: int | None = None):
     """Uploaded bytes -> a Pillow image (RGB or L), decoded only by
-    :func:`gankit.imageio.decode_image` from a private temporary file."""
+    :func:`gankit.imageio.decode_image` from a private temporary file; with ``size``
+    resized and centre-cropped to ``size`` x ``size`` as training data is."""
     from PIL import Image, UnidentifiedImageError
 
     from ..files import atomic_write
@@ -487,7 +586,7 @@ def decode_upload(data: bytes, channels: int):
             raise BadRequest(f"the uploaded image has {w}x{h} pixels; the limit is "
                              f"{MAX_UPLOAD_PIXELS:,} pixels", 413)
         try:
-            arr = decode_image(path, None, mode="L" if channels == 1 else "RGB")
+            arr = decode_image(path, size, mode="L" if channels == 1 else "RGB")
         except GankitError as exc:
             raise BadRequest(str(exc).replace(str(path), "the uploaded image"), 400) from None
     return Image.fromarray(arr[..., 0] if channels == 1 else arr)

@@ -12,6 +12,7 @@ Routes (see docs/studio.md for parameters and answers)::
     GET  /api/export.gif       the current animation as a GIF download
     POST /api/directions       fit and save a direction from positive/negative seeds
     POST /api/translate        an uploaded image A->B and back (translation runs)
+    POST /api/project          an uploaded picture projected into the latent space (a tile)
 
 Every error is a JSON ``{"error": message}`` with a 4xx status (5xx only for the
 studio's own failures), never a traceback. Requests must name an allowed host in
@@ -258,7 +259,8 @@ class Handler(BaseHTTPRequestHandler):
         studio = self.server.studio
         run = v.one(q, "run")
         entry = studio.catalog.get(run)  # 404 for an unknown run before anything else
-        seeds = v.seed_list(v.one(q, "seeds", required=True), "seeds", max_seeds)
+        seeds = v.seed_list(v.one(q, "seeds", required=True), "seeds", max_seeds,
+                            projections=True)
         trunc = v.truncation(q)
         have = None
         if entry.run_dir is not None:
@@ -373,6 +375,18 @@ class Handler(BaseHTTPRequestHandler):
             raise BadRequest("the upload is empty; send an image file")
         self._json(self.server.studio.translate(run, data, direction, client))
 
+    def api_project(self, url):
+        q = self._query(url, {"run", "steps", "client"})
+        run = v.one(q, "run")
+        self.server.studio.catalog.get(run)
+        steps = v.integer(q, "steps", None, 1, v.MAX_PROJECTION_STEPS)
+        client = v.client(q)
+        v.upload_type(self.headers.get("Content-Type"))
+        data = self._body(v.MAX_UPLOAD, "the uploaded image")
+        if not data:
+            raise BadRequest("the upload is empty; send an image file")
+        self._json(self.server.studio.project(run, data, steps, client))
+
 
 ROUTES = {
     "/api/runs": ("GET", Handler.api_runs),
@@ -383,6 +397,7 @@ ROUTES = {
     "/api/export.gif": ("GET", Handler.api_export_gif),
     "/api/directions": ("POST", Handler.api_directions),
     "/api/translate": ("POST", Handler.api_translate),
+    "/api/project": ("POST", Handler.api_project),
 }
 
 

@@ -27,6 +27,7 @@ MAX_TEXT = 2000  # characters of any one parameter
 MAX_UPLOAD = 10 * 1024 * 1024  # bytes of an uploaded image
 MAX_UPLOAD_PIXELS = 40_000_000
 MAX_JSON = 64 * 1024  # bytes of a JSON body
+MAX_PROJECTION_STEPS = 1000  # optimisation steps of one projected upload
 CLIENT_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 UPLOAD_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF")  # Pillow's names; nothing else decodes
 UPLOAD_TYPES = {"image/png", "image/jpeg", "image/webp", "image/bmp", "image/gif",
@@ -113,8 +114,13 @@ def choice(query: dict, name: str, choices, default: str) -> str:
     return text
 
 
-def seed_list(text: str, name: str = "seeds", max_count: int = MAX_SAMPLES) -> list[int]:
-    """``"0-15"``, ``"3,17,42"`` or a mix, each seed in [0, 2**63), at most ``max_count``.
+PROJECTION_RE = re.compile(r"p[1-9][0-9]{0,8}")  # a projected picture's id: p1, p2, ...
+
+
+def seed_list(text: str, name: str = "seeds", max_count: int = MAX_SAMPLES,
+              projections: bool = False) -> list:
+    """``"0-15"``, ``"3,17,42"`` or a mix, each seed in [0, 2**63), at most ``max_count``;
+    with ``projections`` also ids of projected pictures (``p1``, kept as strings).
 
     Ranges are counted before they are expanded, so ``0-99999999999`` is refused at once
     instead of building a list of a hundred billion numbers.
@@ -126,6 +132,11 @@ def seed_list(text: str, name: str = "seeds", max_count: int = MAX_SAMPLES) -> l
     for part in text.split(","):
         part = part.strip()
         if not part:
+            continue
+        if projections and PROJECTION_RE.fullmatch(part):
+            if len(seeds) + 1 > max_count:
+                raise BadRequest(f"'{name}': at most {max_count} seeds per request")
+            seeds.append(part)
             continue
         m = re.fullmatch(r"(\d{1,20})(?:\s*-\s*(\d{1,20}))?", part)
         if not m:

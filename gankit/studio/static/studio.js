@@ -14,8 +14,9 @@
     gridCtrl: null, gridSeq: 0, gridError: null,
     walkCtrl: null, walkSeq: 0, frames: [], frameCount: 0, walkDone: false, frameIndex: 0,
     timer: null, lastFile: null, translated: null, translateSeq: 0,
+    projections: {}, projectSeq: 0,
   };
-  window.studio = { state };
+  window.studio = { state };  // project(file) is added below, for tests and scripts
 
   // -- small helpers ---------------------------------------------------------------------
   function status(text, isError) {
@@ -74,7 +75,7 @@
     const out = [];
     for (let i = 0; i < seeds.length;) {
       let j = i;
-      while (j + 1 < seeds.length && seeds[j + 1] === seeds[j] + 1) j++;
+      while (j + 1 < seeds.length && typeof seeds[j] === "number" && seeds[j + 1] === seeds[j] + 1) j++;
       out.push(j - i >= 2 ? seeds[i] + "-" + seeds[j] : seeds.slice(i, j + 1).join(","));
       i = j + 1;
     }
@@ -211,6 +212,7 @@
   function parseSeeds(text) {
     const seeds = [];
     for (const part of text.split(",").map((s) => s.trim()).filter(Boolean)) {
+      if (/^p[1-9]\d*$/.test(part)) { seeds.push(part); continue; }  // a projected picture
       const m = part.match(/^(\d+)(?:\s*-\s*(\d+))?$/);
       if (!m) throw new Error("seeds: use numbers and ranges like 0-15 or 3,17,42");
       const a = Number(m[1]), b = m[2] === undefined ? a : Number(m[2]);
@@ -268,7 +270,7 @@
 
   function updateMarks() {
     document.querySelectorAll(".cell").forEach((fig) => {
-      const s = Number(fig.dataset.seed);
+      const s = seedOf(fig.dataset.seed);
       const pin = state.pinned.indexOf(s);
       fig.classList.toggle("pinned", pin >= 0);
       fig.classList.toggle("pos", state.pos.has(s));
@@ -280,8 +282,17 @@
     $("nneg").textContent = state.neg.size;
   }
 
+  function seedOf(text) {  // "17" -> 17; a projected picture's id ("p1") stays a string
+    return /^p\d+$/.test(text) ? text : Number(text);
+  }
+
   function clickCell(seed) {
     const mode = document.querySelector("input[name=mode]:checked").value;
+    if ((mode === "pos" || mode === "neg") && typeof seed !== "number") {
+      status("a projected picture is not a seed; fit a direction from folders of pictures " +
+             "with `gankit direction fit NAME RUN --positive-images DIR --negative-images DIR`", true);
+      return;
+    }
     if (mode === "pos" || mode === "neg") {
       const mine = mode === "pos" ? state.pos : state.neg;
       const other = mode === "pos" ? state.neg : state.pos;
@@ -414,6 +425,35 @@
     const p = walkParams();
     p.set("size", Math.max(64, Math.min(256, state.info.image_size)));
     download("/api/export.gif", p);
+  }
+
+  // -- projecting a picture --------------------------------------------------------------------
+  async function project(file) {
+    if (!file) return;
+    if (file.size > MAX_UPLOAD) { status(file.name + " is larger than 10 MB", true); return; }
+    const seq = ++state.projectSeq;
+    status("projecting " + (file.name || "picture") + " into the latent space ...");
+    $("project-msg").textContent = "projecting ...";
+    const p = new URLSearchParams({ run: state.run, client: state.client,
+                                    steps: $("project-steps").value });
+    try {
+      const res = await fetch("/api/project?" + p, {
+        method: "POST", headers: { "Content-Type": file.type || "application/octet-stream" }, body: file });
+      if (!res.ok) await fail(res);
+      const data = await res.json();
+      if (seq !== state.projectSeq) return;
+      state.projections[data.id] = data;
+      const others = $("seeds").value.split(",").map((x) => x.trim()).filter(Boolean);
+      $("seeds").value = [data.id, ...others].join(",");
+      if (state.pinned.length >= MAX_PINS) state.pinned.shift();
+      state.pinned.push(data.id);
+      $("project-msg").textContent = (file.name || "picture") + " is " + data.id + ": " +
+        data.distance + " distance " + data.start_perceptual.toFixed(3) + " \u2192 " +
+        data.perceptual.toFixed(3) + ", pixel " + data.pixel.toFixed(3) + " (" + data.command + ")";
+      await refreshGrid();
+      if (state.pinned.length >= 2) startWalk();
+      status("projected " + (file.name || "picture") + " as tile " + data.id);
+    } catch (err) { $("project-msg").textContent = ""; report(err); }
   }
 
   // -- translation -------------------------------------------------------------------------------
@@ -558,10 +598,20 @@
       if (e.dataTransfer.files.length) translate(e.dataTransfer.files[0]);
     });
     $("file").addEventListener("change", (e) => { if (e.target.files.length) translate(e.target.files[0]); });
+    const pdrop = $("project-drop");
+    pdrop.addEventListener("dragover", (e) => { e.preventDefault(); pdrop.classList.add("over"); });
+    pdrop.addEventListener("dragleave", () => pdrop.classList.remove("over"));
+    pdrop.addEventListener("drop", (e) => {
+      e.preventDefault(); pdrop.classList.remove("over");
+      if (e.dataTransfer.files.length) project(e.dataTransfer.files[0]);
+    });
+    $("project-file").addEventListener("change", (e) => { if (e.target.files.length) project(e.target.files[0]); });
     document.querySelectorAll("input[name=tr-dir]").forEach((el) =>
       el.addEventListener("change", () => translate(state.lastFile)));
     wirePad();
   }
+
+  window.studio.project = project;
 
   document.addEventListener("DOMContentLoaded", () => {
     wire();
