@@ -239,7 +239,11 @@ def _random_data(spec, n: int, seed: int):
         samples = torch.randn((n, spec.dim), generator=g)
     else:
         samples = torch.randint(0, 256, (n, *spec.shape), generator=g, dtype=torch.uint8)
-    return Data(samples=samples, spec=spec, names=[f"random-{i}" for i in range(n)])
+    data = Data(samples=samples, spec=spec, names=[f"random-{i}" for i in range(n)])
+    if spec.classes:  # labelled: sample i is of class i mod K
+        data.labels = torch.arange(n) % len(spec.classes)
+        data.classes = list(spec.classes)
+    return data
 
 
 def _params(nets: dict, names) -> dict:
@@ -248,7 +252,8 @@ def _params(nets: dict, names) -> dict:
 
 
 def check_model(model, spec=None, *, plugins=None, loss=_DEFAULT, config=None, sets=None,
-                batch_size: int = 4, steps: int = 1, workdir=None, data=None) -> dict:
+                batch_size: int = 4, steps: int = 1, workdir=None, data=None,
+                conditional: bool = False) -> dict:
     """Check a model's whole contract on the CPU; returns a dict with the ``trainer``,
     the ``checkpoint`` path, the ``metrics`` of the last step and the reloaded ``nets``.
 
@@ -268,6 +273,10 @@ def check_model(model, spec=None, *, plugins=None, loss=_DEFAULT, config=None, s
         of ``spec`` ("A", and "B" for translation models). Either way the model's own
         ``load_data`` is not called (the data go to the plan as given, as
         ``gankit.train.plan(data=...)`` does); ``check_data`` is.
+    :param conditional: train the model class-conditional, as ``gankit train
+        --conditional`` does: on labelled data (``data`` with labels, or random samples of
+        three classes, or of ``spec.classes``); also checks that the generator's samples
+        depend on the class.
     """
     import torch
 
@@ -299,6 +308,20 @@ def check_model(model, spec=None, *, plugins=None, loss=_DEFAULT, config=None, s
     if spec is None:
         spec = DataSpec(kind="image", channels=3, size=int(defaults.get("image_size") or 32),
                         name="random")
+    if conditional:
+        if not getattr(model, "can_be_conditional", False):
+            _fail(f"{model.name}: conditional=True, but the model does not set "
+                  "can_be_conditional = True")
+        if domains is not None:
+            main = next(iter(domains.values()))
+            if not main.labelled:
+                _fail("conditional=True needs labelled data (Data.labels and Data.classes)")
+            spec = dataclasses.replace(spec, classes=tuple(map(str, main.classes)))
+        elif not spec.classes:
+            spec = dataclasses.replace(spec, classes=("c0", "c1", "c2"))
+    elif spec.classes:
+        spec = dataclasses.replace(spec, classes=())
+    labels3 = (torch.arange(3) % max(1, len(spec.classes))) if conditional else None
     if loss is _DEFAULT:
         loss = defaults.get("loss")
     if isinstance(loss, str):
@@ -329,7 +352,12 @@ def check_model(model, spec=None, *, plugins=None, loss=_DEFAULT, config=None, s
         for net in nets.values():
             net.eval()
         with torch.no_grad():
-            out = model.generate(nets, z)
+            out = model.generate(nets, z) if labels3 is None else model.generate(nets, z, labels3)
+            if labels3 is not None:
+                other = model.generate(nets, z, (labels3 + 1) % len(spec.classes))
+                if torch.equal(out, other):
+                    _fail(f"{model.name}.generate(nets, z, labels) gives the same samples for "
+                          "other labels; does the generator use them?")
         want = (3, *spec.shape)
         if tuple(out.shape) != want:
             _fail(f"{model.name}.generate() gave shape {tuple(out.shape)} for {spec.kind} "
@@ -358,6 +386,7 @@ def check_model(model, spec=None, *, plugins=None, loss=_DEFAULT, config=None, s
             image_size=spec.size if spec.kind == "image" else None, device="cpu",
             precision="fp32", out=str(root), name="check", sample_every=steps,
             checkpoint_every=steps, log_every=steps, keep_last=0, grid=4, compile=False,
+            conditional=bool(conditional),
         )
         # the same plan as `gankit train` (defaults, the loss's optimizer, checks), with
         # the kit's random data and this config
@@ -415,9 +444,11 @@ def check_model(model, spec=None, *, plugins=None, loss=_DEFAULT, config=None, s
             z = model.latent(config, 2, generator=torch.Generator().manual_seed(3))
             for net in trainer.nets.values():
                 net.eval()
+            y = None if labels3 is None else labels3[:2]
             with torch.no_grad():
-                a = model.generate(trainer.nets, z).float()
-                b = model.generate(loaded, z).float()
+                a = (model.generate(trainer.nets, z) if y is None
+                     else model.generate(trainer.nets, z, y)).float()
+                b = (model.generate(loaded, z) if y is None else model.generate(loaded, z, y)).float()
             # same weights; the trainer's copy may run channels_last, so allow rounding
             if not torch.allclose(a, b, rtol=1e-4, atol=1e-5):
                 _fail(f"{model.name}: the reloaded generator gives different samples "
