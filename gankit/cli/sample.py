@@ -14,7 +14,8 @@ from ..sampling import (generate, parse_direction_specs, parse_seeds, save_label
 
 @click.command("sample")
 @click.argument("run", required=False)
-@click.option("-n", "num", type=int, default=64, show_default=True, help="Number of samples.")
+@click.option("-n", "num", type=int, default=None,
+              help="Number of samples [default: 64; 8 per row with --grid-by-class].")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="First seed: sample i uses seed SEED+i.")
 @click.option("--seeds", type=str, help="Explicit seeds, e.g. 0-99 or 3,17,42 (overrides -n).")
@@ -26,13 +27,19 @@ from ..sampling import (generate, parse_direction_specs, parse_seeds, save_label
 @click.option("--direction", "directions", multiple=True, metavar="NAME:STRENGTH",
               help="Add STRENGTH x an attribute direction of the run to every z "
                    "(gankit direction fit/list); repeatable.")
+@click.option("--class", "classes", type=str, metavar="NAMES",
+              help="Class-conditional runs: samples of this class (a name or an index; "
+                   "several comma-separated take turns), e.g. --class tuna,salmon.")
+@click.option("--grid-by-class", is_flag=True,
+              help="Class-conditional runs: one row per class (or per --class), the same "
+                   "seeds in every row.")
 @click.option("--out", type=str, default="samples.png",
               show_default=True, help="FILE.png (a grid), DIR/ (one PNG each) or FILE.npy.")
 @click.option("--no-ema", "no_ema", is_flag=True,
               help="Use the trained generator itself, not its EMA average.")
 @click.option("--device", default="auto", show_default=True)
 def sample(run, num, seed, seeds, grid, label, truncation, directions, out, device,
-           no_ema=False):
+           no_ema=False, classes=None, grid_by_class=False):
     """Generate samples from a trained run (default: the newest under ./runs).
 
     RUN is a run folder or a .safetensors checkpoint. Each sample comes from its own
@@ -46,8 +53,12 @@ def sample(run, num, seed, seeds, grid, label, truncation, directions, out, devi
 
     from ..bounds import check_count, check_output_memory, check_seed, parse_grid
 
+    if num is None:
+        num = 8 if grid_by_class else 64
     if num < 1:
         raise UsageError("-n must be at least 1")
+    if grid and grid_by_class:
+        raise UsageError("--grid-by-class lays out one row per class; drop --grid")
     check_count("-n", num)
     if grid:
         parse_grid(grid)
@@ -59,16 +70,19 @@ def sample(run, num, seed, seeds, grid, label, truncation, directions, out, devi
     model, config, spec, nets, c = load_model(run, device=dev, ema=not no_ema)
     require_kind(model, UNCONDITIONAL, "sample", "use `gankit translate` for translation models")
     check_truncation(model, truncation, config)
+    from ..sampling import class_labels
+
+    seed_list, labels, row = class_labels(spec, classes, grid_by_class, seed_list)
     if label and (spec.kind == "vector" or str(out).endswith(".npy")):
         raise UsageError("--label draws seeds under an image grid: use --out FILE.png")
-    cols, rows = grid_shape(len(seed_list), grid)
+    cols, rows = (row, len(seed_list) // row) if row else grid_shape(len(seed_list), grid)
     if grid and cols * rows < len(seed_list):
         seed_list = seed_list[: cols * rows]
     check_output_memory("--seeds" if seeds else "-n", seeds or num, len(seed_list), spec.shape)
     z = latents_for_seeds(model, config, seed_list, "cpu", truncation=truncation)
     if specs:
         z = apply_directions(z, require_run_dir(c, "--direction"), specs, model, config)
-    images = generate(model, nets, z.to(dev))
+    images = generate(model, nets, z.to(dev), labels=labels)
     if spec.kind == "vector" and not str(out).endswith(".npy"):
         from ..sampling import save_scatter
 
@@ -80,6 +94,9 @@ def sample(run, num, seed, seeds, grid, label, truncation, directions, out, devi
         paths = write_outputs(images, out, cols, names=[f"seed{s:05d}" for s in seed_list])
     extras = ([f"truncation {truncation:g}"] if truncation is not None else []) + [
         f"{n} {v:+g}" for n, v in specs]
+    if labels is not None:
+        shown = list(dict.fromkeys(spec.classes[int(i)] for i in labels.tolist()))
+        extras.append("class " + ", ".join(shown[:8]) + (", ..." if len(shown) > 8 else ""))
     console.info(f"{len(seed_list)} samples from {c.path} (step {c.step})"
                  + (f" [{', '.join(extras)}]" if extras else "") + " -> "
                  f"{paths[0] if len(paths) == 1 else str(out)}")
