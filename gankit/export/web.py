@@ -147,7 +147,7 @@ def export_web(src: Source, out: Path, *, seeds, web_seeds, tolerance: float, op
     check_target(out)
     out.mkdir(parents=True, exist_ok=True)
 
-    lay = layout(src, False, None)
+    lay = layout(src, False, None, classes=False)  # the page has no class picker yet
     meta = metadata(src, "onnx", False, None, lay)
     check = export_onnx(src, out / MODEL_FILE, uint8=False, direction=None, lay=lay, meta=meta,
                         seeds=seeds, tolerance=tolerance, opset=opset, exporter=exporter,
