@@ -52,7 +52,9 @@ def write_digits(folder: Path, n: int = 1500, size: int = 32, seed: int = 0) -> 
 
 def load_folder(folder: Path, size: int, channels: int | None = None):
     """Images of a labelled folder as float (N, C, size, size) in [-1, 1], labels, names."""
-    names = sorted(p.name for p in Path(folder).iterdir() if p.is_dir())
+    # hidden folders are not kinds (gankit keeps its image cache in .gankit-cache/)
+    names = sorted(p.name for p in Path(folder).iterdir() if p.is_dir()
+                   and not p.name.startswith("."))
     if len(names) < 2:
         raise SystemExit(f"{folder}: needs at least two subfolders, one per kind")
     images, labels = [], []
