@@ -34,7 +34,12 @@ class DataSpec:
         return len(self.classes)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if self.classes:  # a conditional run's; others keep the metadata they always had
+            d["classes"] = list(self.classes)
+        else:
+            del d["classes"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "DataSpec":
