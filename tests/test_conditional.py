@@ -297,6 +297,7 @@ def test_resume_conditional_is_bit_exact(tmp_path, quiet):
     ("unlabelled", 1, "--conditional: data set 'imagefolder' has no class labels"),
     ("one-class", 2, "--labels folders:"),
     ("one-image", 1, "class 'plum' (1) has fewer than 2 images"),
+    ("no-image", 1, "class 'pear' (0) has fewer than 2 images"),
     ("hundreds", 2, "at most 1000 classes"),
     ("balance", 2, "--balance-classes: data set 'imagefolder' has no class labels"),
 ])
@@ -316,6 +317,10 @@ def test_conditional_refusals_write_nothing(tmp_path, run_cli, case, code, messa
         extra += ["--labels", "folders"]
     elif case == "one-image":
         labelled_folder(root, (3, 3, 1))
+    elif case == "no-image":
+        labelled_folder(root)
+        (root / "pear").mkdir()
+        (root / "pear" / "broken.png").write_bytes(b"not a picture")
     elif case == "hundreds":
         monkeypatch.setattr(gankit_datasets, "MAX_FOLDER_CLASSES", 2)
         monkeypatch.setattr(gankit_datasets, "MAX_AUTO_CLASSES", 2)

@@ -41,18 +41,20 @@ def to_data(array_nhwc, name: str, names=None, size: int | None = None, labels=N
                 classes=list(classes or []) if labels is not None else [])
 
 
-def folder_labels(names: list[str], root, mode: str = "auto"):
+def folder_labels(names: list[str], root, mode: str = "auto", folders=()):
     """``(labels, classes)`` from the first-level subfolders of an image folder (``names``
     are the images' paths relative to it), or ``(None, [])``: ``mode`` "none" never,
     "folders" always (refused when an image sits at the top or there are fewer than 2 or
     more than MAX_FOLDER_CLASSES subfolders), "auto" when every image sits in a subfolder
-    and there are 2 to MAX_AUTO_CLASSES of them (printed)."""
+    and there are 2 to MAX_AUTO_CLASSES of them (printed). ``folders``: every first-level
+    subfolder, so one without a readable image is a class of 0 images (which a
+    conditional run refuses, naming it)."""
     if mode not in ("auto", "folders", "none"):
         raise UsageError(f"--labels {mode}: choose auto, folders or none")
     if mode == "none" or not names:
         return None, []
     loose = [n for n in names if "/" not in n]
-    classes = sorted({n.split("/", 1)[0] for n in names if "/" in n})
+    classes = sorted({n.split("/", 1)[0] for n in names if "/" in n} | set(folders))
     if mode == "auto" and (loose or not 2 <= len(classes) <= MAX_AUTO_CLASSES):
         if not loose and len(classes) > MAX_AUTO_CLASSES:
             console.info(f"labels: none ({len(classes)} subfolders in {root} is more than "
@@ -137,7 +139,12 @@ class ImageFolder(Dataset):
         arr, names = load_image_folder(options.path, options.image_size or self.default_size,
                                        grayscale=options.grayscale, cache=options.cache,
                                        warn=options.warn, progress=options.progress)
-        labels, classes = folder_labels(names, options.path, getattr(options, "labels", "auto"))
+        from pathlib import Path
+
+        mode = getattr(options, "labels", "auto")
+        folders = ([p.name for p in Path(options.path).iterdir()
+                    if p.is_dir() and not p.name.startswith(".")] if mode != "none" else [])
+        labels, classes = folder_labels(names, options.path, mode, folders)
         return to_data(arr, self.name, names, labels=labels, classes=classes)
 
 
