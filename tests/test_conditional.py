@@ -466,3 +466,24 @@ def test_the_guides_conditional_model_works(tmp_path, monkeypatch, quiet):
     plugins = gt.check_plugin(gankit_tiny_cond, "tiny-cond")
     gt.check_model("tiny-cond", plugins=plugins, spec=DataSpec("image", 3, 16), conditional=True,
                    sets={"hidden": 16})
+
+
+def test_onnx_export_takes_a_class_input(cond_run, run_cli, tmp_path):
+    pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    run, _ = cond_run
+    r = run_cli("export", str(run), "c.onnx")
+    assert r.exit_code == 0, r.output
+    from gankit.export.onnx import read_metadata
+
+    meta = read_metadata(tmp_path / "c.onnx")
+    assert json.loads(meta["gankit.classes"]) == list(KINDS) and meta["gankit.labels_input"] == "labels"
+    sess = ort.InferenceSession(str(tmp_path / "c.onnx"), providers=["CPUExecutionProvider"])
+    assert [i.name for i in sess.get_inputs()] == ["z", "labels"]
+    z = torch.randn(2, 8, generator=torch.Generator().manual_seed(0))[:1].numpy()
+    run_cli("sample", str(run), "--seeds", "0", "--class", "kiwi", "--out", "k.npy")
+    want = (np.load(tmp_path / "k.npy").clip(-1, 1) + 1) / 2
+    got = sess.run(None, {"z": z, "labels": np.array([1], dtype=np.int64)})[0]
+    assert np.abs(got - want).max() < 1e-3
+    two = sess.run(None, {"z": np.concatenate([z, z]), "labels": np.array([1, 2], dtype=np.int64)})[0]
+    assert np.abs(two[0] - want[0]).max() < 1e-3 and np.abs(two[1] - want[0]).max() > 0
