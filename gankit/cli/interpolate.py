@@ -85,7 +85,8 @@ def write_frames(frames, out_dir: Path, *, gif: bool, fps: float, name: str = "i
 @click.option("--truncation", type=float, metavar="T",
               help="Gaussian priors: truncate the seeds' z at |T| as `gankit sample` does.")
 @click.option("--class-a", "class_a", type=str, metavar="NAME",
-              help="Class-conditional runs: the class at the start (a name or an index).")
+              help="Class-conditional runs: the class at the start (a name or an index) "
+                   "[default: the first class].")
 @click.option("--class-b", "class_b", type=str, metavar="NAME",
               help="Class-conditional runs: the class at the end; the class embedding is "
                    "interpolated (with no --seed-b/--seeds, z stays at seed A).")
@@ -146,6 +147,8 @@ def interpolate(ctx, run, seed_a, seed_b, seeds, steps, method, loop, gif, fps, 
 
     ends = [class_index(spec, v, f) for v, f in ((class_a, "--class-a"), (class_b, "--class-b"))
             if v is not None]
+    if not ends and spec.num_classes:  # a walk keeps one class: the first, unless asked
+        ends = [0]
     check_output_memory("--steps", steps, n_frames, (spec.channels, *(2 * [max(spec.size, size or 0)])))
     if direction is not None:
         vec = load_direction(require_run_dir(c, "--direction"), direction, model, config)
