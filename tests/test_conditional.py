@@ -487,3 +487,10 @@ def test_onnx_export_takes_a_class_input(cond_run, run_cli, tmp_path):
     assert np.abs(got - want).max() < 1e-3
     two = sess.run(None, {"z": np.concatenate([z, z]), "labels": np.array([1, 2], dtype=np.int64)})[0]
     assert np.abs(two[0] - want[0]).max() < 1e-3 and np.abs(two[1] - want[0]).max() > 0
+
+
+def test_check_model_conditional_lightweight(quiet, tmp_path):
+    out = gt.check_model("lightweight", spec=DataSpec("image", 3, 64), conditional=True,
+                         sets={"ngf": 4, "ndf": 4, "z_dim": 8}, workdir=tmp_path)
+    shapes = ckpt.Checkpoint(out["checkpoint"]).shapes("s.nets.")
+    assert shapes["G.embed.weight"] == (3, 8) and "D.embed_small.weight" in shapes

@@ -53,6 +53,8 @@ class Lightweight(UnconditionalGAN):
                 "loss": "hinge", "dataset": "sushi", "steps": 5000,
                 "augment": "color,translation,cutout"}
     data_kinds = ("image",)
+    #: --conditional: a class embedding beside the noise, projection on D's two paths
+    can_be_conditional = True
 
     def check(self, config, spec):
         if spec.size not in SIZES:
@@ -96,36 +98,44 @@ class Lightweight(UnconditionalGAN):
         loss, config = t.loss, t.config
         G = t.nets["G"]
         n_critic = max(1, int(loss.n_critic))
+        cond = t.spec.num_classes > 0  # --conditional: fakes of the real batch's classes
+        kw, y = {}, None
         fake = None
         t.requires_grad("D", True)
         for _ in range(n_critic):
-            real = t.next_batch()
+            if cond:
+                real, y = t.next_labelled_batch()
+                kw = {"y": y}
+            else:
+                real = t.next_batch()
             z = t.latent(real.shape[0])
             # the quadrant the part decoder reconstructs, from the global RNG (checkpointed)
             part = int(torch.randint(4, (1,)))
             with t.autocast():
                 if n_critic == 1:
-                    fake = G(z)
+                    fake = G(z, y) if cond else G(z)
                     fake_in = fake.detach()
                 else:
                     with torch.no_grad():
-                        fake_in = G(z)
-                out = t.discriminate(real, real=True, reconstruct=True, part=part)
+                        fake_in = G(z, y) if cond else G(z)
+                out = t.discriminate(real, real=True, reconstruct=True, part=part, **kw)
                 loss_rec = reconstruction_loss(out, config.rec_loss)
-                loss_d = loss.d_loss(out["logits"], t.discriminate(fake_in))
+                loss_d = loss.d_loss(out["logits"], t.discriminate(fake_in, **kw))
             total = loss_d + config.rec_weight * loss_rec
             if loss.gp_weight:
-                total = total + loss.gp_weight * loss.penalty(t.nets["D"], real, fake_in.float())
+                D = t.nets["D"]
+                critic = (lambda x, D=D, y=y: D(x, y=y)) if cond else D
+                total = total + loss.gp_weight * loss.penalty(critic, real, fake_in.float())
             t.backward_step("D", total)
         t.requires_grad("D", False)
         with t.autocast():
             if fake is None:
-                fake = G(t.latent(t.batch_size))
+                fake = G(t.latent(real.shape[0]), y) if cond else G(t.latent(t.batch_size))
             real_scores = None
             if getattr(loss, "wants_real_scores", False):
                 with torch.no_grad():
-                    real_scores = t.discriminate(real)
-            loss_g = call_g_loss(loss, t.discriminate(fake), real_scores)
+                    real_scores = t.discriminate(real, **kw)
+            loss_g = call_g_loss(loss, t.discriminate(fake, **kw), real_scores)
         t.backward_step("G", loss_g)
         t.requires_grad("D", True)
         return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(),
