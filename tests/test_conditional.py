@@ -494,3 +494,19 @@ def test_check_model_conditional_lightweight(quiet, tmp_path):
                          sets={"ngf": 4, "ndf": 4, "z_dim": 8}, workdir=tmp_path)
     shapes = ckpt.Checkpoint(out["checkpoint"]).shapes("s.nets.")
     assert shapes["G.embed.weight"] == (3, 8) and "D.embed_small.weight" in shapes
+
+
+def test_studio_walk_keeps_the_picked_class(cond_run):
+    from gankit.studio.app import Studio
+    from gankit.studio.catalog import Catalog
+
+    run, _ = cond_run
+    studio = Studio(Catalog(run.parent, None), device="cpu")
+    try:
+        w = studio.walk("c", [0, 1], 3, "auto", False, None, [], pick=(2, None, 0.0))
+        assert w.labels.tolist() == [2, 2, 2]
+        assert "--class-a plum" in studio.interpolate_command(w.loaded.entry, w)
+        w = studio.walk("c", [0, 1], 3, "auto", False, None, [])
+        assert w.labels.tolist() == [0, 0, 0]  # as gankit interpolate: the first class
+    finally:
+        studio.close()

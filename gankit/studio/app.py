@@ -265,6 +265,14 @@ class Studio:
         else:
             parts += ["--seeds", ",".join(map(str, w.seeds))]
         parts += ["--steps", str(w.frames_per_segment), "--method", w.method]
+        mixed = False
+        if w.labels is not None and len(w.labels):  # a conditional run's walk: its class
+            if w.labels.is_floating_point():
+                mixed = True
+                first = int(w.labels[0].argmax())
+            else:
+                first = int(w.labels[0])
+            parts += ["--class-a", shlex.quote(w.loaded.spec.classes[first])]
         if w.loop:
             parts.append("--loop")
         parts.append("--gif")
@@ -279,6 +287,8 @@ class Studio:
         if w.specs:
             cmd += ("  # gankit interpolate adds no direction to a walk between seeds; "
                     "the studio added " + ", ".join(f"{n}:{s:g}" for n, s in w.specs))
+        if mixed:
+            cmd += "  # the studio mixed in a second class, which gankit interpolate cannot"
         return cmd
 
     # -- the operations (called from HTTP threads) ----------------------------------------------
