@@ -510,3 +510,15 @@ def test_studio_walk_keeps_the_picked_class(cond_run):
         assert w.labels.tolist() == [0, 0, 0]  # as gankit interpolate: the first class
     finally:
         studio.close()
+
+
+def test_resume_on_other_classes_is_refused(cond_run, run_cli, tmp_path):
+    run, root = cond_run
+    other = labelled_folder(tmp_path / "other", kinds=("apple", "kiwi", "pear"))
+    before = sorted(p.name for p in (run / "checkpoints").iterdir())
+    config = (run / "config.json").read_text()
+    r = run_cli("train", "--resume", str(run), "--data", str(other), "--steps", "4", "--override")
+    assert r.exit_code == 1 and "trained on 3 classes (apple, kiwi, plum)" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == before
+    assert (run / "config.json").read_text() == config
