@@ -5,7 +5,9 @@ A labelled folder holds one first-level subfolder per kind (``tuna/``, ``salmon/
 A small CNN is trained on it (a tenth held out to report its accuracy), then it assigns a
 kind to each of N samples of a run (``gankit sample RUN -n N --out FILE.npy``) and the
 share of every kind is printed as a Markdown table next to its share among the real
-pictures. A kind the generator has dropped shows as a share near zero.
+pictures. A kind the generator has dropped shows as a share near zero. ``--per-class`` (for a
+class-conditional run) samples each kind with ``gankit sample --class KIND`` and reports
+the share the classifier assigns to that kind.
 
 Importable: ``write_digits`` (a ten-kind grayscale folder drawn procedurally),
 ``load_folder``, ``train_classifier``, ``classify``, ``shares`` and ``sample_run``.
@@ -14,6 +16,7 @@ Examples:
   python benchmarks/kinds.py --write-digits ./digits -n 1500 --size 32
   python benchmarks/kinds.py --real ./digits --run runs/dcgan-... -n 1000
   python benchmarks/kinds.py --real ./digits --run RUN --run RUN2 --json kinds.json
+  python benchmarks/kinds.py --real ./digits --run COND_RUN --per-class -n 200
 """
 
 from __future__ import annotations
@@ -49,7 +52,9 @@ def write_digits(folder: Path, n: int = 1500, size: int = 32, seed: int = 0) -> 
 
 def load_folder(folder: Path, size: int, channels: int | None = None):
     """Images of a labelled folder as float (N, C, size, size) in [-1, 1], labels, names."""
-    names = sorted(p.name for p in Path(folder).iterdir() if p.is_dir())
+    # hidden folders are not kinds (gankit keeps its image cache in .gankit-cache/)
+    names = sorted(p.name for p in Path(folder).iterdir() if p.is_dir()
+                   and not p.name.startswith("."))
     if len(names) < 2:
         raise SystemExit(f"{folder}: needs at least two subfolders, one per kind")
     images, labels = [], []
@@ -162,6 +167,9 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--sample-args", default="", help="extra flags for gankit sample")
     p.add_argument("--json", type=Path, help="also write the table here")
+    p.add_argument("--per-class", action="store_true",
+                   help="conditional runs: N samples of each kind (gankit sample --class "
+                        "KIND), the share the classifier assigns to that kind")
     args = p.parse_args(argv)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     if args.write_digits:
@@ -172,6 +180,8 @@ def main(argv=None) -> int:
         p.error("--real DIR is needed (or --write-digits DIR)")
     model, names, acc = train_classifier(args.real, args.size, args.epochs, args.seed)
     x, y, _ = load_folder(args.real, args.size)
+    if args.per_class:
+        return per_class(args, model, names, acc, x.shape[1])
     rows = {"real pictures": shares(y, len(names))}
     for run in args.run:
         samples = sample_run(run, args.n, args.size, x.shape[1], extra=args.sample_args.split())
@@ -184,6 +194,27 @@ def main(argv=None) -> int:
               + f" | {100 * min(s):.1f} % |")
     if args.json:
         args.json.write_text(json.dumps({"accuracy": acc, "kinds": names, "shares": rows},
+                                        indent=2) + "\n")
+    return 0
+
+
+def per_class(args, model, names, acc, channels) -> int:
+    """For each run: the share of `gankit sample --class K` samples classified as K."""
+    print(f"classifier held-out accuracy on the real pictures: {acc:.3f}\n")
+    print("| run | " + " | ".join(names) + " | smallest |")
+    print("|---|" + "---:|" * (len(names) + 1))
+    table = {}
+    for run in args.run:
+        hits = []
+        for k, name in enumerate(names):
+            extra = ["--class", name, *args.sample_args.split()]
+            got = classify(model, sample_run(run, args.n, args.size, channels, extra=extra))
+            hits.append(float((got == k).float().mean()))
+        table[run] = hits
+        print(f"| {run} | " + " | ".join(f"{100 * v:.1f} %" for v in hits)
+              + f" | {100 * min(hits):.1f} % |")
+    if args.json:
+        args.json.write_text(json.dumps({"accuracy": acc, "kinds": names, "per_class": table},
                                         indent=2) + "\n")
     return 0
 

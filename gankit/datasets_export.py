@@ -30,6 +30,22 @@ def unique_names(stems, fallback: str) -> list[str]:
     return out
 
 
+def class_folders(classes) -> list[str]:
+    """A folder name for each class: its name with path separators and leading dots
+    replaced, made unique without case."""
+    used: set[str] = set()
+    out = []
+    for i, c in enumerate(classes):
+        base = str(c).replace("/", "-").replace("\\", "-").strip().lstrip(".") or f"class-{i}"
+        sub, n = base, 0
+        while sub.casefold() in used:
+            n += 1
+            sub = f"{base}-{n}"
+        used.add(sub.casefold())
+        out.append(sub)
+    return out
+
+
 def export_dataset(name: str, folder, image_size: int | None = None, data: str | None = None,
                    plugins=None, force: bool = False) -> int:
     """Write every sample of image data set ``name`` to ``folder`` as PNG; returns the
@@ -61,12 +77,27 @@ def export_dataset(name: str, folder, image_size: int | None = None, data: str |
     folder.mkdir(parents=True, exist_ok=True)
     arr = d.samples.permute(0, 2, 3, 1).numpy()
     stems = [d.names[i] if i < len(d.names) else "" for i in range(len(arr))]
-    names = unique_names(stems, name)
+    if getattr(d, "labelled", False):  # one subfolder per class, as --labels folders reads
+        subs = class_folders(d.classes)
+        labels = [int(v) for v in d.labels.tolist()]
+        names = [""] * len(arr)
+        for k, sub in enumerate(subs):
+            idx = [i for i, v in enumerate(labels) if v == k]
+            for i, fname in zip(idx, unique_names([stems[i] for i in idx], name)):
+                names[i] = f"{sub}/{fname}"
+        for sub in subs:
+            if (folder / sub).exists() and not (folder / sub).is_dir():
+                raise UsageError(f"FOLDER {folder}: {sub} is a file, and the class '{sub}' "
+                                 "needs a subfolder of that name; choose an empty folder")
+    else:
+        names = unique_names(stems, name)
     existing = [n for n in names if (folder / n).exists() or (folder / n).is_symlink()]
     if existing and not force:
         raise UsageError(f"FOLDER {folder}: {len(existing)} file(s) of the names to write exist "
                          f"already (first: {existing[0]}); pass --force to replace them or "
                          "choose an empty folder")
+    for sub in sorted({n.rsplit("/", 1)[0] for n in names if "/" in n}):
+        (folder / sub).mkdir(exist_ok=True)
     replaced = 0
     with console.progress(transient=True) as prog:
         task = prog.add_task("export", total=len(arr), rate="", info="")

@@ -93,6 +93,9 @@ class GANModel:
     generator_nets: ClassVar[tuple[str, ...]] = ("G",)
     #: the kinds of data (``DataSpec.kind``) the networks accept, checked before building
     data_kinds: ClassVar[tuple[str, ...]] = ("image", "vector")
+    #: whether ``gankit train MODEL --conditional`` may train it class-conditional: its
+    #: ``build()`` then sees ``spec.num_classes`` (> 0) and its generator takes labels
+    can_be_conditional: ClassVar[bool] = False
     #: ``gankit train`` flags of this model's own (:class:`Flag`), read from options.extra
     train_flags: ClassVar[tuple] = ()
     #: translation models: the directions ``translate`` accepts, "a2b" (the first domain
@@ -201,8 +204,11 @@ class GANModel:
         nets = trainer.eval_nets  # the EMA generator where the run keeps one
         for n in nets.values():
             n.eval()
+        z = trainer.fixed_noise.to(trainer.device)
+        labels = preview_labels(trainer.spec, z.shape[0], trainer.device)
         with torch.no_grad(), trainer.autocast():
-            out = self.generate(nets, trainer.fixed_noise.to(trainer.device))
+            out = (self.generate(nets, z) if labels is None
+                   else self.generate(nets, z, labels))
         if trainer.spec.kind == "vector":
             return scatter_image(out.float().cpu(), trainer.data.samples,
                                  (trainer.data.meta or {}).get("centers")), 1
@@ -213,8 +219,9 @@ class GANModel:
         """Latent codes for ``n`` samples (unconditional models)."""
         raise NotImplementedError(f"model '{self.name}' does not sample from noise")
 
-    def generate(self, nets: dict, z):
-        """Samples in [-1, 1] for latent codes ``z`` (unconditional models)."""
+    def generate(self, nets: dict, z, labels=None):
+        """Samples in [-1, 1] for latent codes ``z`` (unconditional models), of the classes
+        ``labels`` (int64, one per code) for a class-conditional model."""
         raise NotImplementedError(f"model '{self.name}' does not sample from noise")
 
     def translate(self, nets, x, direction: str = "a2b"):
@@ -231,6 +238,7 @@ class GANModel:
             "kind": self.kind,
             "summary": self.summary,
             "version": self.version,
+            "conditional": bool(self.can_be_conditional),
             "plugin": getattr(self, "plugin", None),
             "defaults": {k: v for k, v in self.training_defaults().items()},
             "options": describe_config(self.Config),
@@ -261,9 +269,10 @@ class UnconditionalGAN(GANModel):
             return torch.rand(shape, device=device, generator=generator) * 2 - 1
         return torch.randn(shape, device=device, generator=generator)
 
-    def generate(self, nets: dict, z):
-        """Samples in [-1, 1] for latent codes ``z``."""
-        return nets["G"](z)
+    def generate(self, nets: dict, z, labels=None):
+        """Samples in [-1, 1] for latent codes ``z``; a class-conditional generator also
+        takes ``labels`` (int64 class indices, one per code)."""
+        return nets["G"](z) if labels is None else nets["G"](z, labels)
 
     # -- the built-in step, and its two hooks for a discriminator with an extra loss ----
     def d_real_kwargs(self, t) -> dict:
@@ -284,42 +293,51 @@ class UnconditionalGAN(GANModel):
         return None, {}
 
     def train_step(self, t) -> dict:
+        """One step; on a class-conditional run (``t.spec.num_classes > 0``) G makes images
+        of the real batch's classes and D is called with ``y=labels``."""
         import torch
 
         loss = t.loss
         G, D = t.nets["G"], t.nets["D"]
         n_critic = max(1, int(loss.n_critic))
+        cond = t.spec.num_classes > 0
+        kw = {}
         fake = None
         t.requires_grad("D", True)
         for _ in range(n_critic):
-            real = t.next_batch()
+            if cond:  # the fakes take the real batch's classes: D compares like with like
+                real, y = t.next_labelled_batch()
+                kw = {"y": y}
+            else:
+                real = t.next_batch()
             z = t.latent(real.shape[0])
             d_kwargs = self.d_real_kwargs(t)
             with t.autocast():
                 if n_critic == 1:
-                    fake = G(z)
+                    fake = G(z, y) if cond else G(z)
                     fake_in = fake.detach()
                 else:
                     with torch.no_grad():
-                        fake_in = G(z)
+                        fake_in = G(z, y) if cond else G(z)
                 # D sees real and generated images through the run's augmentation
-                real_out = t.discriminate(real, real=True, **d_kwargs)
+                real_out = t.discriminate(real, real=True, **kw, **d_kwargs)
                 extra, extra_metrics = self.d_extra_loss(t, real_out, real)
-                loss_d = loss.d_loss(scores_of(real_out), t.discriminate(fake_in))
+                loss_d = loss.d_loss(scores_of(real_out), t.discriminate(fake_in, **kw))
             if loss.gp_weight:
                 # the penalty runs in full precision: its second-order graph is sensitive
-                gp = loss.penalty(D, real, fake_in.float())
+                critic = D if not cond else (lambda x, D=D, y=y: D(x, y=y))
+                gp = loss.penalty(critic, real, fake_in.float())
                 loss_d = loss_d + loss.gp_weight * gp
             t.backward_step("D", loss_d if extra is None else loss_d + extra)
         t.requires_grad("D", False)
         with t.autocast():
             if fake is None:
-                fake = G(t.latent(t.batch_size))
+                fake = G(t.latent(real.shape[0]), y) if cond else G(t.latent(t.batch_size))
             real_scores = None
             if wants_real_scores(loss):  # relativistic losses: the updated D on real images
                 with torch.no_grad():
-                    real_scores = t.discriminate(real)
-            loss_g = call_g_loss(loss, t.discriminate(fake), real_scores)
+                    real_scores = t.discriminate(real, **kw)
+            loss_g = call_g_loss(loss, t.discriminate(fake, **kw), real_scores)
         t.backward_step("G", loss_g)
         t.requires_grad("D", True)
         return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(),
@@ -334,6 +352,17 @@ def scores_of(out):
     if isinstance(out, (tuple, list)):
         return out[0]
     return out
+
+
+def preview_labels(spec, n: int, device="cpu"):
+    """The classes of a conditional run's preview grid: one class per row, in order
+    (None for an unconditional run)."""
+    if not getattr(spec, "num_classes", 0):
+        return None
+    import torch  # torch: only when a conditional model previews
+
+    cols = grid_shape(n)[0]
+    return ((torch.arange(n) // cols) % spec.num_classes).to(device)
 
 
 def _article(word: str) -> str:

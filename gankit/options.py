@@ -122,6 +122,17 @@ class TrainOptions:
     ada_target: float | None = flag(None, "--ada-target", "Adapt the augmentation probability "
                                     "so that E[sign(D(real))] stays at this value "
                                     "(StyleGAN2-ADA: 0.6).", type=float)
+    #: class labels: where an image folder's come from (one subfolder per class), whether
+    #: the run trains a class-conditional model on them, and class-balanced batches
+    labels: str = flag("auto", "--labels", "Class labels of an image folder: folders (one "
+                       "subfolder per class), none, or auto (folders when every image sits "
+                       "in one of 2 to 100 subfolders).", show_default=True,
+                       choices=("auto", "folders", "none"))
+    conditional: bool = flag(False, "--conditional", "Train a class-conditional model on the "
+                             "data's labels (models that can be: gankit list-models).",
+                             is_flag=True)
+    balance_classes: bool = flag(False, "--balance-classes", "Draw every class equally often "
+                                 "(conditional runs).", is_flag=True)
     #: observers to switch on, e.g. ("tensorboard",): plugins read ``trainer.options.log``
     log: tuple[str, ...] = flag((), "--log", "Switch on a logging plugin for this run, e.g. "
                                 "tensorboard; repeatable.", multiple=True, metavar="NAME",

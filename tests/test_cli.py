@@ -109,7 +109,7 @@ def test_sample_without_runs_is_one_clear_line(run_cli):
 def test_datasets_export_sushi(run_cli, tmp_path):
     res = run_cli("datasets", "export", "sushi", tmp_path / "sushi", "--image-size", "32")
     assert res.exit_code == 0, res.stderr
-    files = sorted((tmp_path / "sushi").glob("*.png"))
+    files = sorted((tmp_path / "sushi").glob("*/*.png"))  # one subfolder per kind
     assert len(files) == 256
     with Image.open(files[0]) as im:
         assert im.size == (32, 32) and im.mode == "RGB"

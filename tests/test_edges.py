@@ -396,7 +396,7 @@ def test_export_reports_the_true_count(tmp_path, capsys):
     src = pngs(tmp_path / "src" / "one", 2, names=["s.png", "t.png"])
     pngs(tmp_path / "src" / "two", 1, names=["s.png"])
     assert export_dataset("imagefolder", tmp_path / "out", 32, str(src.parent)) == 3
-    assert len(list((tmp_path / "out").iterdir())) == 3
+    assert len(list((tmp_path / "out").rglob("*.png"))) == 3  # in class subfolders one/, two/
 
 
 def test_sample_refuses_non_finite_weights(base, tmp_path):

@@ -86,6 +86,17 @@ def _render(report: dict, show: int) -> None:
         if len(groups) > show:
             out.print(f"  ... and {len(groups) - show} more group(s) (--json lists all)")
 
+    classes = report.get("classes")
+    if classes and len(classes) > 1:
+        t = Table(title=f"classes (subfolders): {len(classes)}", title_justify="left")
+        t.add_column("class", overflow="fold")
+        t.add_column("images", justify="right")
+        for name, count in list(classes.items())[:max(show, 12)]:
+            t.add_row(escape(name), f"{count:,}")
+        out.print(t)
+        if len(classes) > max(show, 12):
+            out.print(f"  ... and {len(classes) - max(show, 12)} more (--json lists all)")
+
     flip = report.get("flip")
     if flip:
         out.print(f"[bold]horizontal flips:[/bold] look {flip['verdict']} (a heuristic): "

@@ -88,6 +88,12 @@ def write_frames(frames, out_dir: Path, *, gif: bool, fps: float, name: str = "i
               help="With --direction: last strength.")
 @click.option("--truncation", type=float, metavar="T",
               help="Gaussian priors: truncate the seeds' z at |T| as `gankit sample` does.")
+@click.option("--class-a", "class_a", type=str, metavar="NAME",
+              help="Class-conditional runs: the class at the start (a name or an index) "
+                   "[default: the first class].")
+@click.option("--class-b", "class_b", type=str, metavar="NAME",
+              help="Class-conditional runs: the class at the end; the class embedding is "
+                   "interpolated (with no --seed-b/--seeds, z stays at seed A).")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("interpolation"),
               show_default=True, help="Folder for frame-000.png ... and interpolation.gif.")
 @click.option("--no-ema", "no_ema", is_flag=True,
@@ -95,7 +101,8 @@ def write_frames(frames, out_dir: Path, *, gif: bool, fps: float, name: str = "i
 @click.option("--device", default="auto", show_default=True)
 @click.pass_context
 def interpolate(ctx, run, seed_a, seed_b, seeds, steps, method, loop, gif, fps, size, direction,
-                start, stop, truncation, out, device, no_ema=False, z_a=None, z_b=None):
+                start, stop, truncation, out, device, no_ema=False, z_a=None, z_b=None,
+                class_a=None, class_b=None):
     """Walk from the z of seed A to the z of seed B (or through --seeds) and draw it.
 
     \b
@@ -110,6 +117,7 @@ def interpolate(ctx, run, seed_a, seed_b, seeds, steps, method, loop, gif, fps, 
       gankit interpolate --seed-a 3 --seed-b 17 --steps 50 --gif
       gankit interpolate --seeds 3,17,42 --steps 24 --loop --gif --size 128
       gankit interpolate --seed-a 3 --direction tuna --from -2 --to 2 --gif
+      gankit interpolate --seed-a 3 --class-a tuna --class-b salmon --gif
     """
     import torch
 
@@ -124,6 +132,14 @@ def interpolate(ctx, run, seed_a, seed_b, seeds, steps, method, loop, gif, fps, 
     def given(name):
         return ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
 
+    if class_b is not None and class_a is None:
+        raise UsageError("--class-b needs --class-a (the class the walk starts from)")
+    if (class_b is not None and seed_b is None and z_b is None and not seeds
+            and direction is None):  # a walk between classes at one z
+        if z_a is not None:
+            z_b = z_a
+        else:
+            seed_b = 0 if seed_a is None else seed_a
     _check_z_flags(z_a, z_b, seed_a, seed_b, seeds, direction, truncation)
 
     points, n_frames = _points(steps, size, fps, seed_a, seed_b, seeds, direction, loop,
@@ -138,6 +154,12 @@ def interpolate(ctx, run, seed_a, seed_b, seeds, steps, method, loop, gif, fps, 
         raise UsageError(f"'{model.name}' makes {spec.kind} data, not images; interpolate "
                          "draws image frames (use `gankit sample --out FILE.npy`)")
     check_truncation(model, truncation, config)
+    from ..sampling import class_index
+
+    ends = [class_index(spec, v, f) for v, f in ((class_a, "--class-a"), (class_b, "--class-b"))
+            if v is not None]
+    if not ends and spec.num_classes:  # a walk keeps one class: the first, unless asked
+        ends = [0]
     check_output_memory("--steps", steps, n_frames, (spec.channels, *(2 * [max(spec.size, size or 0)])))
     if direction is not None:
         vec = load_direction(require_run_dir(c, "--direction"), direction, model, config)
@@ -157,8 +179,17 @@ def interpolate(ctx, run, seed_a, seed_b, seeds, steps, method, loop, gif, fps, 
         z = chain(zs, steps, method, loop=loop)
         what = (f"{method} through seeds {','.join(map(str, points))}" if not (z_a or z_b)
                 else f"{method} from {names[0]} to {names[1]}") + (" and back" if loop else "")
+    labels = None
+    if ends:  # one-hot at the start, one-hot at the end, the embeddings mixed in between
+        u = torch.linspace(0, 1, z.shape[0]) if z.shape[0] > 1 else torch.zeros(1)
+        t = (1 - (2 * u - 1).abs()) if loop else u
+        labels = torch.zeros(z.shape[0], spec.num_classes)
+        labels[:, ends[0]] += 1 - t
+        labels[:, ends[-1]] += t
+        what += f", class {spec.classes[ends[0]]}" + (
+            f" to {spec.classes[ends[-1]]}" if len(ends) > 1 else "")
     with torch.no_grad():
-        images = generate(model, nets, z.to(dev))
+        images = generate(model, nets, z.to(dev), labels=labels)
     frames = frame_images(images, size)
     gif_path = write_frames(frames, out, gif=gif, fps=fps)
     console.info(f"{len(frames)} frames ({what}) from {c.path} (step {c.step}) -> {out}/"

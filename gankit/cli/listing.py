@@ -73,7 +73,8 @@ def list_models(as_json, options):
         click.echo("no models registered; is gankit installed (pip install -e .)?", err=True)
         return
     _table("models", ["name", "kind", "summary", "plugin"],
-           [(_name_cell(m), m["kind"], m["summary"], m["plugin"]) for m in items])
+           [(_name_cell(m), m["kind"] + (" (--conditional)" if m.get("conditional") else ""),
+             m["summary"], m["plugin"]) for m in items])
     if options:
         for m in items:
             _table(f"{_short(m)} --set options", ["option", "type", "default", "help"],
@@ -90,9 +91,9 @@ def list_datasets(as_json, options):
     if as_json:
         _print_json(items)
         return
-    _table("datasets", ["name", "kind", "needs --data", "summary", "plugin"],
-           [(_name_cell(d), d["kind"], "yes" if d["needs_path"] else "", d["summary"],
-             d["plugin"])
+    _table("datasets", ["name", "kind", "needs --data", "classes", "summary", "plugin"],
+           [(_name_cell(d), d["kind"], "yes" if d["needs_path"] else "",
+             _classes_cell(d.get("classes") or []), d["summary"], d["plugin"])
             for d in items])
     if options:
         for d in items:
@@ -100,6 +101,13 @@ def list_datasets(as_json, options):
                 _table(f"{_short(d)} --set data.KEY=VALUE options",
                        ["option", "type", "default", "help"],
                        [(o["name"], o["type"], o["default"], o["help"]) for o in d["options"]])
+
+
+def _classes_cell(classes: list) -> str:
+    """A data set's class names, the first few."""
+    if not classes:
+        return ""
+    return f"{len(classes)}: " + ", ".join(classes[:5]) + (", ..." if len(classes) > 5 else "")
 
 
 @click.command("list-losses")

@@ -9,13 +9,14 @@ import click
 from .. import console
 from ..errors import UsageError
 from ..latent import latents_for_seeds
-from ..sampling import (generate, parse_direction_specs, parse_seeds, save_labelled_grid,
+from ..sampling import (class_labels, generate, parse_direction_specs, parse_seeds, save_labelled_grid,
                         write_outputs)
 
 
 @click.command("sample")
 @click.argument("run", required=False)
-@click.option("-n", "num", type=int, default=64, show_default=True, help="Number of samples.")
+@click.option("-n", "num", type=int, default=None,
+              help="Number of samples [default: 64; 8 per row with --grid-by-class].")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="First seed: sample i uses seed SEED+i.")
 @click.option("--seeds", type=str, help="Explicit seeds, e.g. 0-99 or 3,17,42 (overrides -n).")
@@ -30,13 +31,19 @@ from ..sampling import (generate, parse_direction_specs, parse_seeds, save_label
 @click.option("--z", "z_files", multiple=True, metavar="FILE.npy",
               help="Latents from a file instead of seeds (`gankit project` writes them; "
                    "shape (z_dim,) or (N, z_dim)); repeatable.")
+@click.option("--class", "classes", type=str, metavar="NAMES",
+              help="Class-conditional runs: samples of this class (a name or an index; "
+                   "several comma-separated take turns), e.g. --class tuna,salmon.")
+@click.option("--grid-by-class", is_flag=True,
+              help="Class-conditional runs: one row per class (or per --class), the same "
+                   "seeds in every row.")
 @click.option("--out", type=str, default="samples.png",
               show_default=True, help="FILE.png (a grid), DIR/ (one PNG each) or FILE.npy.")
 @click.option("--no-ema", "no_ema", is_flag=True,
               help="Use the trained generator itself, not its EMA average.")
 @click.option("--device", default="auto", show_default=True)
 def sample(run, num, seed, seeds, grid, label, truncation, directions, out, device,
-           no_ema=False, z_files=()):
+           no_ema=False, z_files=(), classes=None, grid_by_class=False):
     """Generate samples from a trained run (default: the newest under ./runs).
 
     RUN is a run folder or a .safetensors checkpoint. Each sample comes from its own
@@ -52,8 +59,12 @@ def sample(run, num, seed, seeds, grid, label, truncation, directions, out, devi
 
     if z_files and (seeds or truncation is not None):
         raise UsageError("--z gives the latents: drop --seeds and --truncation")
+    if num is None:
+        num = 8 if grid_by_class else 64
     if num < 1:
         raise UsageError("-n must be at least 1")
+    if grid and grid_by_class:
+        raise UsageError("--grid-by-class lays out one row per class; drop --grid")
     check_count("-n", num)
     if grid:
         parse_grid(grid)
@@ -67,9 +78,13 @@ def sample(run, num, seed, seeds, grid, label, truncation, directions, out, devi
     check_truncation(model, truncation, config)
     if z_files:  # the latents of files: labelled and named after them
         z_given, seed_list = _z_of_files(z_files, model, config)
+    order, labels, row = class_labels(spec, classes, grid_by_class, list(range(len(seed_list))))
+    seed_list = [seed_list[i] for i in order]
+    if z_files:
+        z_given = z_given[order]
     if label and (spec.kind == "vector" or str(out).endswith(".npy")):
         raise UsageError("--label draws seeds under an image grid: use --out FILE.png")
-    cols, rows = grid_shape(len(seed_list), grid)
+    cols, rows = (row, len(seed_list) // row) if row else grid_shape(len(seed_list), grid)
     if grid and cols * rows < len(seed_list):
         seed_list = seed_list[: cols * rows]
     check_output_memory("--z" if z_files else "--seeds" if seeds else "-n",
@@ -78,7 +93,7 @@ def sample(run, num, seed, seeds, grid, label, truncation, directions, out, devi
          latents_for_seeds(model, config, seed_list, "cpu", truncation=truncation))
     if specs:
         z = apply_directions(z, require_run_dir(c, "--direction"), specs, model, config)
-    images = generate(model, nets, z.to(dev))
+    images = generate(model, nets, z.to(dev), labels=labels)
     if spec.kind == "vector" and not str(out).endswith(".npy"):
         from ..sampling import save_scatter
 
@@ -91,6 +106,9 @@ def sample(run, num, seed, seeds, grid, label, truncation, directions, out, devi
             s if z_files else f"seed{s:05d}" for s in seed_list])
     extras = ([f"truncation {truncation:g}"] if truncation is not None else []) + [
         f"{n} {v:+g}" for n, v in specs]
+    if labels is not None:
+        shown = list(dict.fromkeys(spec.classes[int(i)] for i in labels.tolist()))
+        extras.append("class " + ", ".join(shown[:8]) + (", ..." if len(shown) > 8 else ""))
     console.info(f"{len(seed_list)} samples from {c.path} (step {c.step})"
                  + (f" for {len(z_files)} latent file(s)" if z_files else "")
                  + (f" [{', '.join(extras)}]" if extras else "") + " -> "

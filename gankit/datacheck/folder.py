@@ -62,6 +62,8 @@ def check_folder(root, *, near_threshold: float = NEAR_THRESHOLD, progress=None)
         _duplicate_findings(facts, near_threshold, report, warnings, notes)
     if n:
         _pair_findings(root, layout, domains, facts, report, warnings, notes)
+    if not per_domain:
+        _class_findings(facts, report, warnings, notes)
     if per_domain:
         _domain_findings(per_domain, domains, warnings)
     elif report.get("distinct_images") and not report.get("pairs"):
@@ -89,6 +91,44 @@ def recommend_model(n: int) -> tuple[str, str]:
         return "projected", PROJECTED_REASON
     return "dcgan", (f"with {n:,} pictures the plain DCGAN has enough data, and it is the "
                      "fastest per step")
+
+
+#: what `gankit train --labels auto` takes as classes: first-level subfolders, 2 to this many
+AUTO_CLASSES = 100
+
+
+def _class_findings(facts, report: dict, warnings: list, notes: list) -> None:
+    """Class labels from first-level subfolders, as `gankit train --labels` reads them:
+    the images per class, and warnings for what a conditional run would refuse or
+    learn badly (one class, a class of 0 or 1 image, 10x imbalance)."""
+    names = [f.name for f in facts]
+    if not names or any("/" not in n for n in names):
+        return
+    counts: dict[str, int] = {}
+    for n in names:
+        counts[n.split("/", 1)[0]] = counts.get(n.split("/", 1)[0], 0) + 1
+    counts = dict(sorted(counts.items()))
+    report["classes"] = counts
+    k = len(counts)
+    if k < 2:
+        notes.append(f"every image sits in one subfolder ({next(iter(counts))}): one class, "
+                     "so gankit train --conditional cannot use it")
+        return
+    if k > AUTO_CLASSES:
+        notes.append(f"{k} class subfolders: --labels auto takes up to {AUTO_CLASSES}; pass "
+                     "--labels folders to train on them")
+    else:
+        notes.append(f"{k} classes (one per subfolder): gankit train dcgan --conditional trains "
+                     "on them")
+    few = [c for c, v in counts.items() if v < 2]
+    if few:
+        warnings.append(f"class {', '.join(few[:3])}{', ...' if len(few) > 3 else ''} has "
+                        "fewer than 2 readable images; gankit train --conditional refuses it")
+    big, small = max(counts, key=counts.get), min(counts, key=counts.get)
+    if counts[small] * 10 < counts[big]:
+        warnings.append(f"the classes are imbalanced: '{big}' has {counts[big]} images, "
+                        f"'{small}' {counts[small]} (gankit train --balance-classes draws them "
+                        "equally)")
 
 
 def _files(root: Path):

@@ -8,6 +8,8 @@ The exported computation is a small wrapper around the model's own ``generate`` 
   in [0, 1]; with ``uint8`` -> ``images`` (N, H, W, C) uint8 (0..255, what
   ``gankit sample`` writes into PNGs); vector data (2-D toy sets) -> ``samples``
   (N, D) float32 as the generator makes them;
+* class-conditional runs: a second input ``labels`` (N,) int64, the class of each z
+  (the class names in the metadata, ``gankit.classes``);
 * translation models (one file per direction): ``images`` (N, C, H, W) float32 in
   [0, 1] -> ``translated`` (N, C, H, W) float32 in [0, 1]; with ``uint8`` both are
   (N, H, W, C) uint8. H and W may be any multiple of ``size_multiple`` (metadata).
@@ -79,8 +81,10 @@ def prior(src: Source) -> str:
 # -- the wrapper that is exported ----------------------------------------------------------
 
 
-def wrapper(src: Source, uint8: bool = False, direction: str | None = None):
-    """A ``torch.nn.Module`` mapping the exported input to the exported output."""
+def wrapper(src: Source, uint8: bool = False, direction: str | None = None,
+            labels: bool = False):
+    """A ``torch.nn.Module`` mapping the exported input(s) to the exported output;
+    ``labels``: a class-conditional generator's second input, the classes."""
     import torch
 
     model = src.model
@@ -92,7 +96,9 @@ def wrapper(src: Source, uint8: bool = False, direction: str | None = None):
             self.nets = torch.nn.ModuleDict(src.nets)
 
         def forward(self, z):
-            x = model.generate(dict(self.nets.items()), z).float()
+            return self.finish(model.generate(dict(self.nets.items()), z).float())
+
+        def finish(self, x):
             if vector:
                 return x
             x = x.clamp(-1.0, 1.0)
@@ -115,7 +121,11 @@ def wrapper(src: Source, uint8: bool = False, direction: str | None = None):
                 return ((y + 1.0) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1)
             return (y + 1.0) * 0.5
 
-    net = Translate() if direction else Generate()
+    class GenerateClass(Generate):
+        def forward(self, z, labels):
+            return self.finish(model.generate(dict(self.nets.items()), z, labels).float())
+
+    net = Translate() if direction else (GenerateClass() if labels else Generate())
     return net.eval()
 
 
@@ -131,9 +141,24 @@ class Layout:
     output_shape: list
     output_type: str
     dynamic: dict = field(default_factory=dict)  # input axis -> name
+    #: the class input of a class-conditional generator ("labels", (N,) int64), or ""
+    labels: str = ""
+
+    @property
+    def inputs(self) -> list[str]:
+        return [self.input] + ([self.labels] if self.labels else [])
 
 
-def layout(src: Source, uint8: bool, direction: str | None) -> Layout:
+def layout(src: Source, uint8: bool, direction: str | None, classes: bool = True) -> Layout:
+    """The exported graph's inputs and outputs; ``classes``: a class-conditional run's
+    graph takes the classes as a second input (False: the classes in turn)."""
+    lay = _layout(src, uint8, direction)
+    if classes and not direction and getattr(src.spec, "classes", ()):
+        lay.labels = "labels"
+    return lay
+
+
+def _layout(src: Source, uint8: bool, direction: str | None) -> Layout:
     spec = src.spec
     c, s = spec.channels, spec.size
     if direction:
@@ -200,6 +225,10 @@ def metadata(src: Source, fmt: str, uint8: bool, direction: str | None, lay: Lay
             "gankit.size_multiple": str(int(src.model.size_multiple(src.config, spec))),
             "gankit.range": "0..255" if uint8 else "0..1",
         })
+    if lay.labels:
+        meta.update({"gankit.classes": json.dumps(list(spec.classes)),
+                     "gankit.labels_input": lay.labels, "gankit.labels_shape": '["N"]',
+                     "gankit.labels_type": "int64"})
     meta.update(extra or {})
     return meta
 
@@ -207,15 +236,20 @@ def metadata(src: Source, fmt: str, uint8: bool, direction: str | None, lay: Lay
 # -- inputs of the check and what PyTorch makes of them ----------------------------------------
 
 
-def check_inputs(src: Source, seeds, uint8: bool, direction: str | None):
+def check_inputs(src: Source, seeds, uint8: bool, direction: str | None, labels: bool = False):
     """The exported file's inputs for ``seeds`` (a list of tensors: one batch, plus for
-    translation one non-square image, so the dynamic height and width are checked)."""
+    translation one non-square image, so the dynamic height and width are checked; with
+    ``labels`` each batch is a ``(z, labels)`` pair, seed s of class s mod K)."""
     import torch
 
     from ..latent import latents_for_seeds
 
     if not direction:
-        return [latents_for_seeds(src.model, src.config, seeds).float().contiguous()]
+        z = latents_for_seeds(src.model, src.config, seeds).float().contiguous()
+        if labels:
+            k = len(src.spec.classes)
+            return [(z, torch.tensor([int(s) % k for s in seeds], dtype=torch.int64))]
+        return [z]
     c, s = src.spec.channels, src.spec.size
     m = int(src.model.size_multiple(src.config, src.spec))
     imgs = []
@@ -245,6 +279,8 @@ def reference(src: Source, x, uint8: bool, direction: str | None):
             else:
                 xin = x * 2.0 - 1.0
             y = src.model.translate(src.nets, xin, direction).float()
+        elif isinstance(x, tuple):  # (z, labels) of a class-conditional run
+            y = generate(src.model, src.nets, x[0], labels=x[1])
         else:
             y = generate(src.model, src.nets, x)
         if src.spec.kind == "vector" and not direction:
@@ -287,12 +323,13 @@ class Check:
 
 
 def run_check(src: Source, seeds, uint8: bool, direction: str | None, run_file, runtime: str,
-              tolerance: float, path) -> Check:
-    """Run ``run_file(input) -> array`` on every check input and compare with gankit's
-    own output; a GankitError above the tolerance."""
+              tolerance: float, path, labels: bool = False) -> Check:
+    """Run ``run_file(input) -> array`` on every check input (a ``(z, labels)`` pair
+    with ``labels``) and compare with gankit's own output; a GankitError above the
+    tolerance."""
     worst, tol = 0.0, tolerance
     vector = src.spec.kind == "vector" and not direction
-    for x in check_inputs(src, seeds, uint8, direction):
+    for x in check_inputs(src, seeds, uint8, direction, labels):
         got = run_file(x)
         want = reference(src, x, uint8, direction).numpy()
         diff, tol = compare(got, want, uint8, vector, tolerance)

@@ -26,9 +26,12 @@ def _legacy(net, example, lay: Layout, opset: int) -> bytes:
 
     buf = io.BytesIO()
     axes = {lay.input: dict(lay.dynamic), lay.output: dict(lay.dynamic)}
+    if lay.labels:
+        axes[lay.labels] = {0: "N"}
+    args = example if isinstance(example, tuple) else (example,)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(net, (example,), buf, input_names=[lay.input],
+        torch.onnx.export(net, args, buf, input_names=lay.inputs,
                           output_names=[lay.output], dynamic_axes=axes, opset_version=opset,
                           do_constant_folding=True, dynamo=False)
     return buf.getvalue()
@@ -42,9 +45,12 @@ def _dynamo(net, example, lay: Layout, opset: int) -> bytes:
     shapes = {"z" if lay.input == "z" else "images":
               {axis: (dim if dim is not None else torch.export.Dim(name))
                for axis, name in lay.dynamic.items()}}
+    if lay.labels:
+        shapes["labels"] = {0: dim if dim is not None else torch.export.Dim("N")}
+    args = example if isinstance(example, tuple) else (example,)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        program = torch.onnx.export(net, (example,), None, input_names=[lay.input],
+        program = torch.onnx.export(net, args, None, input_names=lay.inputs,
                                     output_names=[lay.output], dynamic_shapes=shapes,
                                     opset_version=opset, dynamo=True, external_data=False,
                                     verbose=False)
@@ -116,13 +122,17 @@ def export_onnx(src: Source, path, *, uint8: bool, direction: str | None, lay: L
 
     require("onnx")
     require("onnxruntime")
-    net = wrapper(src, uint8, direction)
-    example = check_inputs(src, seeds[:2] if len(seeds) > 1 else seeds * 2, uint8, direction)[0]
+    labels = bool(lay.labels)
+    net = wrapper(src, uint8, direction, labels)
+    example = check_inputs(src, seeds[:2] if len(seeds) > 1 else seeds * 2, uint8, direction,
+                           labels)[0]
     data = to_onnx(net, example, lay, opset, exporter)
     if progress:
         progress()
     doc = (f"gankit {src.model.name} generator (run {src.run_name}, step {src.step}): "
-           f"{lay.input} {lay.input_type} {lay.input_shape} -> {lay.output} {lay.output_type} "
+           f"{lay.input} {lay.input_type} {lay.input_shape}"
+           + (f", {lay.labels} int64 ['N']" if lay.labels else "") + " -> "
+           f"{lay.output} {lay.output_type} "
            f"{lay.output_shape}")
     model = with_metadata(data, {**meta, "gankit.opset": str(opset)}, doc)
     result = {}
@@ -132,9 +142,12 @@ def export_onnx(src: Source, path, *, uint8: bool, direction: str | None, lay: L
 
         onnx.save(model, tmp)
         sess = session(tmp)
-        result["check"] = run_check(src, seeds, uint8, direction,
-                                    lambda x: sess.run(None, {lay.input: x.numpy()})[0],
-                                    "onnxruntime", tolerance, path)
+        def run(x):
+            feed = dict(zip(lay.inputs, (t.numpy() for t in (x if labels else (x,)))))
+            return sess.run(None, feed)[0]
+
+        result["check"] = run_check(src, seeds, uint8, direction, run, "onnxruntime",
+                                    tolerance, path, labels)
 
     atomic_write(path, write)
     if progress:

@@ -31,12 +31,14 @@ def export_torchscript(src: Source, path, *, uint8: bool, direction: str | None,
 
     from .common import check_inputs
 
-    net = wrapper(src, uint8, direction)
-    example = check_inputs(src, seeds[:2] if len(seeds) > 1 else seeds * 2, uint8, direction)[0]
+    labels = bool(lay.labels)
+    net = wrapper(src, uint8, direction, labels)
+    example = check_inputs(src, seeds[:2] if len(seeds) > 1 else seeds * 2, uint8, direction,
+                           labels)[0]
     try:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")
-            traced = torch.jit.trace(net, (example,), check_trace=False)
+            traced = torch.jit.trace(net, example if labels else (example,), check_trace=False)
     except Exception as exc:  # noqa: BLE001 - the tracer raises many kinds
         raise GankitError(f"TorchScript export failed ({type(exc).__name__}: "
                           f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
@@ -56,10 +58,10 @@ def export_torchscript(src: Source, path, *, uint8: bool, direction: str | None,
 
         def run(x):
             with torch.no_grad():
-                return loaded(x).numpy()
+                return (loaded(*x) if labels else loaded(x)).numpy()
 
         result["check"] = run_check(src, seeds, uint8, direction, run, "torch.jit", tolerance,
-                                    path)
+                                    path, labels)
 
     atomic_write(path, write)
     if progress:

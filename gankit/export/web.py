@@ -159,7 +159,7 @@ def export_web(src: Source, out: Path, *, seeds, web_seeds, tolerance: float, op
     check_target(out)
     out.mkdir(parents=True, exist_ok=True)
 
-    lay = layout(src, False, None)
+    lay = layout(src, False, None)  # a conditional run's graph takes labels: the class picker
     meta = metadata(src, "onnx", False, None, lay)
     check = export_onnx(src, out / MODEL_FILE, uint8=False, direction=None, lay=lay, meta=meta,
                         seeds=seeds, tolerance=tolerance, opset=opset, exporter=exporter,
@@ -203,6 +203,8 @@ def export_web(src: Source, out: Path, *, seeds, web_seeds, tolerance: float, op
         "latents_shape": [1 + len(levels), len(web_seeds), z_dim],
         "model_file": MODEL_FILE,
         "input": lay.input,
+        "labels": lay.labels,  # "" unless class-conditional
+        "classes": list(getattr(src.spec, "classes", ()) or ()),
         "output": lay.output,
         "opset": opset,
         "ort_version": ortweb.VERSION,

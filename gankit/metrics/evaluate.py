@@ -80,7 +80,9 @@ def train_options(c, run_dir: Path):
 
 def load_real(plugins, model, c, spec, run_dir: Path, *, data=None, dataset=None,
               progress=None):
-    """The training images as uint8 (N, C, H, W), loaded as `gankit train` loaded them."""
+    """The training images as uint8 (N, C, H, W), loaded as `gankit train` loaded them:
+    ``(images, names, data set name, path, labels)``, the labels (the class of each
+    image) only for a class-conditional run, else None."""
     from ..dataload import load_data
 
     options = train_options(c, run_dir)
@@ -100,27 +102,37 @@ def load_real(plugins, model, c, spec, run_dir: Path, *, data=None, dataset=None
     if real.spec.kind != "image":
         raise GankitError(f"data set '{real.spec.name}' holds {real.spec.kind} data, not images")
     samples = real.samples
+    labels = None
+    if getattr(spec, "classes", ()):  # a conditional run: its classes, in its order
+        if list(real.classes) != list(spec.classes):
+            raise GankitError(f"the training data's classes ({', '.join(real.classes[:4]) or 'none'}"
+                              f") are not the run's ({', '.join(spec.classes[:4])}); pass "
+                              "--data PATH with the run's images")
+        labels = real.labels
     if tuple(samples.shape[1:]) != tuple(spec.shape):
         raise GankitError(
             f"the training data loads as {tuple(samples.shape[1:])} images but the run makes "
             f"{tuple(spec.shape)}; pass --data PATH / --dataset NAME with the run's images"
         )
-    return samples, list(real.names or []), name or real.spec.name, path
+    return samples, list(real.names or []), name or real.spec.name, path, labels
 
 
-def subset(images, names, limit: int = MAX_REAL):
-    """At most ``limit`` images: a seeded random subset (in order) when there are more."""
+def subset(images, names, limit: int = MAX_REAL, labels=None):
+    """At most ``limit`` images: a seeded random subset (in order) when there are more
+    (and their ``labels``, given as the third value when passed)."""
     import torch
 
     n = images.shape[0]
     if n <= limit:
-        return images, names
+        return (images, names) if labels is None else (images, names, labels)
     keep = torch.randperm(n, generator=torch.Generator().manual_seed(0))[:limit].sort().values
-    return images[keep], [names[i] for i in keep.tolist()] if names else []
+    out = images[keep], [names[i] for i in keep.tolist()] if names else []
+    return out if labels is None else (*out, labels[keep])
 
 
-def generate_uint8(model, config, nets, seeds, device, progress=None):
-    """uint8 samples for ``seeds``, a batch at a time (floats never held for all)."""
+def generate_uint8(model, config, nets, seeds, device, progress=None, labels=None):
+    """uint8 samples for ``seeds``, a batch at a time (floats never held for all), of the
+    classes ``labels`` (one per seed) for a conditional run."""
     import torch
 
     from ..images import to_uint8
@@ -130,7 +142,8 @@ def generate_uint8(model, config, nets, seeds, device, progress=None):
     out, seeds = [], list(seeds)
     for i in range(0, len(seeds), _GEN_BATCH):
         z = latents_for_seeds(model, config, seeds[i:i + _GEN_BATCH], device)
-        x = generate(model, nets, z)
+        x = generate(model, nets, z, labels=None if labels is None
+                     else labels[i:i + _GEN_BATCH])
         if x.ndim != 4:
             raise GankitError(f"model '{model.name}' makes {tuple(x.shape[1:])} samples, not images")
         out.append(to_uint8(x))
@@ -233,14 +246,23 @@ def _measure(plugins, model, config, spec, nets, c, run_dir, seeds, *, seed, dev
     from . import distances, features
 
     with _Progress() as bars:
-        real, names, data_name, data_path = load_real(
+        real, names, data_name, data_path, real_labels = load_real(
             plugins, model, c, spec, run_dir, data=data, dataset=dataset,
             progress=bars.task("loading training images"))
-        real, names = subset(real, names)
+        if real_labels is None:
+            real, names = subset(real, names)
+        else:
+            real, names, real_labels = subset(real, names, labels=real_labels)
         if real.shape[0] < 4:
             raise GankitError(f"the training data has {real.shape[0]} image(s); the metrics "
                               "need at least 4")
-        fake = generate_uint8(model, config, nets, seeds, device, bars.task("sampling"))
+        fake_labels = None
+        if real_labels is not None:  # sample i of class i mod K, as gankit sample does
+            import torch
+
+            fake_labels = torch.arange(len(seeds)) % len(spec.classes)
+        fake = generate_uint8(model, config, nets, seeds, device, bars.task("sampling"),
+                              fake_labels)
         space = f"{features.FEATURE_SPACE}-{features.checksum()}"
 
         def featurise(what):
@@ -254,6 +276,10 @@ def _measure(plugins, model, config, spec, nets, c, run_dir, seeds, *, seed, dev
         metrics = compute(registered, "pixels", real, fake, seed,
                           lambda m: bars.task(m.progress_label or m.name))
         metrics.update(compute(registered, "features", f_real, f_fake, seed))
+        per_class = None
+        if fake_labels is not None:
+            per_class = class_metrics(registered, spec.classes, f_real, f_fake,
+                                      real_labels.long(), fake_labels, seed)
         mem = distances.memorisation(f_real, f_fake)
         metrics.update({"memorisation": mem["share"], "memorisation_ratio": mem["ratio"]})
         if fid:
@@ -266,7 +292,7 @@ def _measure(plugins, model, config, spec, nets, c, run_dir, seeds, *, seed, dev
             i_fake = inception_features("samples")(fake)
             metrics.update(compute(registered, "inception", i_real, i_fake, seed))
     return {"real": real, "names": names, "data_name": data_name, "data_path": data_path,
-            "fake": fake, "metrics": metrics, "mem": mem,
+            "fake": fake, "metrics": metrics, "mem": mem, "per_class": per_class,
             "feature_space": features.FEATURE_SPACE}
 
 
@@ -277,7 +303,7 @@ def _result(model, spec, c, run_dir, m: dict, seeds, order, *, num, seed, incept
     closest = [{"seed": seeds[i], "train_index": int(mem["index"][i]),
                 "train_name": names[int(mem["index"][i])] if names else None,
                 "distance": float(mem["distance"][i])} for i in order]
-    return {
+    result = {
         "run": str(run_dir),
         "checkpoint": str(c.path),
         "model": model.name,
@@ -302,6 +328,31 @@ def _result(model, spec, c, run_dir, m: dict, seeds, order, *, num, seed, incept
                     "distance": [round(float(v), 6) for v in mem["distance"]]},
         "seconds": round(time.time() - started, 2),
     }
+    if m.get("per_class") is not None:
+        result["per_class"] = m["per_class"]
+    return result
+
+
+#: the fewest images (and samples) of a class its own metrics are computed on
+MIN_CLASS_IMAGES = 4
+
+
+def class_metrics(registered, classes, f_real, f_fake, real_labels, fake_labels,
+                  seed: int) -> dict:
+    """The feature-space metrics of each class of a conditional run: its training images
+    against the samples asked of it (classes with fewer than MIN_CLASS_IMAGES of either
+    get their counts only)."""
+    out = {}
+    for k, name in enumerate(classes):
+        r, f = f_real[real_labels == k], f_fake[fake_labels == k]
+        row = {"images": int(r.shape[0]), "samples": int(f.shape[0])}
+        if min(row.values()) >= MIN_CLASS_IMAGES:
+            try:
+                row.update(compute(registered, "features", r, f, seed))
+            except (ValueError, RuntimeError) as exc:  # a metric that needs more points
+                row["error"] = str(exc).splitlines()[0][:200]
+        out[str(name)] = row
+    return out
 
 
 def compute(registered, space: str, real, fake, seed: int, task=None) -> dict:
@@ -357,6 +408,16 @@ def print_table(result: dict) -> None:
                 table.add_row(f"  level {r} px", f"{m[f'swd_{r}']:.4g}", "")
     out = Console()
     out.print(table)
+    per_class = result.get("per_class")
+    if per_class:
+        keys = [k for k, _, _ in rows() if any(k in r for r in per_class.values())]
+        t = Table(title="per class (gankit features; sample i is of class i mod K)")
+        for col in ["class", "images", "samples", *keys]:
+            t.add_column(col, justify="left" if col == "class" else "right")
+        for name, r in per_class.items():
+            t.add_row(name, str(r["images"]), str(r["samples"]),
+                      *[f"{r[k]:.4g}" if k in r else "" for k in keys])
+        out.print(t)
     closest = result["memorisation"]["closest"]
     if closest:
         top = closest[0]

@@ -55,6 +55,8 @@ class Walk:
     loop: bool
     truncation: float | None
     specs: list
+    #: the frames' classes on a class-conditional run (the picked class, else the first)
+    labels: object = None
 
     @property
     def count(self) -> int:
@@ -219,11 +221,36 @@ class Studio:
             rows.append(kept[1])
         return torch.cat(rows)
 
-    def _draw(self, loaded: Loaded, z):
+    def _draw(self, loaded: Loaded, z, labels=None):
         from ..images import to_uint8
         from ..sampling import generate
 
-        return to_uint8(generate(loaded.model, loaded.nets, z.to(self._dev()), batch=64))
+        return to_uint8(generate(loaded.model, loaded.nets, z.to(self._dev()), batch=64,
+                                 labels=labels))
+
+    @staticmethod
+    def _labels(loaded: Loaded, n: int, pick):
+        """The classes of ``n`` samples for a class pick ``(a, b, mix)`` of a conditional
+        run: int64 indices, or float class weights when ``mix`` > 0; None for no pick."""
+        import torch
+
+        if pick is None:
+            return None
+        classes = list(getattr(loaded.spec, "classes", ()) or ())
+        if not classes:
+            raise BadRequest(f"run '{loaded.entry.id}' is not class-conditional; it has no "
+                             "classes to pick", 400)
+        a, b, mix = pick
+        for name, k in (("class", a), ("class_b", b)):
+            if k is not None and k >= len(classes):
+                raise BadRequest(f"'{name}' {k}: the run has {len(classes)} classes, 0 to "
+                                 f"{len(classes) - 1}", 400)
+        if b is None or not mix:
+            return torch.full((n,), a, dtype=torch.int64)
+        w = torch.zeros(n, len(classes))
+        w[:, a] += 1 - mix
+        w[:, b] += mix
+        return w
 
     # -- commands a user can run to get the same pictures ---------------------------------------
     def _target_text(self, entry: RunEntry) -> str:
@@ -237,7 +264,7 @@ class Studio:
                 f"project RUN PICTURE` writes them (NAME.npy)")
 
     def sample_command(self, entry, seeds, truncation, specs, cols=None, label=False,
-                       out="samples.png") -> str:
+                       out="samples.png", classes=None) -> str:
         if any(not isinstance(s, int) for s in seeds):  # projected pictures: --z files
             parts = ["gankit", "sample", self._target_text(entry)]
             for s in seeds:
@@ -245,11 +272,15 @@ class Studio:
             numbers = [s for s in seeds if isinstance(s, int)]
             for name, st in specs:
                 parts += ["--direction", f"{name}:{st:g}"]
+            if classes:
+                parts += ["--class", shlex.quote(classes[0])]
             parts += ["--out", shlex.quote(out)]
             return " ".join(parts) + self._projected_note(seeds) + (
                 f"; and `gankit sample --seeds {compact_seeds(numbers)}` for the seeds"
                 if numbers else "")
         parts = ["gankit", "sample", self._target_text(entry), "--seeds", compact_seeds(seeds)]
+        if classes:
+            parts += ["--class", shlex.quote(classes[0])]
         if cols:
             parts += ["--grid", f"{cols}x{-(-len(seeds) // cols)}"]
         if label:
@@ -259,7 +290,20 @@ class Studio:
         for name, s in specs:
             parts += ["--direction", f"{name}:{s:g}"]
         parts += ["--out", shlex.quote(out)]
-        return " ".join(parts)
+        cmd = " ".join(parts)
+        if classes and len(classes) > 1:
+            cmd += (f"  # gankit sample has no class mix; the studio mixed {classes[0]} with "
+                    f"{classes[1]} at {classes[2]:g}")
+        return cmd
+
+    @staticmethod
+    def _class_names(loaded: Loaded, pick):
+        """(name a[, name b, mix]) of a class pick, for the command line."""
+        if pick is None:
+            return None
+        names = loaded.spec.classes
+        a, b, mix = pick
+        return (names[a],) if b is None or not mix else (names[a], names[b], mix)
 
     def interpolate_command(self, entry, w: Walk, fps=None, size=None, out="interpolation"):
         parts = ["gankit", "interpolate", self._target_text(entry)]
@@ -270,6 +314,14 @@ class Studio:
         else:
             parts += ["--seeds", ",".join(map(str, w.seeds))]
         parts += ["--steps", str(w.frames_per_segment), "--method", w.method]
+        mixed = False
+        if w.labels is not None and len(w.labels):  # a conditional run's walk: its class
+            if w.labels.is_floating_point():
+                mixed = True
+                first = int(w.labels[0].argmax())
+            else:
+                first = int(w.labels[0])
+            parts += ["--class-a", shlex.quote(w.loaded.spec.classes[first])]
         if w.loop:
             parts.append("--loop")
         parts.append("--gif")
@@ -284,6 +336,8 @@ class Studio:
         if w.specs:
             cmd += ("  # gankit interpolate adds no direction to a walk between seeds; "
                     "the studio added " + ", ".join(f"{n}:{s:g}" for n, s in w.specs))
+        if mixed:
+            cmd += "  # the studio mixed in a second class, which gankit interpolate cannot"
         return cmd
 
     # -- the operations (called from HTTP threads) ----------------------------------------------
@@ -311,6 +365,7 @@ class Studio:
             "model": model.name, "kind": model.kind, "step": c.step,
             "checkpoint": Path(c.path).name, "image_size": spec.size, "channels": spec.channels,
             "data_kind": spec.kind, "data": spec.name,
+            "classes": list(getattr(spec, "classes", ()) or ()),
             "path": shown_path(entry.checkpoint or entry.run_dir),
             "can_fit": entry.run_dir is not None,
         })
@@ -340,22 +395,25 @@ class Studio:
             out["canvas"] = isinstance(extra, dict) and extra.get("pairs") == "edges"
         return out
 
-    def samples(self, run_id, seeds, truncation, specs, client=None) -> dict:
+    def samples(self, run_id, seeds, truncation, specs, client=None, pick=None) -> dict:
         entry = self.catalog.get(run_id)
 
         def job():
             loaded = self._load(entry, refresh=True)
             self._unconditional_images(loaded)
-            u8 = self._draw(loaded, self._latents(loaded, seeds, truncation, specs))
+            labels = self._labels(loaded, len(seeds), pick)
+            u8 = self._draw(loaded, self._latents(loaded, seeds, truncation, specs), labels)
             return loaded, [data_url(png_bytes(img)) for img in u8]
 
         loaded, images = self.worker.submit(job, channel=client and f"{client}:grid")
         return {"run": entry.id, "step": loaded.checkpoint.step, "seeds": seeds,
                 "images": images, "truncation": truncation,
                 "directions": [[n, s] for n, s in specs],
-                "command": self.sample_command(entry, seeds, truncation, specs)}
+                "command": self.sample_command(entry, seeds, truncation, specs,
+                                               classes=self._class_names(loaded, pick))}
 
-    def export_png(self, run_id, seeds, truncation, specs, cols, label) -> tuple[bytes, str, str]:
+    def export_png(self, run_id, seeds, truncation, specs, cols, label,
+                   pick=None) -> tuple[bytes, str, str]:
         entry = self.catalog.get(run_id)
         cols = min(cols or len(seeds), len(seeds))
 
@@ -365,19 +423,22 @@ class Studio:
 
             loaded = self._load(entry, refresh=True)
             self._unconditional_images(loaded)
-            u8 = self._draw(loaded, self._latents(loaded, seeds, truncation, specs))
+            labels = self._labels(loaded, len(seeds), pick)
+            u8 = self._draw(loaded, self._latents(loaded, seeds, truncation, specs), labels)
+            names = self._class_names(loaded, pick)
             if label:
-                return pil_png_bytes(labelled_grid(u8, [str(s) for s in seeds], cols))
-            return png_bytes(make_grid_uint8(u8, cols) if len(seeds) > 1 else u8[0])
+                return pil_png_bytes(labelled_grid(u8, [str(s) for s in seeds], cols)), names
+            return png_bytes(make_grid_uint8(u8, cols) if len(seeds) > 1 else u8[0]), names
 
-        data = self.worker.submit(job)
+        data, classes = self.worker.submit(job)
         name = safe_filename(f"{entry.name}_{settings_tag(seeds, truncation, specs)}") + ".png"
         cmd = self.sample_command(entry, seeds, truncation, specs,
-                                  cols if len(seeds) > 1 else None, label, name)
+                                  cols if len(seeds) > 1 else None, label, name,
+                                  classes=classes)
         return data, name, cmd
 
     def walk(self, run_id, seeds, frames, method, loop, truncation, specs, channel=None,
-             token=None) -> Walk:
+             token=None, pick=None) -> Walk:
         entry = self.catalog.get(run_id)
 
         def job():
@@ -390,7 +451,11 @@ class Studio:
             z = chain(points, frames, m, loop=loop)
             if specs:  # the same offset on every frame
                 z = self._latents_offset(loaded, z, specs)
-            return Walk(loaded, z, list(seeds), m, frames, loop, truncation, list(specs))
+            if pick is None and getattr(loaded.spec, "classes", ()):
+                labels = self._labels(loaded, z.shape[0], (0, None, 0.0))  # one class
+            else:
+                labels = self._labels(loaded, z.shape[0], pick)
+            return Walk(loaded, z, list(seeds), m, frames, loop, truncation, list(specs), labels)
 
         return self.worker.submit(job, channel, token)
 
@@ -404,17 +469,19 @@ class Studio:
 
     def frames(self, w: Walk, start: int, stop: int, channel=None, token=None):
         """uint8 (C, H, W) frames ``start:stop`` of a walk (one worker job)."""
-        return self.worker.submit(lambda: list(self._draw(w.loaded, w.z[start:stop])),
+        labels = None if w.labels is None else w.labels[start:stop]
+        return self.worker.submit(lambda: list(self._draw(w.loaded, w.z[start:stop], labels)),
                                   channel, token)
 
     def stream_walk(self, run_id, seeds, frames, method, loop, truncation, specs, client=None,
-                    fps=None):
+                    fps=None, pick=None):
         """Dicts for the page, one per line of the NDJSON answer: a start line, one line
         per frame (``FRAME_BATCH`` frames per worker job), then an end line. A newer walk
         from the same page ends this one with a "cancelled" line."""
         channel = client and f"{client}:walk"
         token = self.worker.claim(channel)
-        w = self.walk(run_id, seeds, frames, method, loop, truncation, specs, channel, token)
+        w = self.walk(run_id, seeds, frames, method, loop, truncation, specs, channel, token,
+                      pick)
         yield {"type": "start", "frames": w.count, "seeds": w.seeds, "method": w.method,
                "loop": w.loop, "step": w.loaded.checkpoint.step,
                "command": self.interpolate_command(w.loaded.entry, w, fps)}
@@ -430,8 +497,9 @@ class Studio:
                 yield {"type": "frame", "i": i + k, "image": data_url(png_bytes(img))}
         yield {"type": "end", "frames": w.count}
 
-    def export_gif(self, run_id, seeds, frames, method, loop, truncation, specs, fps, size):
-        w = self.walk(run_id, seeds, frames, method, loop, truncation, specs)
+    def export_gif(self, run_id, seeds, frames, method, loop, truncation, specs, fps, size,
+                   pick=None):
+        w = self.walk(run_id, seeds, frames, method, loop, truncation, specs, pick=pick)
         pics = []
         for i in range(0, w.count, FRAME_BATCH):  # batch by batch: other requests go between
             pics += [_pil(img, size) for img in self.frames(w, i, min(i + FRAME_BATCH, w.count))]

@@ -47,7 +47,7 @@ CSP = ("default-src 'self'; img-src 'self' data: blob:; connect-src 'self'; styl
 MAX_QUERY_FIELDS = 30
 
 Q_RUN = {"run"}
-Q_IMAGES = Q_RUN | {"seeds", "truncation", "directions", "client"}
+Q_IMAGES = Q_RUN | {"seeds", "truncation", "directions", "client", "class", "class_b", "mix"}
 Q_WALK = Q_IMAGES | {"frames", "method", "loop", "fps"}
 
 
@@ -273,7 +273,8 @@ class Handler(BaseHTTPRequestHandler):
     def api_samples(self, url):
         q = self._query(url, Q_IMAGES)
         run, seeds, trunc, specs = self._image_params(q)
-        self._json(self.server.studio.samples(run, seeds, trunc, specs, v.client(q)))
+        self._json(self.server.studio.samples(run, seeds, trunc, specs, v.client(q),
+                                              pick=v.class_pick(q)))
 
     def _walk_params(self, q):
         run, seeds, trunc, specs = self._image_params(q, v.MAX_POINTS)
@@ -293,7 +294,7 @@ class Handler(BaseHTTPRequestHandler):
         q = self._query(url, Q_WALK)
         run, seeds, frames, method, loop, trunc, specs, fps = self._walk_params(q)
         lines = self.server.studio.stream_walk(run, seeds, frames, method, loop, trunc, specs,
-                                               v.client(q), fps)
+                                               v.client(q), fps, pick=v.class_pick(q))
         first = next(lines)  # errors before the first frame get their own status
         self._headers(200, "application/x-ndjson")
         try:
@@ -317,7 +318,8 @@ class Handler(BaseHTTPRequestHandler):
         run, seeds, trunc, specs = self._image_params(q)
         cols = v.integer(q, "cols", None, 1, v.MAX_SAMPLES)
         label = v.flag(q, "label")
-        data, name, cmd = self.server.studio.export_png(run, seeds, trunc, specs, cols, label)
+        data, name, cmd = self.server.studio.export_png(run, seeds, trunc, specs, cols, label,
+                                                        pick=v.class_pick(q))
         self._download(data, name, "image/png", cmd)
 
     def api_export_gif(self, url):
@@ -329,7 +331,7 @@ class Handler(BaseHTTPRequestHandler):
             raise BadRequest(f"a GIF of {total} frames at {size} px is too large; use fewer "
                              "frames or a smaller size")
         data, name, cmd = self.server.studio.export_gif(run, seeds, frames, method, loop, trunc,
-                                                        specs, fps, size)
+                                                        specs, fps, size, pick=v.class_pick(q))
         self._download(data, name, "image/gif", cmd)
 
     def api_directions(self, url):

@@ -96,6 +96,23 @@ def number(query: dict, name: str, default: float | None, lo: float, hi: float,
     return value
 
 
+#: the most classes a class-conditional run has (gankit.dataload.MAX_CLASSES)
+MAX_CLASS_INDEX = 999
+
+
+def class_pick(query: dict):
+    """``class`` (an index), optionally ``class_b`` and ``mix`` (0..1, how much of
+    class_b): ``(a, b, mix)``, or None when no class is asked for."""
+    a = integer(query, "class", None, 0, MAX_CLASS_INDEX)
+    b = integer(query, "class_b", None, 0, MAX_CLASS_INDEX)
+    mix = number(query, "mix", 0.0, 0.0, 1.0)
+    if a is None:
+        if b is not None:
+            raise BadRequest("'class_b' needs 'class' (the class it is mixed with)")
+        return None
+    return (a, b, mix if b is not None else 0.0)
+
+
 def flag(query: dict, name: str, default: bool = False) -> bool:
     text = one(query, name)
     if text is None:

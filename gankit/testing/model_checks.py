@@ -53,7 +53,11 @@ def _random_data(spec, n: int, seed: int):
         samples = torch.randn((n, spec.dim), generator=g)
     else:
         samples = torch.randint(0, 256, (n, *spec.shape), generator=g, dtype=torch.uint8)
-    return Data(samples=samples, spec=spec, names=[f"random-{i}" for i in range(n)])
+    data = Data(samples=samples, spec=spec, names=[f"random-{i}" for i in range(n)])
+    if spec.classes:  # labelled: sample i is of class i mod K
+        data.labels = torch.arange(n) % len(spec.classes)
+        data.classes = list(spec.classes)
+    return data
 
 
 def _params(nets: dict, names) -> dict:
@@ -63,7 +67,8 @@ def _params(nets: dict, names) -> dict:
 
 
 def check_model(model, spec=None, *, plugins=None, loss=_DEFAULT, config=None, sets=None,
-                batch_size: int = 4, steps: int = 1, workdir=None, data=None) -> dict:
+                batch_size: int = 4, steps: int = 1, workdir=None, data=None,
+                conditional: bool = False) -> dict:
     """Check a model's whole contract on the CPU; returns a dict with the ``trainer``,
     the ``checkpoint`` path, the ``metrics`` of the last step and the reloaded ``nets``.
 
@@ -83,24 +88,32 @@ def check_model(model, spec=None, *, plugins=None, loss=_DEFAULT, config=None, s
         of ``spec`` ("A", and "B" for translation models). Either way the model's own
         ``load_data`` is not called (the data go to the plan as given, as
         ``gankit.train.plan(data=...)`` does); ``check_data`` is.
+    :param conditional: train the model class-conditional, as ``gankit train
+        --conditional`` does: on labelled data (``data`` with labels, or random samples of
+        three classes, or of ``spec.classes``); also checks that the generator's samples
+        depend on the class.
     """
     p = plugins if plugins is not None else builtin_plugins()
     if isinstance(model, str):
         model = p.models().get(model)
     _check_descriptor(model)
     domains, spec, config, loss = _inputs(model, p, spec, config, sets, loss, data)
+    spec = _conditional_spec(model, spec, domains, conditional)
+    labels3 = _labels3(spec) if conditional else None
     model.check(config, spec)
     nets = _check_build(model, config, spec, loss)
     if model.kind == UNCONDITIONAL:
-        _check_generate(model, config, spec, nets)
+        _check_generate(model, config, spec, nets, labels3)
 
     with contextlib.ExitStack() as stack:
         root = Path(workdir) if workdir else Path(stack.enter_context(tempfile.TemporaryDirectory(
             prefix="gankit-check-")))
         _ensure_registered(p, model)
-        run_plan = _plan(model, p, spec, config, loss, domains, root, batch_size, steps)
+        run_plan = _plan(model, p, spec, config, loss, domains, root, batch_size, steps,
+                         conditional)
         trainer, metrics, augmented = _check_training(model, run_plan, steps)
-        path, c, loaded = _check_round_trip(model, p, config, trainer, run_plan.run.path, steps)
+        path, c, loaded = _check_round_trip(model, p, config, trainer, run_plan.run.path, steps,
+                                            labels3)
         _check_resume(model, run_plan, trainer, c, steps)
         if model.kind == UNCONDITIONAL:
             _check_ema(model, p, spec, trainer, path, c, augmented)
@@ -132,6 +145,30 @@ def _inputs(model, p, spec, config, sets, loss, data):
     return domains, spec, config, loss
 
 
+def _conditional_spec(model, spec, domains, conditional: bool):
+    """The spec a conditional check trains with: the labelled data's classes (or three
+    made-up ones); an unconditional check drops any classes."""
+    if not conditional:
+        return dataclasses.replace(spec, classes=()) if spec.classes else spec
+    if not getattr(model, "can_be_conditional", False):
+        _fail(f"{model.name}: conditional=True, but the model does not set "
+              "can_be_conditional = True")
+    if domains is not None:
+        main = next(iter(domains.values()))
+        if not main.labelled:
+            _fail("conditional=True needs labelled data (Data.labels and Data.classes)")
+        return dataclasses.replace(spec, classes=tuple(map(str, main.classes)))
+    if not spec.classes:
+        return dataclasses.replace(spec, classes=("c0", "c1", "c2"))
+    return spec
+
+
+def _labels3(spec):
+    import torch
+
+    return torch.arange(3) % max(1, len(spec.classes))
+
+
 def _check_build(model, config, spec, loss) -> dict:
     """The networks ``build()`` returns, checked: a non-empty dict of modules."""
     import torch
@@ -150,7 +187,7 @@ def _check_build(model, config, spec, loss) -> dict:
     return nets
 
 
-def _check_generate(model, config, spec, nets) -> None:
+def _check_generate(model, config, spec, nets, labels3=None) -> None:
     """Forward shapes: ``latent()`` and ``generate()`` give samples of the data's shape
     and range."""
     import torch
@@ -161,7 +198,12 @@ def _check_generate(model, config, spec, nets) -> None:
     for net in nets.values():
         net.eval()
     with torch.no_grad():
-        out = model.generate(nets, z)
+        out = model.generate(nets, z) if labels3 is None else model.generate(nets, z, labels3)
+        if labels3 is not None:
+            other = model.generate(nets, z, (labels3 + 1) % len(spec.classes))
+            if torch.equal(out, other):
+                _fail(f"{model.name}.generate(nets, z, labels) gives the same samples for "
+                      "other labels; does the generator use them?")
     want = (3, *spec.shape)
     if tuple(out.shape) != want:
         _fail(f"{model.name}.generate() gave shape {tuple(out.shape)} for {spec.kind} "
@@ -173,7 +215,8 @@ def _check_generate(model, config, spec, nets) -> None:
               "images must be in [-1, 1] (end the generator with tanh)")
 
 
-def _plan(model, p, spec, config, loss, domains, root: Path, batch_size: int, steps: int):
+def _plan(model, p, spec, config, loss, domains, root: Path, batch_size: int, steps: int,
+          conditional: bool = False):
     """The same plan as `gankit train` (defaults, the loss's optimizer, checks), with the
     kit's random data (or the given domains) and this config."""
     n = max(2 * batch_size, 8)
@@ -189,6 +232,7 @@ def _plan(model, p, spec, config, loss, domains, root: Path, batch_size: int, st
         image_size=spec.size if spec.kind == "image" else None, device="cpu",
         precision="fp32", out=str(root), name="check", sample_every=steps,
         checkpoint_every=steps, log_every=steps, keep_last=0, grid=4, compile=False,
+        conditional=bool(conditional),
     )
     return plan(options, p, config=config, data=data, loss=loss)
 
@@ -238,7 +282,7 @@ def _check_training(model, run_plan, steps: int):
     return trainer, metrics, bool(d_calls)
 
 
-def _check_round_trip(model, p, config, trainer, run_dir, steps: int):
+def _check_round_trip(model, p, config, trainer, run_dir, steps: int, labels3=None):
     """The checkpoint's metadata, and ``load_model`` (what ``gankit sample`` uses)
     rebuilding the same generator. Returns the path, the :class:`Checkpoint` and the
     reloaded networks."""
@@ -261,9 +305,11 @@ def _check_round_trip(model, p, config, trainer, run_dir, steps: int):
         z = model.latent(config, 2, generator=torch.Generator().manual_seed(3))
         for net in trainer.nets.values():
             net.eval()
+        y = None if labels3 is None else labels3[:2]
         with torch.no_grad():
-            a = model.generate(trainer.nets, z).float()
-            b = model.generate(loaded, z).float()
+            a = (model.generate(trainer.nets, z) if y is None
+                 else model.generate(trainer.nets, z, y)).float()
+            b = (model.generate(loaded, z) if y is None else model.generate(loaded, z, y)).float()
         # same weights; the trainer's copy may run channels_last, so allow rounding
         if not torch.allclose(a, b, rtol=1e-4, atol=1e-5):
             _fail(f"{model.name}: the reloaded generator gives different samples "

@@ -72,7 +72,8 @@ class Trainer(StepHelpers):
         self._build_nets()
         self.domains = {name: Batcher(d, self.batch_size, self.device,
                                       options.seed + i + 7 * self.rank, options.flip,
-                                      self.channels_last)
+                                      self.channels_last,
+                                      balance=bool(options.balance_classes and i == 0))
                         for i, (name, d) in enumerate(domains.items())}
         self.batcher = next(iter(self.domains.values()))
         g = torch.Generator().manual_seed(options.seed + 104729)

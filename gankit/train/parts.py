@@ -174,7 +174,8 @@ class BatcherPart(Part):
                 check.fail(f"tensor '{perm.name}' holds index {bad}, outside the data's "
                            f"0..{b.n - 1}")
             counts = torch.bincount(t, minlength=b.n)
-            if bool((counts != 1).any()):
+            # --balance-classes draws each epoch's order with replacement: repeats are fine
+            if getattr(b, "weights", None) is None and bool((counts != 1).any()):
                 dup = int(torch.nonzero(counts > 1)[0])
                 check.fail(f"tensor '{perm.name}' is not a permutation of the data's indices "
                            f"(index {dup} appears {int(counts[dup])} times)")

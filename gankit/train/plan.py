@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from .. import bounds, console, engine
 from ..bounds import check_numbers  # noqa: F401 - gankit.train.plan.check_numbers
 from ..config import apply_sets, from_dict
-from ..dataload import (as_domains, check_data_kind, data_config, dataset_name,  # noqa: F401
-                        load_data, split_sets)
+from ..dataload import (as_domains, check_data_kind, conditional_spec, data_config,  # noqa: F401
+                        dataset_name, imbalance_note, load_data, split_sets)
 from ..datasets import DataSpec
 from ..errors import CheckpointError, GankitError, UsageError
 from ..registry import DATASET_META, PluginGoneError, pins_for
@@ -243,11 +243,15 @@ def _plan(options, plugins, sets, explicit, resume, override, config, data, loss
                 raise UsageError(f"--log {name}: no installed plugin has that name "
                                  "(`gankit plugins` lists them), e.g. --log tensorboard")
 
+    if options.conditional and not getattr(model, "can_be_conditional", False):
+        raise UsageError(f"--conditional: model '{model.name}' cannot be class-conditional "
+                         "(gankit list-models shows the models that can)")
     if config is None:
         config = _config(model, checkpoint, sets, override)
     if checkpoint is None and data is None:
         precheck_size(model, config, plugins, options, sets, loss)
     domains = as_domains(data) if data is not None else _load_domains(model, plugins, options)
+    notes += _labels(model, options, domains, checkpoint)
     _check_fit(model, config, domains, checkpoint, loss, sets)
 
     sizes = [len(d) for d in domains.values()]
@@ -270,6 +274,31 @@ def _plan(options, plugins, sets, explicit, resume, override, config, data, loss
         run = _new_run(dataclasses.replace(options, model=model.name))  # not PLUGIN:NAME
     return Plan(model=model, config=config, options=options, loss=loss, data=domains,
                 run=run, plugins=plugins, checkpoint=checkpoint, notes=notes)
+
+
+def _labels(model, options, domains: dict, checkpoint) -> list:
+    """A conditional run: the main data's spec gets its class names (before anything is
+    built); ``--balance-classes`` needs labels; a resume keeps the run's classes."""
+    main = next(iter(domains.values()))
+    what = f"data set '{main.spec.name or options.dataset or 'data'}'"
+    if options.balance_classes and not main.labelled:
+        raise UsageError(f"--balance-classes: {what} has no class labels; drop the flag")
+    if not options.conditional:
+        return []
+    main.spec = conditional_spec(model, main, what)
+    if checkpoint is not None:
+        saved = tuple(str(c) for c in (checkpoint.data or {}).get("classes") or ())
+        if saved != main.spec.classes:
+            raise CheckpointError(
+                f"{checkpoint.path}: trained on {len(saved)} classes ({', '.join(saved[:4])}"
+                f"{', ...' if len(saved) > 4 else ''}), the data have {main.spec.num_classes}"
+                f" ({', '.join(main.spec.classes[:4])}{', ...' if main.spec.num_classes > 4 else ''})"
+                "; resume with the data the run was trained on")
+    note = imbalance_note(main)
+    if note and not options.balance_classes:
+        console.warn(note)
+    return [f"conditional on {main.spec.num_classes} classes"
+            + (", drawn equally" if options.balance_classes else "")]
 
 
 def _config(model, checkpoint, sets: dict, override: bool):

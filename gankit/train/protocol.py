@@ -41,6 +41,8 @@ READ = {
 #: what a model's train_step (and preview) may call
 CALL = {
     "next_batch": "next_batch(domain=None): a float batch in [-1, 1] on the device",
+    "next_labelled_batch": "next_labelled_batch(domain=None): (images, labels), the labels "
+                           "int64 class indices on the device (conditional models)",
     "next_batch_b": "next_batch_b(): the same as next_batch(\"B\")",
     "latent": "latent(n): n latent vectors on the device",
     "autocast": "autocast(): the run's precision, as a context manager around forward passes",

@@ -51,6 +51,11 @@ class StepHelpers:
         """A float batch in [-1, 1] on the device, of the main data or of ``domain``."""
         return (self.batcher if domain is None else self.domains[domain]).next()
 
+    def next_labelled_batch(self, domain: str | None = None):
+        """``(images, labels)``: a batch as :meth:`next_batch` gives it and its class
+        indices (int64 on the device, never augmented), for class-conditional models."""
+        return (self.batcher if domain is None else self.domains[domain]).next_labelled()
+
     def next_batch_b(self):
         """The second domain's batch (translation models)."""
         return self.domains["B"].next()

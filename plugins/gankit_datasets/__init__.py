@@ -8,12 +8,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from gankit import Data, Dataset, DataSpec, GankitError, UsageError, hookimpl
+from gankit import Data, Dataset, DataSpec, GankitError, UsageError, console, hookimpl
 
 __version__ = "1.0.0"
 
+#: `--labels auto` takes an image folder's first-level subfolders as classes when every
+#: image sits in one and there are 2 to this many of them (`--labels folders` takes more)
+MAX_AUTO_CLASSES = 100
+#: the most classes `--labels folders` accepts
+MAX_FOLDER_CLASSES = 1000
 
-def to_data(array_nhwc, name: str, names=None, size: int | None = None) -> Data:
+
+def to_data(array_nhwc, name: str, names=None, size: int | None = None, labels=None,
+            classes=None) -> Data:
     """uint8 (N, H, W, C) numpy -> :class:`gankit.Data`, resized to ``size`` if needed.
 
     The samples are an (N, C, H, W) view of the same memory (channels-last strides), not
@@ -28,7 +35,50 @@ def to_data(array_nhwc, name: str, names=None, size: int | None = None) -> Data:
                                             antialias=True, align_corners=False)
         t = x.round().clamp(0, 255).to(torch.uint8)
     spec = DataSpec(kind="image", channels=int(t.shape[1]), size=int(t.shape[-1]), name=name)
-    return Data(samples=t, spec=spec, names=list(names or []))
+    if labels is not None:
+        labels = torch.as_tensor(np.asarray(labels), dtype=torch.int64)
+    return Data(samples=t, spec=spec, names=list(names or []), labels=labels,
+                classes=list(classes or []) if labels is not None else [])
+
+
+def folder_labels(names: list[str], root, mode: str = "auto", folders=()):
+    """``(labels, classes)`` from the first-level subfolders of an image folder (``names``
+    are the images' paths relative to it), or ``(None, [])``: ``mode`` "none" never,
+    "folders" always (refused when an image sits at the top or there are fewer than 2 or
+    more than MAX_FOLDER_CLASSES subfolders), "auto" when every image sits in a subfolder
+    and there are 2 to MAX_AUTO_CLASSES of them (printed). ``folders``: every first-level
+    subfolder, so one without a readable image is a class of 0 images (which a
+    conditional run refuses, naming it)."""
+    if mode not in ("auto", "folders", "none"):
+        raise UsageError(f"--labels {mode}: choose auto, folders or none")
+    if mode == "none" or not names:
+        return None, []
+    loose = [n for n in names if "/" not in n]
+    classes = sorted({n.split("/", 1)[0] for n in names if "/" in n} | set(folders))
+    if mode == "auto" and (loose or not 2 <= len(classes) <= MAX_AUTO_CLASSES):
+        if not loose and len(classes) > MAX_AUTO_CLASSES:
+            console.info(f"labels: none ({len(classes)} subfolders in {root} is more than "
+                         f"--labels auto takes, {MAX_AUTO_CLASSES}; --labels folders uses them)")
+        return None, []
+    if loose:
+        raise UsageError(f"--labels folders: {len(loose)} image(s) sit directly in {root} "
+                         f"(first: {loose[0]}); move each into its class subfolder or pass "
+                         "--labels none")
+    if len(classes) < 2:
+        raise UsageError(f"--labels folders: {root} has one class subfolder ({classes[0]}); a "
+                         "conditional model needs at least 2 classes: add subfolders or "
+                         "pass --labels none")
+    if len(classes) > MAX_FOLDER_CLASSES:
+        raise UsageError(f"--labels folders: {root} has {len(classes)} subfolders; at most "
+                         f"{MAX_FOLDER_CLASSES} classes are supported (group them into "
+                         "fewer subfolders or pass --labels none)")
+    index = {c: i for i, c in enumerate(classes)}
+    labels = [index[n.split("/", 1)[0]] for n in names]
+    if mode == "auto":
+        shown = ", ".join(classes[:6]) + (", ..." if len(classes) > 6 else "")
+        console.info(f"labels: {len(classes)} classes from the subfolders of {root} ({shown}); "
+                     "--labels none turns them off")
+    return labels, classes
 
 
 MAX_SUSHI = 100_000  # pictures drawn (100,000 at 96 px: 2.8 GB)
@@ -47,9 +97,10 @@ class Sushi(Dataset):
     default_size = 96
     style = "day"
     Config = SushiOptions
+    classes = ("salmon", "tuna", "tamago", "shrimp", "eel")  # sushi.TOPPINGS
 
     def load(self, options):
-        from .sushi import render_sushi, sushi_labels
+        from .sushi import TOPPINGS, render_sushi, sushi_labels
 
         size = options.image_size or self.default_size
         cfg = options.config or SushiOptions()
@@ -61,8 +112,12 @@ class Sushi(Dataset):
         arr = render_sushi(n=cfg.count, size=size, seed=options.seed if cfg.vary else 0,
                            style=self.style, progress=getattr(options, "progress", None))
         n = cfg.count
-        labels = sushi_labels(n)
-        return to_data(arr, self.name, [f"{i:04d}-{lab}" for i, lab in enumerate(labels)])
+        labels = sushi_labels(n, seed=options.seed if cfg.vary else 0)
+        kinds = [TOPPINGS.index(lab) for lab in labels]
+        if getattr(options, "labels", "auto") == "none":
+            kinds = None
+        return to_data(arr, self.name, [f"{i:04d}-{lab}" for i, lab in enumerate(labels)],
+                       labels=kinds, classes=TOPPINGS)
 
 
 class SushiDusk(Sushi):
@@ -73,7 +128,8 @@ class SushiDusk(Sushi):
 
 class ImageFolder(Dataset):
     name = "imagefolder"
-    summary = "a folder (recursive) of png/jpg/jpeg/webp/bmp/gif images"
+    summary = ("a folder (recursive) of png/jpg/jpeg/webp/bmp/gif images; one subfolder per "
+               "class gives labels (--labels)")
     needs_path = True
     default_size = 64
 
@@ -83,7 +139,13 @@ class ImageFolder(Dataset):
         arr, names = load_image_folder(options.path, options.image_size or self.default_size,
                                        grayscale=options.grayscale, cache=options.cache,
                                        warn=options.warn, progress=options.progress)
-        return to_data(arr, self.name, names)
+        from pathlib import Path
+
+        mode = getattr(options, "labels", "auto")
+        folders = ([p.name for p in Path(options.path).iterdir()
+                    if p.is_dir() and not p.name.startswith(".")] if mode != "none" else [])
+        labels, classes = folder_labels(names, options.path, mode, folders)
+        return to_data(arr, self.name, names, labels=labels, classes=classes)
 
 
 class MNIST(Dataset):
@@ -93,13 +155,19 @@ class MNIST(Dataset):
     default_size = 28
     fashion = False
     flip = False  # mirrored digits are not digits
+    classes = tuple(str(i) for i in range(10))
 
     def load(self, options):
-        from .images import load_mnist
+        from .images import load_mnist, load_mnist_labels
 
         arr = load_mnist(options.path, fashion=self.fashion, train=options.train,
                          download=options.download)
-        return to_data(arr, self.name, size=options.image_size)
+        labels = None
+        if getattr(options, "labels", "auto") != "none":
+            labels = load_mnist_labels(options.path, fashion=self.fashion, train=options.train,
+                                       count=len(arr))
+        return to_data(arr, self.name, size=options.image_size, labels=labels,
+                       classes=self.classes)
 
 
 class FashionMNIST(MNIST):
@@ -107,6 +175,12 @@ class FashionMNIST(MNIST):
     summary = "Fashion-MNIST 28x28 from local IDX files (--data ROOT, --download to fetch)"
     fashion = True
     flip = True  # clothes are left-right symmetric
+    classes = ("t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt",
+               "sneaker", "bag", "ankle-boot")
+
+
+CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
+                   "ship", "truck"]
 
 
 class CIFAR10(Dataset):
@@ -114,12 +188,17 @@ class CIFAR10(Dataset):
     summary = "CIFAR-10 32x32 from the binary batches (--data ROOT, --download to fetch)"
     needs_path = True
     default_size = 32
+    classes = tuple(CIFAR10_CLASSES)
 
     def load(self, options):
         from .images import load_cifar10
 
-        arr = load_cifar10(options.path, train=options.train, download=options.download)
-        return to_data(arr, self.name, size=options.image_size)
+        arr, labels = load_cifar10(options.path, train=options.train, download=options.download,
+                                   with_labels=True)
+        if getattr(options, "labels", "auto") == "none":
+            labels = None
+        return to_data(arr, self.name, size=options.image_size, labels=labels,
+                       classes=CIFAR10_CLASSES)
 
 
 @hookimpl

@@ -252,22 +252,61 @@ def load_mnist(root, *, fashion: bool = False, train: bool = True,
     return _read_idx_images(found)
 
 
+def load_mnist_labels(root, *, fashion: bool = False, train: bool = True, count: int = 0):
+    """The labels (uint8, N) of MNIST or Fashion-MNIST from their IDX1 file beside the
+    images, or None when the file is absent (the images alone train unconditionally)."""
+    root = Path(root)
+    sub = "FashionMNIST" if fashion else "MNIST"
+    name = f"{'train' if train else 't10k'}-labels-idx1-ubyte"
+    candidates = [name, name + ".gz", name.replace("-idx1", ".idx1")]
+    path = next((f / c for f in (root / sub / "raw", root / "raw", root) for c in candidates
+                 if (f / c).is_file()), None)
+    if path is None:
+        return None
+    try:
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rb") as f:
+            data = f.read()
+    except (OSError, EOFError) as exc:
+        raise GankitError(f"{path}: cannot read ({error_reason(exc)})") from None
+    if len(data) < 8 or struct.unpack(">I", data[:4])[0] != 2049:
+        raise GankitError(f"{path}: not an IDX label file (expected magic number 2049)")
+    n = struct.unpack(">I", data[4:8])[0]
+    if len(data) < 8 + n or (count and n != count):
+        raise GankitError(f"{path}: {min(n, len(data) - 8)} labels for {count} images; use "
+                          "the label file that belongs to the images")
+    labels = np.frombuffer(data, np.uint8, count=n, offset=8).copy()
+    if labels.size and int(labels.max()) > 9:
+        raise GankitError(f"{path}: a label of {int(labels.max())}; MNIST labels are 0 to 9")
+    return labels
+
+
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"
 CIFAR10_MD5 = "c32a1d4ab5d03f1284b67883e8d87530"
 _CIFAR_RECORD = 1 + 3 * 32 * 32  # label byte + CHW pixels
 
 
-def _read_cifar_batch(path: Path) -> np.ndarray:
+def _read_cifar_batch(path: Path, with_labels: bool = False):
     raw = np.fromfile(path, np.uint8)
     if raw.size == 0 or raw.size % _CIFAR_RECORD:
         raise GankitError(f"{path}: not a CIFAR-10 binary batch ({raw.size} bytes is not "
                           f"a multiple of {_CIFAR_RECORD})")
-    chw = raw.reshape(-1, _CIFAR_RECORD)[:, 1:].reshape(-1, 3, 32, 32)
-    return np.ascontiguousarray(chw.transpose(0, 2, 3, 1))
+    records = raw.reshape(-1, _CIFAR_RECORD)
+    chw = records[:, 1:].reshape(-1, 3, 32, 32)
+    images = np.ascontiguousarray(chw.transpose(0, 2, 3, 1))
+    if not with_labels:
+        return images
+    labels = records[:, 0].copy()
+    if labels.size and int(labels.max()) > 9:
+        raise GankitError(f"{path}: a label byte of {int(labels.max())}; CIFAR-10 labels are "
+                          "0 to 9 (not a CIFAR-10 binary batch?)")
+    return images, labels
 
 
-def load_cifar10(root, *, train: bool = True, download: bool = False) -> np.ndarray:
-    """CIFAR-10 images as uint8 (N, 32, 32, 3) from the *binary* distribution.
+def load_cifar10(root, *, train: bool = True, download: bool = False,
+                 with_labels: bool = False):
+    """CIFAR-10 images as uint8 (N, 32, 32, 3) from the *binary* distribution (and their
+    labels, uint8 (N,), with ``with_labels``).
 
     ``root`` holds ``cifar-10-batches-bin`` or is that folder. The Python version is
     refused: it is pickled, and gankit never unpickles data.
@@ -300,4 +339,7 @@ def load_cifar10(root, *, train: bool = True, download: bool = False) -> np.ndar
         missing = [n for n in names if partial is None or not (partial / n).is_file()]
         raise GankitError(f"CIFAR-10: {', '.join(missing)} not found in {where}; "
                           f"pass --download to fetch the binary version")
-    return np.concatenate([_read_cifar_batch(folder / n) for n in names])
+    if not with_labels:
+        return np.concatenate([_read_cifar_batch(folder / n) for n in names])
+    parts = [_read_cifar_batch(folder / n, True) for n in names]
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])

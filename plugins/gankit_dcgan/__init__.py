@@ -30,6 +30,8 @@ class DCGAN(UnconditionalGAN):
                 "loss": "bce", "dataset": "sushi", "steps": 2000}
 
     data_kinds = ("image",)
+    #: --conditional: a class embedding beside the noise, a projection discriminator
+    can_be_conditional = True
 
     def check(self, config, spec):
         gnn.check_conv_size(self.name, spec.size, config.bottom)
@@ -42,6 +44,15 @@ class DCGAN(UnconditionalGAN):
         norm = config.d_norm
         if norm == "auto":
             norm = "batch" if loss is None or loss.batchnorm_ok else "layer"
+        if spec.num_classes:
+            from .nets import ConditionalGenerator, ProjectionDiscriminator
+
+            return {
+                "G": ConditionalGenerator(config.z_dim, spec.num_classes, spec.channels,
+                                          spec.size, config.ngf, config.max_mult, config.bottom),
+                "D": ProjectionDiscriminator(spec.num_classes, spec.channels, spec.size,
+                                             config.ndf, config.max_mult, config.bottom, norm),
+            }
         return {
             "G": gnn.dcgan_generator(config.z_dim, spec.channels, spec.size, config.ngf,
                                      config.max_mult, config.bottom),

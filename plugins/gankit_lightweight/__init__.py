@@ -53,6 +53,8 @@ class Lightweight(UnconditionalGAN):
                 "loss": "hinge", "dataset": "sushi", "steps": 5000,
                 "augment": "color,translation,cutout"}
     data_kinds = ("image",)
+    #: --conditional: a class embedding beside the noise, projection on D's two paths
+    can_be_conditional = True
 
     def check(self, config, spec):
         if spec.size not in SIZES:

@@ -125,12 +125,14 @@ def up_block(cin: int, cout: int, double: bool = False, noise: bool = True):
 
 class Generator(nn.Module):
     def __init__(self, z_dim: int, channels: int, size: int, ngf: int,
-                 noise: bool = True):
+                 noise: bool = True, num_classes: int = 0):
         super().__init__()
         self.size = size
         c4 = g_channels(ngf, 4)
+        # --conditional: a class embedding beside the noise (as the conditional DCGAN's)
+        self.embed = nn.Embedding(num_classes, z_dim) if num_classes else None
         self.init = nn.Sequential(
-            nn.ConvTranspose2d(z_dim, c4 * 2, 4, 1, 0, bias=False),
+            nn.ConvTranspose2d(z_dim * (2 if num_classes else 1), c4 * 2, 4, 1, 0, bias=False),
             nn.BatchNorm2d(c4 * 2), GLU())
         self.sides = [4 * 2 ** i for i in range(int(math.log2(size)) - 1)]  # 4 .. size
         self.ups = nn.ModuleDict()
@@ -143,7 +145,15 @@ class Generator(nn.Module):
             for side in self.sides if side * SLE_RATIO <= min(size, 512)})
         self.to_rgb = nn.Conv2d(g_channels(ngf, size), channels, 3, 1, 1, bias=False)
 
-    def forward(self, z):
+    def forward(self, z, labels=None):
+        if self.embed is not None:
+            if labels is None:  # a caller that knows no classes: sample i of class i mod K
+                labels = torch.arange(z.shape[0], device=z.device) % self.embed.num_embeddings
+            if labels.is_floating_point():  # (N, K) class weights: a mix
+                e = labels.to(self.embed.weight.dtype) @ self.embed.weight
+            else:
+                e = self.embed(labels)
+            z = torch.cat([z, e.to(z.dtype)], 1)
         feats = {4: self.init(z.view(z.shape[0], -1, 1, 1))}
         x = feats[4]
         for side in self.sides[1:]:
@@ -202,7 +212,7 @@ class Decoder(nn.Module):
 
 
 class Discriminator(nn.Module):
-    def __init__(self, channels: int, size: int, ndf: int, rec: int = 0):
+    def __init__(self, channels: int, size: int, ndf: int, rec: int = 0, num_classes: int = 0):
         super().__init__()
         self.size = size
         self.small = small_size(size)
@@ -249,9 +259,15 @@ class Discriminator(nn.Module):
         self.decode_small = Decoder(d_channels(ndf, 16), channels, self.rec_small, ndf)
         self.rec_part = min(self.rec, size // 2)
         self.decode_part = Decoder(d_channels(ndf, 16), channels, self.rec_part, ndf)
+        # --conditional: projection (Miyato & Koyama 2018) on both paths' last features
+        self.embed = self.embed_small = None
+        if num_classes:
+            self.embed = nn.Embedding(num_classes, d_channels(ndf, 8))
+            self.embed_small = nn.Embedding(num_classes, d_channels(ndf, 16))
 
-    def forward(self, x, reconstruct: bool = False, part: int = 0):
-        """Scores (N, 50); with ``reconstruct``, a dict: ``logits`` (the scores), the
+    def forward(self, x, reconstruct: bool = False, part: int = 0, y=None):
+        """Scores (N, 50) (with the class term of labels ``y`` on a conditional run);
+        with ``reconstruct``, a dict: ``logits`` (the scores), the
         decoders' ``rec_big``, ``rec_small``, ``rec_part`` (quadrant ``part``: 0 top left,
         1 top right, 2 bottom left, 3 bottom right) and their ``target_*`` images."""
         feats = {}
@@ -266,8 +282,13 @@ class Discriminator(nn.Module):
         x_small = _resize(x, self.small)
         f_small = self.small_path(x_small)
         n = x.shape[0]
-        logits = torch.cat([self.head(feats[8]).reshape(n, -1),
-                            self.small_head(f_small).reshape(n, -1)], dim=1)
+        main, small = self.head(feats[8]).reshape(n, -1), self.small_head(f_small).reshape(n, -1)
+        if self.embed is not None and y is not None:  # the class term of every score
+            main = main + (self.embed(y).to(main.dtype) * feats[8].sum((2, 3))).sum(
+                1, keepdim=True)
+            small = small + (self.embed_small(y).to(small.dtype) * f_small.sum((2, 3))).sum(
+                1, keepdim=True)
+        logits = torch.cat([main, small], dim=1)
         if not reconstruct:
             return logits
         f16 = feats[16]
@@ -295,7 +316,7 @@ def _resize(x, side: int):
 def init_weights(module) -> None:
     """The paper's init: conv weights N(0, 0.02), batch-norm scales N(1, 0.02)."""
     for m in module.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Embedding)):
             nn.init.normal_(m.weight, 0.0, 0.02)
         elif isinstance(m, nn.BatchNorm2d):
             nn.init.normal_(m.weight, 1.0, 0.02)
@@ -303,12 +324,15 @@ def init_weights(module) -> None:
 
 
 def build(config, spec) -> dict:
-    nets = {"G": Generator(config.z_dim, spec.channels, spec.size, config.ngf, config.noise),
-            "D": Discriminator(spec.channels, spec.size, config.ndf, config.rec_size)}
+    k = getattr(spec, "num_classes", 0)
+    nets = {"G": Generator(config.z_dim, spec.channels, spec.size, config.ngf, config.noise, k),
+            "D": Discriminator(spec.channels, spec.size, config.ndf, config.rec_size, k)}
     for net in nets.values():
         init_weights(net)
         if config.spectral_norm:  # after the init, so the power iteration starts from it
             add_spectral_norm(net)
+    if k:  # the generator's class embedding on the noise's scale
+        nn.init.normal_(nets["G"].embed.weight, 0.0, 1.0)
     return nets
 
 

@@ -121,7 +121,12 @@
   }
 
   // -- the generator -------------------------------------------------------------------------
-  function run(zs) {  // one inference at a time: onnxruntime-web runs a session serially
+  function pickedClass() {  // class-conditional runs: the picked class index, or -1 (in turn)
+    const el = $("class");
+    return state.run.labels && el && el.value !== "" ? Number(el.value) : -1;
+  }
+
+  function run(zs, classes) {  // one inference at a time: onnxruntime-web runs a session serially
     const job = state.queue.then(async () => {
       const d = state.run.z_dim, out = [];
       for (let i = 0; i < zs.length; i += BATCH) {
@@ -129,6 +134,11 @@
         const flat = new Float32Array(part.length * d);
         part.forEach((z, r) => flat.set(z, r * d));
         const feeds = {}; feeds[state.run.input] = new ort.Tensor("float32", flat, [part.length, d]);
+        if (state.run.labels) {  // the class of each z (sample i of class i mod K by default)
+          const k = state.run.classes.length;
+          const ys = BigInt64Array.from(part, (_, r) => BigInt(classes ? classes[i + r] : (i + r) % k));
+          feeds[state.run.labels] = new ort.Tensor("int64", ys, [part.length]);
+        }
         const res = await state.session.run(feeds);
         const t = res[state.run.output];
         const size = t.dims[1] * t.dims[2] * t.dims[3];
@@ -164,6 +174,7 @@
     const t = truncation();
     if (t !== null) parts.push("--truncation", String(t));
     for (const [n, s] of strengths()) parts.push("--direction", n + ":" + s);
+    if (pickedClass() >= 0) parts.push("--class", quote(state.run.classes[pickedClass()]));
     parts.push("--out", "samples.png");
     return parts.join(" ");
   }
@@ -173,6 +184,7 @@
     if (seeds.length === 2) parts.push("--seed-a", seeds[0], "--seed-b", seeds[1]);
     else parts.push("--seeds", seeds.join(","));
     parts.push("--steps", frames, "--method", method);
+    if (state.run.labels) parts.push("--class-a", quote(state.run.classes[Math.max(0, pickedClass())]));
     if (loop) parts.push("--loop");
     parts.push("--gif", "--fps", $("fps").value);
     const t = truncation();
@@ -209,7 +221,8 @@
     const ticket = ++state.wanted;
     const zs = seeds.map((s) => offset(baseZ(s)));
     try {
-      const urls = await run(zs);
+      const c = pickedClass(), k = (state.run.classes || []).length;
+      const urls = await run(zs, k ? seeds.map((_, i) => (c >= 0 ? c : i % k)) : null);
       if (ticket !== state.wanted) return;  // a newer grid was asked for meanwhile
       state.seeds = seeds;
       state.images = {};
@@ -311,7 +324,8 @@
     $("walk-command").textContent = state.walkCommand;
     play();
     for (let i = 0; i < zs.length; i += 8) {
-      const urls = await run(zs.slice(i, i + 8));
+      const part = zs.slice(i, i + 8);  // a walk keeps one class: the picked one, else the first
+      const urls = await run(part, part.map(() => Math.max(0, pickedClass())));
       if (seq !== state.walkSeq) return;
       urls.forEach((u, k) => { state.frames[i + k] = u; });
       if (i === 0) $("anim-img").src = urls[0];
@@ -401,6 +415,13 @@
     status("loading the generator ...");
     state.session = await ort.InferenceSession.create(state.run.model_file, { executionProviders: ["wasm"] });
     buildSliders();
+    const classes = state.run.labels ? state.run.classes || [] : [];
+    $("class-row").hidden = !classes.length;
+    classes.forEach((name, i) => {
+      const o = document.createElement("option");
+      o.value = String(i); o.textContent = name;
+      $("class").appendChild(o);
+    });
     $("latent").hidden = false;
     state.ready = true;
     await refreshGrid();
@@ -414,6 +435,7 @@
     document.addEventListener("keydown", (e) => {
       if (e.key === "s" && e.target.tagName !== "INPUT" && state.ready) shuffle();
     });
+    $("class").addEventListener("change", () => changed());
     $("trunc").addEventListener("input", () => {
       const t = truncation();
       $("trunc-out").textContent = t === null ? "full" : t.toFixed(2);

@@ -98,11 +98,37 @@
     return parts.join(",");
   }
 
+  function classParams(p) {  // class-conditional runs: the picked class and the mix
+    if (!state.info || !(state.info.classes || []).length) return;
+    const a = $("class-a").value, b = $("class-b").value, mix = Number($("class-mix").value);
+    if (a === "") return;
+    p.set("class", a);
+    if (b !== "" && mix > 0) { p.set("class_b", b); p.set("mix", mix); }
+  }
+
+  function fillClasses(classes) {
+    $("class-row").hidden = !classes.length;
+    for (const [id, first] of [["class-a", "all, in turn"], ["class-b", "none"]]) {
+      const sel = $(id);
+      sel.textContent = "";
+      const none = document.createElement("option");
+      none.value = ""; none.textContent = first;
+      sel.appendChild(none);
+      classes.forEach((name, i) => {
+        const o = document.createElement("option");
+        o.value = String(i); o.textContent = name;
+        sel.appendChild(o);
+      });
+    }
+    $("class-mix").value = 0; $("class-mix-out").textContent = "0.00";
+  }
+
   function params(extra) {
     const p = new URLSearchParams();
     p.set("run", state.run);
     const t = truncation();
     if (t !== null) p.set("truncation", t);
+    classParams(p);
     const d = directionsParam();
     if (d) p.set("directions", d);
     for (const [k, v] of Object.entries(extra || {})) if (v !== null && v !== undefined) p.set(k, v);
@@ -161,6 +187,7 @@
       return;
     }
     $("trunc-row").hidden = !info.truncation;
+    fillClasses(info.classes || []);
     state.pinned = []; state.pos.clear(); state.neg.clear();
     buildSliders(info.directions);
     updateMarks();
@@ -561,6 +588,12 @@
     $("trunc").addEventListener("input", () => {
       const t = truncation();
       $("trunc-out").textContent = t === null ? "full" : t.toFixed(2);
+      changed();
+    });
+    $("class-a").addEventListener("change", () => changed());
+    $("class-b").addEventListener("change", () => changed());
+    $("class-mix").addEventListener("input", () => {
+      $("class-mix-out").textContent = Number($("class-mix").value).toFixed(2);
       changed();
     });
     $("reset").addEventListener("click", () => {
