@@ -5,6 +5,7 @@ they are asked, what D receives, what D's optimizer steps on, what the step repo
 from __future__ import annotations
 
 import contextlib
+import types
 
 import torch
 
@@ -48,6 +49,7 @@ class FakeTrainer:
         self.events, self.stepped = [], {}
         self.nets = {"G": G(self.events), "D": D()}
         self.loss, self.batch_size = Diff(), 4
+        self.spec = types.SimpleNamespace(num_classes=0)  # unlabelled data
 
     def next_batch(self):
         self.events.append("batch")
