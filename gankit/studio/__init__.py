@@ -1,8 +1,10 @@
 """`gankit studio`: the latent-space slider demo in a browser, served from this machine.
 
-:mod:`.server` is the HTTP layer (the standard library's ThreadingHTTPServer),
-:mod:`.app` the operations, :mod:`.worker` the single inference thread,
-:mod:`.validate` the request checks and :mod:`.catalog` the runs a page may open.
+:mod:`.server` is the HTTP layer (the standard library's ThreadingHTTPServer) and
+:mod:`.endpoints` its routes, :mod:`.app` the operations (made of :mod:`.grids`,
+:mod:`.translate`, :mod:`.projections`, :mod:`.classes` and :mod:`.commands`),
+:mod:`.worker` the single inference thread, :mod:`.validate` the request checks and
+:mod:`.catalog` the runs a page may open.
 The page itself is plain HTML, CSS and JavaScript in ``static/`` (no build step, no
 CDN). Importing this package does not import torch.
 """
