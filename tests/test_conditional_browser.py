@@ -113,6 +113,8 @@ def site(cond_root):
     from gankit.export import ortweb
     from studio_runs import cli
 
+    pytest.importorskip("onnx", reason='needs the export extra: pip install "gankit[export]"')
+    pytest.importorskip("onnxruntime", reason='needs the export extra: pip install "gankit[export]"')
     try:
         ortweb.load()
     except Exception as exc:  # noqa: BLE001

@@ -85,7 +85,9 @@ def small_data_choices(options: TrainOptions, model, domains) -> list[str]:
                      + " (docs/small-data.md)")
         from ..datacheck import recommend_model  # only for a small image data set
 
-        best, why = recommend_model(n)
+        # flips off (text or digits, by the data set or the folder's look, or asked for):
+        # pictures of symbols, where pretrained photo features help least
+        best, why = recommend_model(n, symbols=options.flip is False)
         if best != model.name:
             notes.append(f"recommended for {n} images: gankit train {best}: {why}")
     return notes

@@ -264,8 +264,8 @@ def _plan(options, plugins, sets, explicit, resume, override, config, data, loss
                          if options.epochs else
                          model.training_defaults().get("steps", DEFAULT_STEPS))
     check_numbers(options)
+    notes += flip_choice(options, domains)  # first: text or digits change the recommendation
     notes += small_data_choices(options, model, domains)
-    notes += flip_choice(options, domains)
     if checkpoint is not None:
         checkpoint.state_layout()  # an edited state skeleton: its own error first
         if run is None:
