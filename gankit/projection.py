@@ -33,13 +33,12 @@ from pathlib import Path
 
 from . import console
 from .bounds import check_seed
-from .checkpoints import read_header
-from .errors import GankitError, UsageError
+from .errors import UsageError
 from .files import atomic_write
 from .images import save_gif, to_uint8
 from .latent import UNIFORM, prior_of
 from .models import UNCONDITIONAL, require_kind
-from .run import Run
+from .photos import collect_photos, read_photos
 from .sampling import generate
 
 EFFICIENTNET = "efficientnet-lite0"
@@ -52,8 +51,7 @@ PIXEL_WEIGHT = 1.0
 CANDIDATES = 64
 BATCH = 16
 MAX_IMAGES = 100
-#: the largest --max-images, --steps and --candidates accepted
-MAX_IMAGES_LIMIT = 10_000
+#: the largest --steps and --candidates accepted (--max-images: photos.MAX_IMAGES_LIMIT)
 MAX_STEPS = 10_000
 MAX_CANDIDATES = 4096
 #: a GIF of the optimisation has at most this many frames
@@ -232,107 +230,6 @@ class Perceptual:
 def pixel_distance(a, b):
     """(N,) root-mean-square differences with pixels in [0, 1] (images in [-1, 1])."""
     return ((a - b) / 2).pow(2).mean((1, 2, 3)).sqrt()
-
-
-# -- reading photos -------------------------------------------------------------------------
-
-
-def collect_photos(inputs, flag: str, max_images: int) -> list[Path]:
-    """Image files from files and folders (recursively, sorted), at most ``max_images``
-    of them: a bigger folder is sampled evenly and gankit says so."""
-    from .imageio import IMAGE_EXTENSIONS, list_images  # numpy: when a command runs
-
-    if not 1 <= max_images <= MAX_IMAGES_LIMIT:
-        raise UsageError(f"--max-images {max_images}: choose 1 to {MAX_IMAGES_LIMIT}")
-    found: list[Path] = []
-    for arg in inputs:
-        p = Path(arg)
-        if p.is_dir():
-            files = list_images(p, IMAGE_EXTENSIONS)
-            if not files:
-                raise GankitError(f"{flag} {arg}: no image files in this folder "
-                                  f"({', '.join(IMAGE_EXTENSIONS)})")
-            found += files
-        elif p.is_file():
-            found.append(p)
-        else:
-            raise GankitError(f"{flag} {arg}: no such file or folder")
-    if len(found) > max_images:
-        step = len(found) / max_images
-        chosen = [found[int(i * step)] for i in range(max_images)]
-        console.warn(f"{flag}: {len(found)} pictures, projecting {max_images} of them, evenly "
-                     f"spread (--max-images {max_images}; projection takes seconds per picture)")
-        found = chosen
-    return found
-
-
-def read_photos(paths, spec, *, flag: str, skip_bad: bool = False):
-    """The photos as the model sees them: (N, C, S, S) in [-1, 1] and the paths read.
-
-    Resized and cropped as training did; one warning each for resized, grey-to-colour
-    and colour-to-grey photos. Unreadable files: an error naming the file, or with
-    ``skip_bad`` one warning naming them and the rest go on."""
-    import numpy as np
-    import torch
-    from PIL import Image
-
-    from .imageio import decode_image  # numpy, Pillow: only when projecting
-
-    size, channels = int(spec.size), int(spec.channels)
-    arrays, kept, bad = [], [], []
-    resized, to_rgb, to_grey = [], [], []
-    for p in paths:
-        try:
-            arr = decode_image(p, size, mode="auto")
-        except GankitError as exc:
-            if not skip_bad:
-                raise GankitError(f"{exc}; remove it or replace it with a PNG or JPEG") from None
-            bad.append(str(exc))
-            continue
-        native = _native_size(p)
-        if native != (size, size):
-            resized.append(f"{native[0]}x{native[1]}" if native else "?")
-        if arr.shape[2] == 1 and channels == 3:
-            arr = np.repeat(arr, 3, axis=2)
-            to_rgb.append(p)
-        elif arr.shape[2] == 3 and channels == 1:
-            arr = np.asarray(Image.fromarray(arr).convert("L"))[..., None]
-            to_grey.append(p)
-        arrays.append(arr)
-        kept.append(Path(p))
-    if bad:
-        console.warn(f"{flag}: skipped {len(bad)} unreadable picture(s): {bad[0]}"
-                     + (" ..." if len(bad) > 1 else ""))
-    if not arrays:
-        raise GankitError(f"{flag}: no readable pictures")
-    if resized:
-        sizes = sorted(set(resized))
-        console.info(f"{len(resized)} picture(s) of another size ({', '.join(sizes[:3])}"
-                     f"{' ...' if len(sizes) > 3 else ''}) resized as training did: shorter "
-                     f"side to {size} px, centre square crop")
-    if to_rgb:
-        console.info(f"{len(to_rgb)} grey picture(s) repeated to RGB: the run makes colour "
-                     "pictures")
-    if to_grey:
-        console.info(f"{len(to_grey)} colour picture(s) converted to grey: the run makes "
-                     "grey pictures")
-    x = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
-    return x.contiguous(), kept
-
-
-def _native_size(path) -> tuple[int, int] | None:
-    """A decodable picture's size from its header (None if the header says nothing)."""
-    import warnings
-
-    from PIL import Image
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # huge pictures: decode_image has bounded them
-            with Image.open(path) as im:
-                return im.size
-    except Exception:  # noqa: BLE001 - the picture decoded; its size is only for a note
-        return None
 
 
 # -- the optimisation ---------------------------------------------------------------------
@@ -589,116 +486,3 @@ def latents_of_folders(model, nets, config, spec, positive: str, negative: str,
                                    settings, device=device, label="project both folders")
     z = torch.cat([r.z for r in results])
     return z[:len(pos)], z[len(pos):], pos, neg, used, results
-
-
-# -- the optional encoder: a starting point from the picture itself --------------------------
-
-ENCODER_FORMAT = "1"
-ENCODER_STEPS = 300
-ENCODER_BATCH = 32
-ENCODER_LR = 1e-3
-#: channels of the encoder's four stride-2 convolutions
-ENCODER_WIDTHS = (32, 64, 128, 256)
-
-
-def encoder_net(channels: int, z_dim: int):
-    """Picture (C, S, S) in [-1, 1] -> z: four stride-2 4x4 convolutions with leaky ReLU,
-    pooled to 4 x 4, then one linear layer. About 0.7 M weights for z_dim 100."""
-    from torch import nn
-
-    layers, c = [], channels
-    for w in ENCODER_WIDTHS:
-        layers += [nn.Conv2d(c, w, 4, 2, 1), nn.LeakyReLU(0.2)]
-        c = w
-    layers += [nn.AdaptiveAvgPool2d(4), nn.Flatten(), nn.Linear(c * 16, z_dim)]
-    return nn.Sequential(*layers)
-
-
-def fit_encoder(model, nets, config, spec, *, steps: int = ENCODER_STEPS, device="cpu",
-                seed: int = 0):
-    """Train an encoder on the run's own samples: z from the prior, x = G(z), minimise
-    the mean squared error between E(x) and z. A progress bar; returns (net, last loss)."""
-    import torch
-
-    dim = model.z_dim(config)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        net = encoder_net(int(spec.channels), dim).to(device)
-    opt = torch.optim.Adam(net.parameters(), lr=ENCODER_LR)
-    gen = torch.Generator().manual_seed(seed)
-    loss_sum = torch.zeros((), device=device)
-    with console.progress() as prog:
-        task = prog.add_task("fit encoder", total=steps, rate="", info="on the run's samples")
-        for step in range(steps):
-            z = model.latent(config, ENCODER_BATCH, generator=gen).to(device)
-            with torch.no_grad():
-                x = model.generate(nets, z).float()
-            loss = (net(x) - z).pow(2).mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            loss_sum = loss.detach() if step == steps - 1 else loss_sum
-            prog.update(task, completed=step + 1)
-    net.eval().requires_grad_(False)
-    return net, float(loss_sum)
-
-
-def _encoder_meta(model, config, spec, checkpoint) -> dict:
-    return {"gankit.encoder": ENCODER_FORMAT, "model": model.name,
-            "model_version": str(model.version), "z_dim": str(model.z_dim(config)),
-            "size": str(spec.size), "channels": str(spec.channels),
-            "step": str(checkpoint.step), "checkpoint": Path(checkpoint.path).name}
-
-
-def cached_encoder(run_dir, model, config, spec, checkpoint, device="cpu"):
-    """The run's cached encoder if it was fitted for this checkpoint and reads whole, else
-    None (and why, as a second value)."""
-    import torch
-    from safetensors import safe_open
-
-    path = Run(run_dir).encoder_path
-    if not path.is_file():
-        return None, "none yet"
-    try:
-        meta = read_header(path)
-    except GankitError as exc:
-        return None, f"unreadable ({exc})"
-    want = _encoder_meta(model, config, spec, checkpoint)
-    if any(meta.get(k) != v for k, v in want.items()):
-        return None, f"fitted for step {meta.get('step')}, this is step {checkpoint.step}"
-    net = encoder_net(int(spec.channels), model.z_dim(config))
-    ref = net.state_dict()
-    try:
-        with safe_open(str(path), framework="pt", device="cpu") as fh:
-            if set(fh.keys()) != set(ref):
-                return None, "not this encoder's tensors"
-            state = {k: fh.get_tensor(k) for k in ref}
-    except Exception as exc:  # noqa: BLE001 - safetensors raises its own types
-        return None, f"unreadable ({exc})"
-    for k, t in state.items():
-        if t.shape != ref[k].shape or t.dtype != ref[k].dtype or not bool(torch.isfinite(t).all()):
-            return None, f"tensor {k} does not fit"
-    net.load_state_dict(state)
-    return net.to(device).eval().requires_grad_(False), ""
-
-
-def encoder_for(run_dir, model, nets, config, spec, checkpoint, device="cpu", refit=False):
-    """The run's encoder: the cached one (RUN/encoder.safetensors) when it fits this
-    checkpoint, else fitted now and cached (written atomically)."""
-    from safetensors.torch import save_file
-
-    net, why = (None, "refit asked") if refit else cached_encoder(
-        run_dir, model, config, spec, checkpoint, device)
-    if net is not None:
-        console.info(f"encoder: {Run(run_dir).encoder_path} (fitted for step {checkpoint.step})")
-        return net
-    console.info(f"encoder: fitting one on the run's samples ({ENCODER_STEPS} steps; cached "
-                 f"encoder: {why})")
-    net, loss = fit_encoder(model, nets, config, spec, steps=ENCODER_STEPS, device=device)
-    state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
-    meta = {**_encoder_meta(model, config, spec, checkpoint), "steps": str(ENCODER_STEPS),
-            "loss": f"{loss:.6f}"}
-    path = Run(run_dir).encoder_path
-    atomic_write(path, lambda tmp: save_file(state, tmp, metadata=meta))
-    console.info(f"encoder: latent error {loss:.4f} after {ENCODER_STEPS} steps -> {path}")
-    return net

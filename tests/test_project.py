@@ -395,9 +395,11 @@ def test_fit_encoder_is_trained_once_cached_and_refitted_when_stale(run, run_cli
     from gankit.checkpoints import read_header
     from gankit.loading import load_model
 
-    monkeypatch.setattr(projection, "ENCODER_STEPS", 5)
+    from gankit import encoder
+
+    monkeypatch.setattr(encoder, "ENCODER_STEPS", 5)
     model, config, spec, nets, c = load_model(run)
-    _, loss = projection.fit_encoder(model, nets, config, spec, steps=120)
+    _, loss = encoder.fit_encoder(model, nets, config, spec, steps=120)
     # it learns z from the pictures: guessing z = 0 gives 1 (z ~ N(0, 1); 3,200 values a
     # batch, so the last batch's error is within about 0.03 of its expectation)
     assert loss < 0.92

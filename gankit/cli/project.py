@@ -85,7 +85,7 @@ def project(run, photos, out, gif, fps, force, as_json, max_images, no_ema, devi
     encoder = None
     if use_encoder:
         from ..latent import require_run_dir
-        from ..projection import encoder_for
+        from ..encoder import encoder_for
 
         encoder = encoder_for(require_run_dir(c, "--fit-encoder"), model, nets, config, spec,
                               c, dev)
