@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
+import sys
+import time
+import urllib.request
 
 CHROME_ARGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                "--no-first-run", "--disable-background-networking",
@@ -23,3 +28,38 @@ def start_chrome(profile_dir, chromium: str, chromedriver: str):
     driver = webdriver.Chrome(options=opts, service=Service(chromedriver))
     driver.set_script_timeout(30)
     return driver
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve_folder(folder, ready: str = "run.json", timeout: float = 20):
+    """A static folder served on 127.0.0.1 (``python -m http.server``) while the block
+    runs; yields its URL once ``ready`` answers."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port),
+         "--directory", str(folder)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/"
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(url + ready, timeout=2).read()
+            break
+        except OSError:
+            if time.monotonic() > end or server.poll() is not None:
+                server.kill()
+                raise
+            time.sleep(0.1)
+    try:
+        yield url
+    finally:
+        server.terminate()
+        server.wait(10)

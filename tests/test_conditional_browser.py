@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 
 import numpy as np
 import pytest
 from PIL import Image
+
+from browser_kit import serve_folder
 
 webdriver = pytest.importorskip(
     "selenium.webdriver", reason="selenium is not installed (scripts/install-browser.sh)")
@@ -124,27 +122,8 @@ def site(cond_root):
         "--check-seeds", "0-3")
     cli("sample", run, "--seeds", "0-3", "--class", "plum", "--out", f"{cond_root}/plum/",
         "--device", "cpu")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port),
-         "--directory", str(cond_root / "site")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/"
-    end = time.monotonic() + 20
-    while True:
-        try:
-            urllib.request.urlopen(url + "run.json", timeout=2).read()
-            break
-        except OSError:
-            if time.monotonic() > end or server.poll() is not None:
-                server.kill()
-                raise
-            time.sleep(0.1)
-    yield url, cond_root
-    server.terminate()
-    server.wait(10)
+    with serve_folder(cond_root / "site") as url:
+        yield url, cond_root
 
 
 DECODE = """

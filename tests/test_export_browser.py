@@ -6,18 +6,14 @@ scripts/fetch-ort-web.sh. Skipped where any of them is missing."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from browser_kit import serve_folder
 from studio_runs import cli
 
 pytest.importorskip("onnx", reason='needs the export extra: pip install "gankit[export]"')
@@ -49,12 +45,6 @@ img.src = arguments[0];
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     """A tiny vanilla GAN (Gaussian z, so the truncation slider is there) with a fitted
@@ -79,25 +69,8 @@ def site(tmp_path_factory):
     top = json.loads((root / "site" / "directions.json").read_text())[0]["range"]
     cli("sample", run, "--seeds", "0-3", "--direction", f"bright:{top}", "--out",
         f"{root}/bright/", "--device", "cpu", "--no-ema")
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port),
-         "--directory", str(root / "site")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/"
-    end = time.monotonic() + 20
-    while True:
-        try:
-            urllib.request.urlopen(url + "run.json", timeout=2).read()
-            break
-        except OSError:
-            if time.monotonic() > end or server.poll() is not None:
-                server.kill()
-                raise
-            time.sleep(0.1)
-    yield url, root
-    server.terminate()
-    server.wait(10)
+    with serve_folder(root / "site") as url:
+        yield url, root
 
 
 @pytest.fixture(scope="module")

@@ -6,15 +6,12 @@ skipped where any of them is missing)."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import time
-import urllib.request
 
 import numpy as np
 import pytest
 
-from test_export_browser import CHROMEDRIVER, CHROMIUM, free_port, pixels, wait_for
+from browser_kit import serve_folder
+from test_export_browser import CHROMEDRIVER, CHROMIUM, pixels, wait_for
 
 pytest.importorskip("onnx", reason='needs the export extra: pip install "gankit[export]"')
 pytest.importorskip("onnxruntime", reason='needs the export extra: pip install "gankit[export]"')
@@ -39,25 +36,8 @@ def site(tmp_path_factory):
         "--out", root / "runs", "--name", "edges")
     cli("export", root / "runs" / "edges", root / "site", "--format", "web", "--check-seeds",
         "0-1")
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port),
-         "--directory", str(root / "site")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/"
-    end = time.monotonic() + 20
-    while True:
-        try:
-            urllib.request.urlopen(url + "run.json", timeout=2).read()
-            break
-        except OSError:
-            if time.monotonic() > end or server.poll() is not None:
-                server.kill()
-                raise
-            time.sleep(0.1)
-    yield url, root
-    server.terminate()
-    server.wait(10)
+    with serve_folder(root / "site") as url:
+        yield url, root
 
 
 @pytest.fixture(scope="module")
