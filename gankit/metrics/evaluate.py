@@ -228,13 +228,20 @@ def evaluate_images(model, config, spec, nets, c, *, num: int = DEFAULT_SAMPLES,
                      inception_space=inception_space, picture=picture if write else None,
                      started=started)
     if write:
-        from ..files import atomic_write
-
-        out = eval_path(run_dir, c.step, output_tag(c))
-        text = json.dumps(result, indent=2) + "\n"
-        atomic_write(out, lambda tmp: Path(tmp).write_text(text))
-        result["eval_file"] = str(out)
+        write_eval(run_dir, c, result)
     return result
+
+
+def write_eval(run_dir: Path, c, result: dict) -> Path:
+    """The eval file of checkpoint ``c`` (written atomically); its path goes into
+    ``result["eval_file"]``."""
+    from ..files import atomic_write
+
+    out = eval_path(run_dir, c.step, output_tag(c))
+    text = json.dumps(result, indent=2) + "\n"
+    atomic_write(out, lambda tmp: Path(tmp).write_text(text))
+    result["eval_file"] = str(out)
+    return out
 
 
 def _measure(plugins, model, config, spec, nets, c, run_dir, seeds, *, seed, device, cache,

@@ -12,17 +12,15 @@ are enough pairs. It writes ``RUN/metrics/eval-step-NNNNNNN.json`` like image ru
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 from .. import console
 from ..dataload import as_domains
 from ..errors import GankitError
-from ..files import atomic_write
 from . import cache as fcache
 from . import features
-from .evaluate import _Progress, compute, eval_path, output_tag, rows, run_dir_of, train_options
+from .evaluate import _Progress, compute, rows, run_dir_of, train_options, write_eval
 
 #: the pairs a distribution metric needs (k-NN with k = 3)
 MIN_DISTRIBUTION = 4
@@ -161,10 +159,7 @@ def evaluate_pairs(model, config, spec, nets, c, *, device="cpu", data=None, see
         "seconds": round(time.time() - started, 2),
     }
     if write:
-        out = eval_path(run_dir, c.step, output_tag(c))
-        text = json.dumps(result, indent=2) + "\n"
-        atomic_write(out, lambda tmp: Path(tmp).write_text(text))
-        result["eval_file"] = str(out)
+        write_eval(run_dir, c, result)
     return result
 
 
