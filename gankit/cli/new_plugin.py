@@ -3,7 +3,9 @@
 The files are templates under ``gankit/templates/new_plugin`` (``string.Template``
 placeholders such as ``$name``): the package's ``__init__.py`` and its test file are
 assembled from one fragment per part (model, loss, dataset, hook, command); a
-fragment's ``#> import ...`` lines are merged into the file's imports.
+fragment's ``#> import ...`` lines are merged into the file's imports. The
+model parts (a part with a ``register.txt``) share one ``register_models`` hook, written
+after the last of them.
 """
 
 from __future__ import annotations
@@ -97,8 +99,31 @@ def _join(bodies: list[str]) -> str:
 def _hooks_line(hooks: list[str]) -> str:
     import textwrap
 
-    text = "HOOKS = {" + ", ".join(f'"{h}"' for h in hooks) + "}"
+    text = "HOOKS = {" + ", ".join(f'"{h}"' for h in dict.fromkeys(hooks)) + "}"
     return "\n".join(textwrap.wrap(text, 92, subsequent_indent="         "))
+
+
+def _init_fragments(parts, fmt: dict) -> list[str]:
+    """The fragments of the package's ``__init__.py``: one per part and, after the last
+    model part's, the one ``register_models`` hook registering every model part's model
+    (two parts each defining the hook would replace each other)."""
+    models = [p for p in parts if (TEMPLATES / p / "register.txt").is_file()]
+    fragments = []
+    for part in parts:
+        fragments.append(_fill(_read(f"{part}/init.py.tmpl"), fmt))
+        if models and part == models[-1]:
+            calls = [_fill(_read(f"{p}/register.txt"), fmt).strip() for p in models]
+            fragments.append(_fill(_read("register_models.py.tmpl"),
+                                   {"registers": "\n".join("    " + c for c in calls)}))
+    return fragments
+
+
+def _extra_files(part: str, package: str, fmt: dict) -> dict[str, str]:
+    """A part's own modules (its ``*.py.tmpl`` besides the fragments), in the package."""
+    return {f"{package}/{extra.name.removesuffix('.tmpl')}":
+            _fill(extra.read_text(encoding="utf-8"), fmt)
+            for extra in sorted((TEMPLATES / part).glob("*.py.tmpl"))
+            if extra.name not in ("init.py.tmpl", "test.py.tmpl")}
 
 
 def files_for(name: str, parts=PARTS) -> dict[str, str]:
@@ -124,20 +149,18 @@ def files_for(name: str, parts=PARTS) -> dict[str, str]:
     files: dict[str, str] = {}
     init_imports, init_body, test_imports, test_body = [], [], [], []
     readme, usage, hooks = [], [], []
-    for part in parts:
-        imports, body = _split_imports(_fill(_read(f"{part}/init.py.tmpl"), fmt))
+    for fragment in _init_fragments(parts, fmt):
+        imports, body = _split_imports(fragment)
         init_imports += imports
         init_body.append(body)
+    for part in parts:
         imports, body = _split_imports(_fill(_read(f"{part}/test.py.tmpl"), fmt))
         test_imports += imports
         test_body.append(body)
         readme.append(_fill(_read(f"{part}/readme.md.tmpl"), fmt).rstrip("\n"))
         usage.append(_fill(_read(f"{part}/usage.txt.tmpl"), fmt).rstrip("\n"))
         hooks += _read(f"{part}/hooks.txt").split()
-        for extra in sorted((TEMPLATES / part).glob("*.py.tmpl")):
-            if extra.name not in ("init.py.tmpl", "test.py.tmpl"):
-                rel = f"{package}/{extra.name.removesuffix('.tmpl')}"
-                files[rel] = _fill(extra.read_text(encoding="utf-8"), fmt)
+        files.update(_extra_files(part, package, fmt))
     test_imports += ["import pytest", "import gankit.testing as gt"]
     files = {
         "pyproject.toml": _fill(_read("pyproject.toml.tmpl"), fmt),
