@@ -61,5 +61,10 @@ def test_wheel_holds_the_plugin_guide_and_the_new_plugin_templates(wheel):
         names = set(z.namelist())
         guide = z.read("gankit/guide/plugins.md")
     assert guide == (ROOT / "docs" / "plugins.md").read_bytes()  # `gankit docs plugins`
-    for part in ("model", "loss", "dataset", "hook", "command"):
+    from gankit.cli.new_plugin import PARTS, TEMPLATES
+
+    for part in PARTS:
         assert f"gankit/templates/new_plugin/{part}/init.py.tmpl" in names, part
+    every = {f"gankit/templates/new_plugin/{p.relative_to(TEMPLATES).as_posix()}"
+             for p in TEMPLATES.rglob("*") if p.is_file()}
+    assert every <= names, every - names  # register.txt, cond_nets.py.tmpl, ...

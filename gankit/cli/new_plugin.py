@@ -2,8 +2,8 @@
 
 The files are templates under ``gankit/templates/new_plugin`` (``string.Template``
 placeholders such as ``$name``): the package's ``__init__.py`` and its test file are
-assembled from one fragment per part (model, loss, dataset, hook, command); a
-fragment's ``#> import ...`` lines are merged into the file's imports. The
+assembled from one fragment per part (model, conditional, loss, dataset, hook,
+command); a fragment's ``#> import ...`` lines are merged into the file's imports. The
 model parts (a part with a ``register.txt``) share one ``register_models`` hook, written
 after the last of them.
 """
@@ -22,10 +22,14 @@ from ..files import atomic_write
 from ..errors import GankitError, UsageError
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
-PARTS = ("model", "loss", "dataset", "hook", "command")
+#: every part, in the order of the files' sections (the models first)
+PARTS = ("model", "conditional", "loss", "dataset", "hook", "command")
+#: what no --with (or --with all) writes: a class-conditional model is asked for by name,
+#: so the everyday skeleton keeps one model
+DEFAULT_PARTS = ("model", "loss", "dataset", "hook", "command")
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "new_plugin"
-WORDS = {"model": "a model", "loss": "a loss", "dataset": "a data set", "hook": "trainer hooks",
-         "command": "a command"}
+WORDS = {"model": "a model", "conditional": "a class-conditional model", "loss": "a loss",
+         "dataset": "a data set", "hook": "trainer hooks", "command": "a command"}
 
 
 def class_name(name: str) -> str:
@@ -35,13 +39,13 @@ def class_name(name: str) -> str:
 
 def parse_parts(text: str | None) -> tuple[str, ...]:
     if text is None:
-        return PARTS
+        return DEFAULT_PARTS
     asked = [p.strip().lower() for p in text.split(",") if p.strip()]
     aliases = {"models": "model", "losses": "loss", "data": "dataset", "datasets": "dataset",
-               "hooks": "hook", "commands": "command", "all": "all"}
+               "hooks": "hook", "commands": "command", "cond": "conditional"}
     asked = [aliases.get(p, p) for p in asked]
-    if "all" in asked:
-        return PARTS
+    if "all" in asked:  # the default parts, plus any others named beside it
+        asked = [p for p in asked if p != "all"] + list(DEFAULT_PARTS)
     bad = [p for p in asked if p not in PARTS]
     if bad or not asked:
         raise UsageError(f"--with {text}: choose one or more of {','.join(PARTS)} "
@@ -126,7 +130,7 @@ def _extra_files(part: str, package: str, fmt: dict) -> dict[str, str]:
             if extra.name not in ("init.py.tmpl", "test.py.tmpl")}
 
 
-def files_for(name: str, parts=PARTS) -> dict[str, str]:
+def files_for(name: str, parts=DEFAULT_PARTS) -> dict[str, str]:
     """Relative path -> text of the skeleton for plugin ``name`` with ``parts``."""
     parts = tuple(p for p in PARTS if p in parts)
     package = "gankit_" + name.replace("-", "_")
@@ -183,13 +187,17 @@ def files_for(name: str, parts=PARTS) -> dict[str, str]:
 @click.option("--dir", "directory", type=click.Path(file_okay=False),
               help="Folder to create (default: ./gankit-NAME).")
 @click.option("--with", "with_", metavar="PARTS",
-              help=f"Comma-separated parts to write: {','.join(PARTS)} (default: all).")
+              help=f"Comma-separated parts to write: {','.join(DEFAULT_PARTS)} (default: "
+                   "all, which is these five) and conditional (a class-conditional model, "
+                   "NAME-cond; e.g. --with all,conditional).")
 def new_plugin(name, directory, with_):
     """Write the skeleton of a plugin package NAME.
 
     The package has a pyproject.toml with the "gankit" entry point, one small working
-    example per part (a model, a loss, a data set, trainer hooks, a command), a README
-    and tests using gankit.testing that pass as written. Then:
+    example per part (a model, a loss, a data set, trainer hooks, a command; with
+    --with conditional a class-conditional model too: a class embedding in the
+    generator, a projection discriminator), a README and tests using gankit.testing
+    that pass as written. Then:
     cd gankit-NAME && pip install -e ".[test]" && python -m pytest.
     The plugin guide: gankit docs plugins.
     """
