@@ -63,3 +63,13 @@ def test_wheel_holds_the_plugin_guide_and_the_new_plugin_templates(wheel):
     assert guide == (ROOT / "docs" / "plugins.md").read_bytes()  # `gankit docs plugins`
     for part in ("model", "loss", "dataset", "hook", "command"):
         assert f"gankit/templates/new_plugin/{part}/init.py.tmpl" in names, part
+
+
+def test_wheel_holds_the_pages_static_folders(wheel):
+    """The shared folder (gankit/static) ships beside the studio's and the export's."""
+    with zipfile.ZipFile(wheel) as z:
+        names = set(z.namelist())
+    for folder in ("gankit/static", "gankit/studio/static", "gankit/export/static"):
+        on_disk = {f"{folder}/{p.name}" for p in (ROOT / folder).iterdir() if p.is_file()}
+        assert on_disk and on_disk <= names, folder
+    assert "gankit/static/gankit-common.js" in names
