@@ -239,8 +239,8 @@ def test_web_folder_holds_the_model_latents_directions_and_runtime(runs, tmp_pat
     site = tmp_path / "site"
     assert "32 seeds, 1 direction(s)" in res.stderr
     names = {str(p.relative_to(site)) for p in site.rglob("*") if p.is_file()}
-    assert {"index.html", "gankit-web.js", "studio.css", "web.css", "generator.onnx",
-            "latents.bin", "run.json", "directions.json"} <= names
+    assert {"index.html", "gankit-web.js", "gankit-common.js", "studio.css", "web.css",
+            "generator.onnx", "latents.bin", "run.json", "directions.json"} <= names
     assert {f"ort/{n}" for n in ortweb.FILES} <= names
     info = json.loads((site / "run.json").read_text())
     assert info["format"] == "gankit.web" and info["seeds"] == list(range(32))

@@ -68,3 +68,13 @@ def test_wheel_holds_the_plugin_guide_and_the_new_plugin_templates(wheel):
     every = {f"gankit/templates/new_plugin/{p.relative_to(TEMPLATES).as_posix()}"
              for p in TEMPLATES.rglob("*") if p.is_file()}
     assert every <= names, every - names  # register.txt, cond_nets.py.tmpl, ...
+
+
+def test_wheel_holds_the_pages_static_folders(wheel):
+    """The shared folder (gankit/static) ships beside the studio's and the export's."""
+    with zipfile.ZipFile(wheel) as z:
+        names = set(z.namelist())
+    for folder in ("gankit/static", "gankit/studio/static", "gankit/export/static"):
+        on_disk = {f"{folder}/{p.name}" for p in (ROOT / folder).iterdir() if p.is_file()}
+        assert on_disk and on_disk <= names, folder
+    assert "gankit/static/gankit-common.js" in names

@@ -108,8 +108,8 @@ def test_page_and_static_files(server):
     assert '<script src="/static/studio.js"' in html
     # no outside resources: every src/href is local
     assert not re.search(r'(src|href)="(https?:)?//', html)
-    for name, ctype in (("studio.js", "text/javascript"), ("studio.css", "text/css"),
-                        ("favicon.svg", "image/svg+xml")):
+    for name, ctype in (("studio.js", "text/javascript"), ("gankit-common.js", "text/javascript"),
+                        ("studio.css", "text/css"), ("favicon.svg", "image/svg+xml")):
         a = get(server, f"/static/{name}")
         assert a.status == 200 and a.headers["Content-Type"].startswith(ctype) and a.body
     assert get(server, "/?run=r").status == 200
@@ -645,4 +645,5 @@ def test_cli_prints_the_url_opens_the_browser_and_stops_on_ctrl_c(run_cli, runs,
 def test_static_files_ship_in_the_package():
     from gankit.studio.server import static_files
 
-    assert {"index.html", "studio.js", "studio.css", "favicon.svg"} <= set(static_files())
+    assert {"index.html", "studio.js", "gankit-common.js", "studio.css",
+            "favicon.svg"} <= set(static_files())

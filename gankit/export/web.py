@@ -4,8 +4,9 @@ DIR holds everything the page needs and nothing else; any static web host serves
 (it cannot be opened as a ``file://`` page: browsers refuse WebAssembly there):
 
 =====================  ===========================================================
-``index.html``         the page (with ``gankit-web.js``, ``web.css``, and the studio's
-                       ``studio.css`` and ``favicon.svg``)
+``index.html``         the page (with ``gankit-web.js``, ``web.css``, and what it shares
+                       with the studio's page: ``gankit-common.js``, ``studio.css``,
+                       ``favicon.svg``)
 ``generator.onnx``     the generator: ``z`` (N, z_dim) -> ``images`` (N, C, H, W) in [0, 1]
 ``latents.bin``        z of the exported seeds, float32 little-endian, shape
                        (1 + len(truncations), seeds, z_dim): untruncated first, then
@@ -41,12 +42,15 @@ MAX_LATENT_BYTES = 64 << 20
 MODEL_FILE = "generator.onnx"
 LATENTS_FILE = "latents.bin"
 MARKER = "gankit.web"
-PAGE_FILES = ("index.html", "gankit-web.js", "web.css")
+#: the page's own files in gankit/export/static, each with its name in the folder
+PAGE_FILES = (("index.html", "index.html"), ("gankit-web.js", "gankit-web.js"),
+              ("web.css", "web.css"))
 #: translation runs: the translator, and the page (translate.html is written as index.html)
 TRANSLATOR_FILE = "translator.onnx"
 TRANSLATE_FILES = (("translate.html", "index.html"), ("gankit-translate.js", "gankit-translate.js"),
                    ("web.css", "web.css"))
-STUDIO_FILES = ("studio.css", "favicon.svg")
+#: what both pages share with the studio's page: all of gankit/static (a test checks)
+SHARED_FILES = ("gankit-common.js", "studio.css", "favicon.svg")
 
 
 def direction_range(norm: float, z_dim: int, prior_name: str) -> float:
@@ -112,7 +116,21 @@ def directions(src: Source, p: str) -> list[dict]:
 
 
 def static_file(package: str, name: str) -> bytes:
+    """``package``'s static/NAME: gankit.export's pages, or gankit's shared files."""
     return resources.files(package).joinpath("static", name).read_bytes()
+
+
+def write_page(out: Path, page_files, runtime: dict) -> None:
+    """The page: its own files, the shared ones and onnxruntime-web (with its licence)."""
+    for name, data in runtime.items():
+        atomic_write(out / "ort" / name, lambda tmp, data=data: Path(tmp).write_bytes(data))
+    atomic_write(out / "ort" / "LICENSE-onnxruntime-web.txt",
+                 lambda tmp: Path(tmp).write_text(ortweb.LICENSE_NOTE, encoding="utf-8"))
+    files = [("gankit.export", name, target) for name, target in page_files]
+    files += [("gankit", name, name) for name in SHARED_FILES]
+    for package, name, target in files:
+        data = static_file(package, name)
+        atomic_write(out / target, lambda tmp, data=data: Path(tmp).write_bytes(data))
 
 
 def check_source(src: Source, web_seeds) -> None:
@@ -169,16 +187,7 @@ def export_web(src: Source, out: Path, *, seeds, web_seeds, tolerance: float, op
     atomic_write(out / LATENTS_FILE, lambda tmp: Path(tmp).write_bytes(blob))
     dirs = directions(src, p)
     write_json(out / "directions.json", dirs)
-    for name, data in runtime.items():
-        atomic_write(out / "ort" / name, lambda tmp, data=data: Path(tmp).write_bytes(data))
-    atomic_write(out / "ort" / "LICENSE-onnxruntime-web.txt",
-                 lambda tmp: Path(tmp).write_text(ortweb.LICENSE_NOTE, encoding="utf-8"))
-    for name in PAGE_FILES:
-        data = static_file("gankit.export", name)
-        atomic_write(out / name, lambda tmp, data=data: Path(tmp).write_bytes(data))
-    for name in STUDIO_FILES:
-        data = static_file("gankit.studio", name)
-        atomic_write(out / name, lambda tmp, data=data: Path(tmp).write_bytes(data))
+    write_page(out, PAGE_FILES, runtime)
     if progress:
         progress()
     info = {
@@ -232,16 +241,7 @@ def export_translation_web(src: Source, out: Path, *, seeds, tolerance: float, o
     check = export_onnx(src, out / TRANSLATOR_FILE, uint8=False, direction=direction, lay=lay,
                         meta=meta, seeds=seeds, tolerance=tolerance, opset=opset,
                         exporter=exporter, progress=progress)
-    for name, data in runtime.items():
-        atomic_write(out / "ort" / name, lambda tmp, data=data: Path(tmp).write_bytes(data))
-    atomic_write(out / "ort" / "LICENSE-onnxruntime-web.txt",
-                 lambda tmp: Path(tmp).write_text(ortweb.LICENSE_NOTE, encoding="utf-8"))
-    for name, target in TRANSLATE_FILES:
-        data = static_file("gankit.export", name)
-        atomic_write(out / target, lambda tmp, data=data: Path(tmp).write_bytes(data))
-    for name in STUDIO_FILES:
-        data = static_file("gankit.studio", name)
-        atomic_write(out / name, lambda tmp, data=data: Path(tmp).write_bytes(data))
+    write_page(out, TRANSLATE_FILES, runtime)
     if progress:
         progress()
     names = (src.spec.name or "").split(" -> ")

@@ -6,7 +6,8 @@
 :mod:`.worker` the single inference thread, :mod:`.validate` the request checks and
 :mod:`.catalog` the runs a page may open.
 The page itself is plain HTML, CSS and JavaScript in ``static/`` (no build step, no
-CDN). Importing this package does not import torch.
+CDN), with what it shares with the web export's pages in ``gankit/static/``. Importing
+this package does not import torch.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Routes (see docs/studio.md for parameters and answers)::
 
     GET  /                     the page
-    GET  /static/NAME          its script, style sheet and icon (a fixed list)
+    GET  /static/NAME          its scripts, style sheet and icon (a fixed list)
     GET  /api/runs             runs to choose from
     GET  /api/run              one run: model, step, directions and their ranges
     GET  /api/samples          a grid of samples as PNG data URLs, with the command line
@@ -52,9 +52,18 @@ MAX_QUERY_FIELDS = 30
 
 
 def static_files() -> dict[str, bytes]:
-    """The page's files, read once from the package (gankit/studio/static)."""
-    root = resources.files("gankit.studio").joinpath("static")
-    return {p.name: p.read_bytes() for p in root.iterdir() if STATIC_RE.match(p.name)}
+    """The page's files, read once from the package: its own (gankit/studio/static) and
+    those it shares with the exported pages (gankit/static: the common script, the style
+    sheet, the icon), all under /static/."""
+    out: dict[str, bytes] = {}
+    for root in (resources.files("gankit").joinpath("static"),
+                 resources.files("gankit.studio").joinpath("static")):
+        for p in root.iterdir():
+            if STATIC_RE.match(p.name):
+                if p.name in out:  # one home per file: a shadowed copy would go unnoticed
+                    raise RuntimeError(f"static file {p.name} is in two folders")
+                out[p.name] = p.read_bytes()
+    return out
 
 
 def is_loopback(host: str) -> bool:

@@ -1,54 +1,23 @@
 // gankit web export: the studio's slider page running entirely in the browser.
 // The generator is generator.onnx, run by onnxruntime-web (ort/); z of each seed comes
 // precomputed from gankit (latents.bin), so seed 42 here is seed 42 of `gankit sample`.
-// Plain JavaScript, no build step, nothing loaded from outside this folder.
+// Plain JavaScript, no build step, nothing loaded from outside this folder. What it
+// shares with the studio's page is in gankit-common.js, loaded before it.
 "use strict";
 
 (function () {
-  const $ = (id) => document.getElementById(id);
-  const MAX_PINS = 8;
+  const G = window.gankitCommon;
+  const $ = G.$, status = G.status, compact = G.compact;
   const BATCH = 16;
 
   const state = {
     run: null, directions: [], latents: null, seedIndex: new Map(), session: null,
     seeds: [], images: {}, pinned: [], command: "", walkCommand: "",
     gridSeq: 0, walkSeq: 0, frames: [], walkDone: false, frameIndex: 0, timer: null,
-    queue: Promise.resolve(), wanted: 0, error: null, ready: false,
+    queue: Promise.resolve(), wanted: 0, ready: false,
+    get error() { return G.error; },  // the last error the status line showed
   };
   window.gankitWeb = { state };
-
-  function status(text, isError) {
-    const el = $("status");
-    el.textContent = text || "";
-    el.classList.toggle("error", !!isError);
-    if (isError) state.error = text;
-  }
-
-  function debounce(fn, ms) {
-    let t = null;
-    return (...args) => { clearTimeout(t); t = setTimeout(() => fn(...args), ms); };
-  }
-
-  async function copy(text) {
-    if (!text) return;
-    try { await navigator.clipboard.writeText(text); } catch (e) {
-      const ta = document.createElement("textarea");
-      ta.value = text; document.body.appendChild(ta); ta.select();
-      document.execCommand("copy"); ta.remove();
-    }
-    status("copied: " + text);
-  }
-
-  function compact(seeds) {
-    const out = [];
-    for (let i = 0; i < seeds.length;) {
-      let j = i;
-      while (j + 1 < seeds.length && seeds[j + 1] === seeds[j] + 1) j++;
-      out.push(j - i >= 2 ? seeds[i] + "-" + seeds[j] : seeds.slice(i, j + 1).join(","));
-      i = j + 1;
-    }
-    return out.join(",");
-  }
 
   function quote(s) { return /^[\w@%+=:,./-]+$/.test(s) ? s : "'" + s.replace(/'/g, "'\"'\"'") + "'"; }
 
@@ -153,19 +122,7 @@
   const canvas = document.createElement("canvas");
 
   function toDataURL(chw) {  // float (C, H, W) in [0, 1] -> a PNG data URL
-    const c = state.run.channels, h = state.run.image_size, w = h, hw = h * w;
-    canvas.width = w; canvas.height = h;
-    const ctx = canvas.getContext("2d");
-    const img = ctx.createImageData(w, h);
-    for (let p = 0; p < hw; p++) {
-      for (let k = 0; k < 3; k++) {
-        const v = chw[(c === 1 ? 0 : k) * hw + p];
-        img.data[4 * p + k] = Math.round(Math.min(1, Math.max(0, v)) * 255);
-      }
-      img.data[4 * p + 3] = 255;
-    }
-    ctx.putImageData(img, 0, 0);
-    return canvas.toDataURL("image/png");
+    return G.drawCHW(canvas, chw, state.run.channels, state.run.image_size).toDataURL("image/png");
   }
 
   // -- commands a user can run for the same pictures ------------------------------------------
@@ -197,16 +154,8 @@
   }
 
   // -- the page ------------------------------------------------------------------------------
-  function parseSeeds(text) {
-    const seeds = [];
-    for (const part of text.split(",").map((s) => s.trim()).filter(Boolean)) {
-      const m = part.match(/^(\d+)(?:\s*-\s*(\d+))?$/);
-      if (!m) throw new Error("seeds: use numbers and ranges like 0-15 or 3,17,42");
-      const a = Number(m[1]), b = m[2] === undefined ? a : Number(m[2]);
-      if (b < a || b - a > 63) throw new Error("seeds: at most 64, low to high");
-      for (let s = a; s <= b; s++) seeds.push(s);
-    }
-    if (!seeds.length || seeds.length > 64) throw new Error("seeds: give 1 to 64 seeds");
+  function exportedSeeds(text) {  // only the exported seeds: their z is in latents.bin
+    const seeds = G.parseSeeds(text, false);
     const missing = seeds.filter((s) => !state.seedIndex.has(s));
     if (missing.length) {
       throw new Error("seed " + missing[0] + " was not exported: this page has z for seeds " +
@@ -217,7 +166,7 @@
 
   async function refreshGrid() {
     let seeds;
-    try { seeds = parseSeeds($("seeds").value); } catch (err) { status(err.message, true); return; }
+    try { seeds = exportedSeeds($("seeds").value); } catch (err) { status(err.message, true); return; }
     const ticket = ++state.wanted;
     const zs = seeds.map((s) => offset(baseZ(s)));
     try {
@@ -229,33 +178,11 @@
       seeds.forEach((s, i) => { state.images[s] = urls[i]; });
       state.command = sampleCommand(seeds);
       $("command").textContent = state.command;
-      renderGrid();
+      G.renderGrid(state.seeds, state.images, state.run.image_size < 64, pin);
+      updateMarks();
       state.gridSeq += 1;
       status(seeds.length + " samples, step " + state.run.step);
     } catch (err) { status(String(err.message || err), true); }
-  }
-
-  function renderGrid() {
-    const grid = $("grid");
-    const small = state.run.image_size < 64;
-    grid.textContent = "";
-    for (const s of state.seeds) {
-      const fig = document.createElement("figure");
-      fig.className = "cell";
-      fig.dataset.seed = s;
-      const img = document.createElement("img");
-      img.src = state.images[s];
-      img.alt = "seed " + s;
-      if (small) img.classList.add("pixelated");
-      const cap = document.createElement("figcaption");
-      cap.textContent = s;
-      const badge = document.createElement("span");
-      badge.className = "badge";
-      fig.append(img, cap, badge);
-      fig.addEventListener("click", () => pin(s));
-      grid.appendChild(fig);
-    }
-    updateMarks();
   }
 
   function updateMarks() {
@@ -267,12 +194,7 @@
   }
 
   function pin(seed) {
-    const i = state.pinned.indexOf(seed);
-    if (i >= 0) state.pinned.splice(i, 1);
-    else {
-      if (state.pinned.length >= MAX_PINS) state.pinned.shift();
-      state.pinned.push(seed);
-    }
+    G.togglePin(state.pinned, seed);
     updateMarks();
     if (state.pinned.length >= 2) startWalk(); else stopWalk(true);
   }
@@ -298,15 +220,6 @@
     if (hide) $("anim").hidden = true;
   }
 
-  function play() {
-    clearInterval(state.timer);
-    state.timer = setInterval(() => {
-      if (!state.frames.length) return;
-      state.frameIndex = (state.frameIndex + 1) % state.frames.length;
-      if (state.frames[state.frameIndex]) $("anim-img").src = state.frames[state.frameIndex];
-    }, 1000 / Number($("fps").value));
-  }
-
   async function startWalk() {
     stopWalk(false);
     const seq = state.walkSeq;
@@ -322,7 +235,7 @@
     prog.max = zs.length; prog.value = 0;
     state.walkCommand = walkCommand(seeds, steps, method, loop);
     $("walk-command").textContent = state.walkCommand;
-    play();
+    G.play(state);
     for (let i = 0; i < zs.length; i += 8) {
       const part = zs.slice(i, i + 8);  // a walk keeps one class: the picked one, else the first
       const urls = await run(part, part.map(() => Math.max(0, pickedClass())));
@@ -335,36 +248,14 @@
     status(zs.length + " frames, " + method + " through seeds " + seeds.join(", "));
   }
 
-  const changed = debounce(() => {
+  const changed = G.debounce(() => {
     refreshGrid();
     if (state.pinned.length >= 2) startWalk();
   }, 60);
 
   // -- sliders --------------------------------------------------------------------------------
-  function buildSliders() {
-    const box = $("dir-sliders");
-    box.textContent = "";
-    for (const d of state.directions) {
-      const row = document.createElement("div");
-      row.className = "slider";
-      const label = document.createElement("label");
-      label.textContent = d.name;
-      label.title = d.name + ": +" + d.n_positive + " / -" + d.n_negative + " seeds, |d| = " +
-        d.norm + " (double-click the slider to reset)";
-      const input = document.createElement("input");
-      input.type = "range";
-      input.dataset.name = d.name;
-      input.min = -d.range; input.max = d.range; input.step = d.range / 50; input.value = 0;
-      input.setAttribute("aria-label", d.name);
-      label.htmlFor = input.id = "dir-" + d.name;
-      const out = document.createElement("output");
-      out.textContent = "0.00";
-      input.addEventListener("input", () => { out.textContent = Number(input.value).toFixed(2); changed(); });
-      input.addEventListener("dblclick", () => { input.value = 0; out.textContent = "0.00"; changed(); });
-      row.append(label, input, out);
-      box.appendChild(row);
-    }
-    $("no-dirs").hidden = state.directions.length > 0;
+  function buildControls() {  // a slider per direction, the truncation levels
+    G.buildSliders(state.directions, changed);
     const levels = state.run.truncations.length;
     $("trunc-row").hidden = levels === 0;
     $("trunc").max = levels; $("trunc").value = levels;
@@ -381,40 +272,21 @@
     ctx.fillStyle = "#000"; ctx.fillRect(0, 0, c.width, c.height);
     const imgs = document.querySelectorAll("#grid .cell img");
     imgs.forEach((img, i) => ctx.drawImage(img, pad + (i % cols) * (s + pad), pad + Math.floor(i / cols) * (s + pad)));
-    const a = document.createElement("a");
-    a.href = c.toDataURL("image/png");
-    a.download = state.run.run + "_seeds-" + compact(seeds).replace(/,/g, "_") + ".png";
-    document.body.appendChild(a); a.click(); a.remove();
+    G.download(c.toDataURL("image/png"),
+               state.run.run + "_seeds-" + compact(seeds).replace(/,/g, "_") + ".png");
   }
 
   // -- start -----------------------------------------------------------------------------------
-  async function fetchOk(name) {
-    const res = await fetch(name);
-    if (!res.ok) throw new Error(name + ": " + res.status + " " + res.statusText);
-    return res;
-  }
-
   async function start() {
-    if (location.protocol === "file:") {
-      throw new Error("open this page from a web server (for example `python -m http.server` in " +
-                      "this folder), not as a file: browsers do not let a file load WebAssembly");
-    }
-    if (typeof ort === "undefined") throw new Error("ort/ort.wasm.min.js did not load");
-    state.run = await (await fetchOk("run.json")).json();
-    state.directions = await (await fetchOk("directions.json")).json();
-    const buf = await (await fetchOk(state.run.latents)).arrayBuffer();
+    state.run = await G.exportedRun();
+    state.directions = await (await G.fetchOk("directions.json")).json();
+    const buf = await (await G.fetchOk(state.run.latents)).arrayBuffer();
     state.latents = new Float32Array(buf);
     state.run.seeds.forEach((s, i) => state.seedIndex.set(s, i));
-    $("ort-version").textContent = state.run.ort_version;
+    G.showRun(state.run);
     $("seed-range").textContent = "seeds " + compact(state.run.seeds);
-    $("run-info").textContent = state.run.model + ", step " + state.run.step + ", " +
-      state.run.image_size + " px, " + (state.run.data || "") + " (run " + state.run.run + ")";
-    ort.env.wasm.numThreads = 1;  // no SharedArrayBuffer needed: any static host works
-    ort.env.wasm.proxy = false;
-    ort.env.wasm.wasmPaths = new URL("ort/", location.href).href;
-    status("loading the generator ...");
-    state.session = await ort.InferenceSession.create(state.run.model_file, { executionProviders: ["wasm"] });
-    buildSliders();
+    state.session = await G.ortSession(state.run, "generator");
+    buildControls();
     const classes = state.run.labels ? state.run.classes || [] : [];
     $("class-row").hidden = !classes.length;
     classes.forEach((name, i) => {
@@ -428,43 +300,14 @@
   }
 
   function wire() {
-    $("shuffle").addEventListener("click", shuffle);
-    $("show").addEventListener("click", refreshGrid);
-    $("seeds").addEventListener("keydown", (e) => { if (e.key === "Enter") refreshGrid(); });
-    $("count").addEventListener("change", shuffle);
-    document.addEventListener("keydown", (e) => {
-      if (e.key === "s" && e.target.tagName !== "INPUT" && state.ready) shuffle();
+    G.wireLatentPage(state, {
+      shuffle, truncation, changed, startWalk, stopWalk, updateMarks, savePng,
+      show: refreshGrid,
+      active: () => state.ready,
+      pause: () => { clearInterval(state.timer); state.timer = null; },
     });
     $("class").addEventListener("change", () => changed());
-    $("trunc").addEventListener("input", () => {
-      const t = truncation();
-      $("trunc-out").textContent = t === null ? "full" : t.toFixed(2);
-      changed();
-    });
-    $("reset").addEventListener("click", () => {
-      $("trunc").value = $("trunc").max; $("trunc-out").textContent = "full";
-      document.querySelectorAll("#dir-sliders input[type=range]").forEach((el) => {
-        el.value = 0; el.nextSibling.textContent = "0.00";
-      });
-      changed();
-    });
-    $("frames").addEventListener("input", () => { $("frames-out").textContent = $("frames").value; });
-    $("frames").addEventListener("change", () => { if (state.pinned.length >= 2) startWalk(); });
-    $("method").addEventListener("change", () => { if (state.pinned.length >= 2) startWalk(); });
-    $("loop").addEventListener("change", () => { if (state.pinned.length >= 2) startWalk(); });
-    $("fps").addEventListener("input", () => { $("fps-out").textContent = $("fps").value; if (state.timer) play(); });
-    $("anim-stop").addEventListener("click", () => {
-      if (state.timer) { clearInterval(state.timer); state.timer = null; $("anim-stop").textContent = "Play"; }
-      else { $("anim-stop").textContent = "Stop"; if (state.walkDone) play(); else startWalk(); }
-    });
-    $("unpin").addEventListener("click", () => { state.pinned = []; updateMarks(); stopWalk(true); });
-    $("save-png").addEventListener("click", savePng);
-    $("copy").addEventListener("click", () => copy(state.command));
-    $("copy-walk").addEventListener("click", () => copy(state.walkCommand));
   }
 
-  document.addEventListener("DOMContentLoaded", () => {
-    wire();
-    start().catch((err) => status(String(err.message || err), true));
-  });
+  G.startExported(wire, start);
 })();

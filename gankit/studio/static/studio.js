@@ -1,10 +1,11 @@
-// gankit studio: the page. Plain JavaScript, no build step, no outside requests.
+// gankit studio: the page. Plain JavaScript, no build step, no outside requests. What it
+// shares with the exported pages (status line, seeds, grid, sliders, drawing pad, ...) is
+// in gankit-common.js, loaded before it.
 "use strict";
 
 (function () {
-  const $ = (id) => document.getElementById(id);
-  const MAX_PINS = 8;
-  const MAX_UPLOAD = 10 * 1024 * 1024;
+  const G = window.gankitCommon;
+  const $ = G.$, status = G.status, compact = G.compact;
 
   const state = {
     client: Math.random().toString(36).slice(2, 12) + Date.now().toString(36),
@@ -19,12 +20,6 @@
   window.studio = { state };  // project(file) is added below, for tests and scripts
 
   // -- small helpers ---------------------------------------------------------------------
-  function status(text, isError) {
-    const el = $("status");
-    el.textContent = text || "";
-    el.classList.toggle("error", !!isError);
-  }
-
   async function fail(res) {
     let msg = res.status + " " + res.statusText;
     try { msg = (await res.json()).error || msg; } catch (e) { /* not JSON */ }
@@ -45,41 +40,6 @@
 
   function report(err) {
     if (!quiet(err)) status(err.message, true);
-  }
-
-  function debounce(fn, ms) {
-    let t = null;
-    return (...args) => { clearTimeout(t); t = setTimeout(() => fn(...args), ms); };
-  }
-
-  async function copy(text) {
-    if (!text) return;
-    try {
-      await navigator.clipboard.writeText(text);
-    } catch (e) {
-      const ta = document.createElement("textarea");
-      ta.value = text; document.body.appendChild(ta); ta.select();
-      document.execCommand("copy"); ta.remove();
-    }
-    status("copied: " + text);
-  }
-
-  function download(path, params) {
-    const a = document.createElement("a");
-    a.href = path + "?" + params;
-    a.download = "";
-    document.body.appendChild(a); a.click(); a.remove();
-  }
-
-  function compact(seeds) {
-    const out = [];
-    for (let i = 0; i < seeds.length;) {
-      let j = i;
-      while (j + 1 < seeds.length && typeof seeds[j] === "number" && seeds[j + 1] === seeds[j] + 1) j++;
-      out.push(j - i >= 2 ? seeds[i] + "-" + seeds[j] : seeds.slice(i, j + 1).join(","));
-      i = j + 1;
-    }
-    return out.join(",");
   }
 
   // -- the current settings as query parameters ------------------------------------------
@@ -178,7 +138,7 @@
       $("sketch").hidden = !info.canvas;
       if (info.canvas) {
         state.lastFile = null;
-        resetPad(info.image_size);
+        G.resetPad(info.image_size);
         status("draw on the canvas, or drop an image, to translate it");
         return;
       }
@@ -189,67 +149,18 @@
     $("trunc-row").hidden = !info.truncation;
     fillClasses(info.classes || []);
     state.pinned = []; state.pos.clear(); state.neg.clear();
-    buildSliders(info.directions);
+    G.buildSliders(info.directions, changed);
     updateMarks();
     await refreshGrid();
   }
 
-  // -- sliders -------------------------------------------------------------------------------
-  function buildSliders(dirs) {
-    const box = $("dir-sliders");
-    const old = {};
-    box.querySelectorAll("input[type=range]").forEach((el) => { old[el.dataset.name] = el.value; });
-    box.textContent = "";
-    for (const d of dirs) {
-      const row = document.createElement("div");
-      row.className = "slider";
-      if (d.error) {
-        row.classList.add("broken");
-        row.textContent = d.name + ": " + d.error;
-        box.appendChild(row);
-        continue;
-      }
-      const label = document.createElement("label");
-      label.textContent = d.name;
-      label.title = d.name + ": +" + d.n_positive + " / -" + d.n_negative + " seeds, |d| = " +
-        d.norm + " (double-click the slider to reset)";
-      const input = document.createElement("input");
-      input.type = "range";
-      input.dataset.name = d.name;
-      input.min = -d.range; input.max = d.range; input.step = d.range / 50;
-      input.value = old[d.name] !== undefined ? old[d.name] : 0;
-      input.setAttribute("aria-label", d.name);
-      label.htmlFor = input.id = "dir-" + d.name;
-      const out = document.createElement("output");
-      out.textContent = Number(input.value).toFixed(2);
-      input.addEventListener("input", () => { out.textContent = Number(input.value).toFixed(2); changed(); });
-      input.addEventListener("dblclick", () => { input.value = 0; out.textContent = "0.00"; changed(); });
-      row.append(label, input, out);
-      box.appendChild(row);
-    }
-    $("no-dirs").hidden = dirs.length > 0;
-  }
-
-  const changed = debounce(() => {
+  // -- sliders: a change redraws the grid and the walk --------------------------------------
+  const changed = G.debounce(() => {
     refreshGrid();
     if (state.pinned.length >= 2) startWalk();
   }, 60);
 
   // -- the grid ------------------------------------------------------------------------------
-  function parseSeeds(text) {
-    const seeds = [];
-    for (const part of text.split(",").map((s) => s.trim()).filter(Boolean)) {
-      if (/^p[1-9]\d*$/.test(part)) { seeds.push(part); continue; }  // a projected picture
-      const m = part.match(/^(\d+)(?:\s*-\s*(\d+))?$/);
-      if (!m) throw new Error("seeds: use numbers and ranges like 0-15 or 3,17,42");
-      const a = Number(m[1]), b = m[2] === undefined ? a : Number(m[2]);
-      if (b < a || b - a > 63 || !Number.isSafeInteger(b)) throw new Error("seeds: at most 64, low to high");
-      for (let s = a; s <= b; s++) seeds.push(s);
-    }
-    if (!seeds.length || seeds.length > 64) throw new Error("seeds: give 1 to 64 seeds");
-    return seeds;
-  }
-
   async function refreshGrid() {
     if (!state.info || state.info.kind === "translation") return;
     if (state.gridCtrl) state.gridCtrl.abort();
@@ -263,36 +174,14 @@
       data.seeds.forEach((s, i) => { state.images[s] = data.images[i]; });
       state.command = data.command;
       $("command").textContent = data.command;
-      renderGrid();
+      G.renderGrid(state.seeds, state.images, state.info && state.info.image_size < 64, clickCell);
+      updateMarks();
       state.gridSeq += 1;
       state.gridError = null;
       status(data.seeds.length + " samples, step " + data.step);
     } catch (err) {
       if (!quiet(err)) { state.gridError = err.message; report(err); }
     }
-  }
-
-  function renderGrid() {
-    const grid = $("grid");
-    const small = state.info && state.info.image_size < 64;
-    grid.textContent = "";
-    for (const s of state.seeds) {
-      const fig = document.createElement("figure");
-      fig.className = "cell";
-      fig.dataset.seed = s;
-      const img = document.createElement("img");
-      img.src = state.images[s];
-      img.alt = "seed " + s;
-      if (small) img.classList.add("pixelated");
-      const cap = document.createElement("figcaption");
-      cap.textContent = s;
-      const badge = document.createElement("span");
-      badge.className = "badge";
-      fig.append(img, cap, badge);
-      fig.addEventListener("click", () => clickCell(s));
-      grid.appendChild(fig);
-    }
-    updateMarks();
   }
 
   function updateMarks() {
@@ -328,12 +217,7 @@
       updateMarks();
       return;
     }
-    const i = state.pinned.indexOf(seed);
-    if (i >= 0) state.pinned.splice(i, 1);
-    else {
-      if (state.pinned.length >= MAX_PINS) state.pinned.shift();
-      state.pinned.push(seed);
-    }
+    G.togglePin(state.pinned, seed);
     updateMarks();
     if (state.pinned.length >= 2) startWalk(); else stopWalk(true);
   }
@@ -365,16 +249,6 @@
     if (hide) $("anim").hidden = true;
   }
 
-  function play() {
-    clearInterval(state.timer);
-    const fps = Number($("fps").value);
-    state.timer = setInterval(() => {
-      if (!state.frames.length) return;
-      state.frameIndex = (state.frameIndex + 1) % state.frames.length;
-      $("anim-img").src = state.frames[state.frameIndex];
-    }, 1000 / fps);
-  }
-
   async function startWalk() {
     stopWalk(false);
     const ctrl = state.walkCtrl = new AbortController();
@@ -385,7 +259,7 @@
     $("anim-img").classList.toggle("pixelated", state.info.image_size < 64);
     const prog = $("anim-progress");
     prog.value = 0;
-    play();
+    G.play(state);
     try {
       const res = await fetch("/api/walk?" + walkParams({ client: state.client }), { signal: ctrl.signal });
       if (!res.ok) await fail(res);
@@ -433,7 +307,7 @@
       if (!res.ok) await fail(res);
       const data = await res.json();
       state.info.directions = data.directions;
-      buildSliders(data.directions);
+      G.buildSliders(data.directions, changed);
       $("fit-msg").textContent = "saved '" + data.name + "' (|d| = " + data.norm + "): " + data.command;
       state.pos.clear(); state.neg.clear(); updateMarks();
       status("direction '" + data.name + "' saved in the run");
@@ -443,7 +317,7 @@
   // -- saving ----------------------------------------------------------------------------------
   function savePng() {
     const seeds = state.pinned.length === 1 ? [state.pinned[0]] : state.seeds;
-    download("/api/export.png", params({ seeds: compact(seeds), label: seeds.length > 1 ? 1 : 0,
+    G.download("/api/export.png?" + params({ seeds: compact(seeds), label: seeds.length > 1 ? 1 : 0,
       cols: Math.min(8, seeds.length) }));
   }
 
@@ -451,13 +325,13 @@
     if (state.pinned.length < 2) return;
     const p = walkParams();
     p.set("size", Math.max(64, Math.min(256, state.info.image_size)));
-    download("/api/export.gif", p);
+    G.download("/api/export.gif?" + p);
   }
 
   // -- projecting a picture --------------------------------------------------------------------
   async function project(file) {
     if (!file) return;
-    if (file.size > MAX_UPLOAD) { status(file.name + " is larger than 10 MB", true); return; }
+    if (G.tooLarge(file)) return;
     const seq = ++state.projectSeq;
     status("projecting " + (file.name || "picture") + " into the latent space ...");
     $("project-msg").textContent = "projecting ...";
@@ -472,8 +346,7 @@
       state.projections[data.id] = data;
       const others = $("seeds").value.split(",").map((x) => x.trim()).filter(Boolean);
       $("seeds").value = [data.id, ...others].join(",");
-      if (state.pinned.length >= MAX_PINS) state.pinned.shift();
-      state.pinned.push(data.id);
+      G.addPin(state.pinned, data.id);
       $("project-msg").textContent = (file.name || "picture") + " is " + data.id + ": " +
         data.distance + " distance " + data.start_perceptual.toFixed(3) + " \u2192 " +
         data.perceptual.toFixed(3) + ", pixel " + data.pixel.toFixed(3) + " (" + data.command + ")";
@@ -486,7 +359,7 @@
   // -- translation -------------------------------------------------------------------------------
   async function translate(file) {
     if (!file) return;
-    if (file.size > MAX_UPLOAD) { status(file.name + " is larger than 10 MB", true); return; }
+    if (G.tooLarge(file)) return;
     state.lastFile = file;
     const dir = document.querySelector("input[name=tr-dir]:checked").value;
     const seq = ++state.translateSeq;
@@ -511,62 +384,12 @@
   }
 
   // -- the drawing canvas (runs trained on edge maps) ----------------------------------------------
-  // Black strokes on white at the model's size; each change sends the drawing, debounced,
-  // through /api/translate like an upload (the server's single worker drops stale ones).
-  const PAD_DEBOUNCE_MS = 250;
-
-  function resetPad(size) {
-    const pad = $("pad");
-    pad.width = pad.height = Math.max(32, Math.min(512, size || 256));
-    const ctx = pad.getContext("2d");
-    ctx.fillStyle = "#fff";
-    ctx.fillRect(0, 0, pad.width, pad.height);
-  }
-
-  function padPoint(e) {
-    const pad = $("pad"), r = pad.getBoundingClientRect();
-    return [(e.clientX - r.left) * pad.width / r.width, (e.clientY - r.top) * pad.height / r.height];
-  }
-
-  function padStroke(from, to) {
-    const pad = $("pad"), ctx = pad.getContext("2d");
-    const erase = $("pad-erase").checked;
-    ctx.strokeStyle = erase ? "#fff" : "#000";
-    // at least 1.5 canvas pixels: the edge maps the run learnt from have 1-pixel lines
-    ctx.lineWidth = Math.max(1.5, Number($("pad-width").value) * (erase ? 4 : 1) * pad.width / 256);
-    ctx.lineCap = ctx.lineJoin = "round";
-    ctx.beginPath();
-    ctx.moveTo(from[0], from[1]);
-    ctx.lineTo(to[0], to[1]);
-    ctx.stroke();
-    padChanged();
-  }
-
+  // Each change sends the drawing through /api/translate like an upload (the server's
+  // single worker drops stale ones).
   function sendPad() {
     $("pad").toBlob((blob) => {
       if (blob) translate(new File([blob], "drawing.png", { type: "image/png" }));
     }, "image/png");
-  }
-  const padChanged = debounce(sendPad, PAD_DEBOUNCE_MS);
-
-  function wirePad() {
-    const pad = $("pad");
-    let last = null;
-    pad.addEventListener("pointerdown", (e) => {
-      pad.setPointerCapture(e.pointerId);
-      last = padPoint(e);
-      padStroke(last, last);
-    });
-    pad.addEventListener("pointermove", (e) => {
-      if (last === null) return;
-      const p = padPoint(e);
-      padStroke(last, p);
-      last = p;
-    });
-    const end = () => { last = null; };
-    pad.addEventListener("pointerup", end);
-    pad.addEventListener("pointercancel", end);
-    $("pad-clear").addEventListener("click", () => { resetPad(state.info && state.info.image_size); padChanged(); });
   }
 
   // -- wiring ------------------------------------------------------------------------------------
@@ -575,20 +398,14 @@
       history.replaceState(null, "", "?run=" + encodeURIComponent(e.target.value));
       openRun(e.target.value);
     });
-    $("shuffle").addEventListener("click", shuffle);
-    $("show").addEventListener("click", () => {
-      try { parseSeeds($("seeds").value); } catch (err) { status(err.message, true); return; }
-      refreshGrid();
-    });
-    $("seeds").addEventListener("keydown", (e) => { if (e.key === "Enter") $("show").click(); });
-    $("count").addEventListener("change", shuffle);
-    document.addEventListener("keydown", (e) => {
-      if (e.key === "s" && e.target.tagName !== "INPUT" && !$("latent").hidden) shuffle();
-    });
-    $("trunc").addEventListener("input", () => {
-      const t = truncation();
-      $("trunc-out").textContent = t === null ? "full" : t.toFixed(2);
-      changed();
+    G.wireLatentPage(state, {
+      shuffle, truncation, changed, startWalk, stopWalk, updateMarks, savePng,
+      show: () => {
+        try { G.parseSeeds($("seeds").value, true); } catch (err) { status(err.message, true); return; }
+        refreshGrid();
+      },
+      active: () => !$("latent").hidden,
+      pause: () => stopWalk(false),
     });
     $("class-a").addEventListener("change", () => changed());
     $("class-b").addEventListener("change", () => changed());
@@ -596,52 +413,14 @@
       $("class-mix-out").textContent = Number($("class-mix").value).toFixed(2);
       changed();
     });
-    $("reset").addEventListener("click", () => {
-      $("trunc").value = $("trunc").max; $("trunc-out").textContent = "full";
-      document.querySelectorAll("#dir-sliders input[type=range]").forEach((el) => {
-        el.value = 0; el.nextSibling.textContent = "0.00";
-      });
-      changed();
-    });
-    $("frames").addEventListener("input", () => { $("frames-out").textContent = $("frames").value; });
-    $("frames").addEventListener("change", () => { if (state.pinned.length >= 2) startWalk(); });
-    $("method").addEventListener("change", () => { if (state.pinned.length >= 2) startWalk(); });
-    $("loop").addEventListener("change", () => { if (state.pinned.length >= 2) startWalk(); });
-    $("fps").addEventListener("input", () => {
-      $("fps-out").textContent = $("fps").value;
-      if (state.timer) play();
-    });
-    $("anim-stop").addEventListener("click", () => {
-      if (state.timer) { stopWalk(false); $("anim-stop").textContent = "Play"; }
-      else { $("anim-stop").textContent = "Stop"; if (state.walkDone) play(); else startWalk(); }
-    });
-    $("unpin").addEventListener("click", () => { state.pinned = []; updateMarks(); stopWalk(true); });
     $("save-gif").addEventListener("click", saveGif);
-    $("save-png").addEventListener("click", savePng);
-    $("copy").addEventListener("click", () => copy(state.command));
-    $("copy-walk").addEventListener("click", () => copy(state.walkCommand));
     $("fit").addEventListener("click", fit);
     $("clear-marks").addEventListener("click", () => { state.pos.clear(); state.neg.clear(); updateMarks(); });
-
-    const drop = $("drop");
-    drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
-    drop.addEventListener("dragleave", () => drop.classList.remove("over"));
-    drop.addEventListener("drop", (e) => {
-      e.preventDefault(); drop.classList.remove("over");
-      if (e.dataTransfer.files.length) translate(e.dataTransfer.files[0]);
-    });
-    $("file").addEventListener("change", (e) => { if (e.target.files.length) translate(e.target.files[0]); });
-    const pdrop = $("project-drop");
-    pdrop.addEventListener("dragover", (e) => { e.preventDefault(); pdrop.classList.add("over"); });
-    pdrop.addEventListener("dragleave", () => pdrop.classList.remove("over"));
-    pdrop.addEventListener("drop", (e) => {
-      e.preventDefault(); pdrop.classList.remove("over");
-      if (e.dataTransfer.files.length) project(e.dataTransfer.files[0]);
-    });
-    $("project-file").addEventListener("change", (e) => { if (e.target.files.length) project(e.target.files[0]); });
+    G.wireDrop("drop", "file", translate);
+    G.wireDrop("project-drop", "project-file", project);
     document.querySelectorAll("input[name=tr-dir]").forEach((el) =>
       el.addEventListener("change", () => translate(state.lastFile)));
-    wirePad();
+    G.wirePad(sendPad, () => state.info && state.info.image_size);
   }
 
   window.studio.project = project;
