@@ -274,7 +274,7 @@ class UnconditionalGAN(GANModel):
         takes ``labels`` (int64 class indices, one per code)."""
         return nets["G"](z) if labels is None else nets["G"](z, labels)
 
-    # -- the built-in step, and its two hooks for a discriminator with an extra loss ----
+    # -- the built-in step, and its hooks for extra loss terms of D and of G -----------
     def d_real_kwargs(self, t) -> dict:
         """Keyword arguments for D's call on the real batch in the built-in step
         (``t.discriminate(real, real=True, **kwargs)``), asked once per D update after
@@ -292,6 +292,13 @@ class UnconditionalGAN(GANModel):
         report with the step's losses. Default: ``(None, {})``."""
         return None, {}
 
+    def g_extra_loss(self, t, fake, z, labels):
+        """An extra term of G's loss in the built-in step, from the generated batch
+        ``fake`` G made from the noise ``z`` (and the class ``labels`` on a conditional
+        run, else None); runs under ``t.autocast()``. Returns ``(term, metrics)`` as
+        :meth:`d_extra_loss` does. Default: ``(None, {})``."""
+        return None, {}
+
     def train_step(self, t) -> dict:
         """One step; on a class-conditional run (``t.spec.num_classes > 0``) G makes images
         of the real batch's classes and D is called with ``y=labels``."""
@@ -301,7 +308,7 @@ class UnconditionalGAN(GANModel):
         G, D = t.nets["G"], t.nets["D"]
         n_critic = max(1, int(loss.n_critic))
         cond = t.spec.num_classes > 0
-        kw = {}
+        kw, y = {}, None
         fake = None
         t.requires_grad("D", True)
         for _ in range(n_critic):
@@ -332,16 +339,18 @@ class UnconditionalGAN(GANModel):
         t.requires_grad("D", False)
         with t.autocast():
             if fake is None:
-                fake = G(t.latent(real.shape[0]), y) if cond else G(t.latent(t.batch_size))
+                z = t.latent(real.shape[0] if cond else t.batch_size)
+                fake = G(z, y) if cond else G(z)
             real_scores = None
             if wants_real_scores(loss):  # relativistic losses: the updated D on real images
                 with torch.no_grad():
                     real_scores = t.discriminate(real, **kw)
             loss_g = call_g_loss(loss, t.discriminate(fake, **kw), real_scores)
-        t.backward_step("G", loss_g)
+            g_extra, g_metrics = self.g_extra_loss(t, fake, z, y)
+        t.backward_step("G", loss_g if g_extra is None else loss_g + g_extra)
         t.requires_grad("D", True)
         return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(),
-                **{k: v.detach() for k, v in extra_metrics.items()}}
+                **{k: v.detach() for k, v in {**extra_metrics, **g_metrics}.items()}}
 
 
 def scores_of(out):

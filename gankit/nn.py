@@ -10,6 +10,8 @@ import it when called.
 
 from __future__ import annotations
 
+import functools
+
 from .errors import GankitError
 
 MIN_SIZE = 28
@@ -90,6 +92,41 @@ def norm2d(kind: str, channels: int):
     raise ValueError(f"unknown norm '{kind}'; choose one of {', '.join(NORMS)}")
 
 
+@functools.lru_cache(maxsize=None)
+def _minibatch_std_class():
+    """The layer's class, made on first use (this module is imported without torch)."""
+    import torch
+    from torch import nn
+
+    class MinibatchStd(nn.Module):
+        def __init__(self, group: int):
+            super().__init__()
+            self.group = group
+
+        def extra_repr(self) -> str:
+            return f"group={self.group}"
+
+        def forward(self, x):
+            n, c, h, w = x.shape
+            g = min(self.group, n)
+            while n % g:  # a last, smaller batch: the largest group size that divides it
+                g -= 1
+            y = x.float().reshape(g, -1, c, h, w)  # sample i is in group i mod (n / g)
+            y = (y.var(0, unbiased=False) + 1e-8).sqrt().mean((1, 2, 3))
+            y = y.reshape(1, -1, 1, 1, 1).expand(g, -1, 1, h, w).reshape(n, 1, h, w)
+            return torch.cat([x, y.to(x.dtype)], 1)
+
+    return MinibatchStd
+
+
+def minibatch_std(group: int):
+    """A layer that appends one feature map: the standard deviation of the features over
+    groups of ``group`` samples, one number per group (Karras et al. 2018, "Progressive
+    Growing of GANs", section 3). A discriminator with it sees a batch's lack of variety,
+    which a score per sample cannot; the layer has no weights."""
+    return _minibatch_std_class()(group)
+
+
 def init_dcgan_weights(module) -> None:
     """Radford et al.'s init: conv/linear weights N(0, 0.02), norm scales N(1, 0.02)."""
     from torch import nn
@@ -125,11 +162,13 @@ def dcgan_generator(z_dim: int, channels: int, size: int, ngf: int = 64, max_mul
 
 
 def dcgan_discriminator(channels: int, size: int, ndf: int = 64, max_mult: int = 8,
-                        bottom: int = 0, norm: str = "batch", bias: bool = False):
+                        bottom: int = 0, norm: str = "batch", bias: bool = False,
+                        mbstd: int = 0):
     """images -> one raw score per sample (N,): strided convs with LeakyReLU(0.2) and
     ``norm`` after every conv but the first and the last. ``bias`` adds biases to the
     first and last convs (and the middle ones when ``norm`` is ``none``), as WGAN-GP's
-    critic has them."""
+    critic has them. ``mbstd`` > 0 puts a :func:`minibatch_std` layer over groups of that
+    many samples before the last conv."""
     from torch import nn
 
     b, k = size_plan(size, bottom)
@@ -138,7 +177,31 @@ def dcgan_discriminator(channels: int, size: int, ndf: int = 64, max_mult: int =
     for i in range(k - 1):
         layers += [nn.Conv2d(ch[i], ch[i + 1], 4, 2, 1, bias=bias and norm == "none"),
                    norm2d(norm, ch[i + 1]), nn.LeakyReLU(0.2, True)]
-    layers += [nn.Conv2d(ch[-1], 1, b, 1, 0, bias=bias), nn.Flatten(0)]
+    if mbstd:
+        layers.append(minibatch_std(mbstd))
+    layers += [nn.Conv2d(ch[-1] + (1 if mbstd else 0), 1, b, 1, 0, bias=bias), nn.Flatten(0)]
     net = nn.Sequential(*layers)
     init_dcgan_weights(net)
     return net
+
+
+def mode_seeking_loss(fake, z, labels=None, eps: float = 1e-5):
+    """Mao et al. 2019 ("Mode Seeking Generative Adversarial Networks for Diverse Image
+    Synthesis"): ``1 / (mean |G(z1) - G(z2)| / mean |z1 - z2| + eps)`` over the pairs of
+    a generated batch, so G loses when different noise gives the same picture. On a
+    class-conditional batch (``labels`` given) only pairs of the same class count: it is
+    the collapse within a class that the term is for. Returns a scalar (0 when the batch
+    holds no such pair)."""
+    import torch
+
+    n = fake.shape[0]
+    f = fake.float().reshape(n, -1)
+    zf = z.float().reshape(n, -1)
+    df = torch.cdist(f, f, p=1) / f.shape[1]
+    dz = torch.cdist(zf, zf, p=1) / zf.shape[1]
+    pair = torch.ones(n, n, dtype=torch.bool, device=fake.device).triu(1)
+    if labels is not None:
+        pair &= labels.reshape(n, 1) == labels.reshape(1, n)
+    count = pair.sum()
+    ratio = (df * pair).sum() / (dz * pair).sum().clamp_min(1e-8)
+    return torch.where(count > 0, 1.0 / (ratio + eps), torch.zeros((), device=fake.device))

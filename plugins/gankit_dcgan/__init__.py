@@ -16,6 +16,12 @@ class DCGANConfig:
     ndf: int = field(default=64, metadata={"help": "discriminator width (first layer)"})
     max_mult: int = field(default=8, metadata={"help": "cap on the width multiplier"})
     bottom: int = field(default=0, metadata={"help": "first feature map width; 0 = from the size"})
+    mbstd: int = field(default=0, metadata={
+        "help": "minibatch standard deviation before the discriminator's last layer, over "
+                "groups of this many samples (0: off)"})
+    mode_seeking: float = field(default=0.0, metadata={
+        "help": "weight of the mode-seeking term in G's loss (Mao et al. 2019: G loses "
+                "when different noise gives the same picture; 0: off)"})
     d_norm: str = field(default="auto", metadata={
         "help": "discriminator norm: auto (batch, or layer when the loss forbids batch norm), "
                 "batch, layer, instance, none"})
@@ -51,14 +57,23 @@ class DCGAN(UnconditionalGAN):
                 "G": ConditionalGenerator(config.z_dim, spec.num_classes, spec.channels,
                                           spec.size, config.ngf, config.max_mult, config.bottom),
                 "D": ProjectionDiscriminator(spec.num_classes, spec.channels, spec.size,
-                                             config.ndf, config.max_mult, config.bottom, norm),
+                                             config.ndf, config.max_mult, config.bottom, norm,
+                                             config.mbstd),
             }
         return {
             "G": gnn.dcgan_generator(config.z_dim, spec.channels, spec.size, config.ngf,
                                      config.max_mult, config.bottom),
             "D": gnn.dcgan_discriminator(spec.channels, spec.size, config.ndf, config.max_mult,
-                                         config.bottom, norm),
+                                         config.bottom, norm, mbstd=config.mbstd),
         }
+
+    def g_extra_loss(self, t, fake, z, labels):
+        """``mode_seeking`` > 0: the mode-seeking term (:func:`gankit.nn.mode_seeking_loss`,
+        within each class on a conditional run), reported as ``loss_ms``."""
+        if not t.config.mode_seeking:
+            return None, {}
+        term = gnn.mode_seeking_loss(fake, z, labels)
+        return t.config.mode_seeking * term, {"loss_ms": term}
 
 
 @hookimpl

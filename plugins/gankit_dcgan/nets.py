@@ -38,9 +38,9 @@ class ProjectionDiscriminator(nn.Module):
     score, plus the inner product of the class embedding with the summed features."""
 
     def __init__(self, num_classes: int, channels: int, size: int, ndf: int, max_mult: int,
-                 bottom: int, norm: str):
+                 bottom: int, norm: str, mbstd: int = 0):
         super().__init__()
-        full = gnn.dcgan_discriminator(channels, size, ndf, max_mult, bottom, norm)
+        full = gnn.dcgan_discriminator(channels, size, ndf, max_mult, bottom, norm, mbstd=mbstd)
         layers = list(full.children())
         self.trunk = nn.Sequential(*layers[:-2])
         self.head = layers[-2]  # conv over the last b x b map -> one score

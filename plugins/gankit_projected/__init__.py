@@ -40,6 +40,9 @@ class ProjectedConfig:
         "help": "also a small discriminator on the pixels of a 32 px copy (colour and "
                 "layout, which the pretrained features barely see early on; not in the "
                 "paper)"})
+    mbstd: int = field(default=0, metadata={
+        "help": "minibatch standard deviation before each discriminator's last "
+                "convolution, over groups of this many samples (0: off)"})
     spectral_norm: bool = field(default=True, metadata={
         "help": "spectral normalisation on the discriminators' convolutions"})
     noise: bool = field(default=True, metadata={

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from gankit import nn as gnn
 from gankit import pretrained
 
 from gankit_lightweight.nets import Generator, init_weights
@@ -86,7 +87,8 @@ class LevelD(nn.Module):
     level), whatever the real input size, so that each score sees a large part of the
     image; it stops where the map would fall below 4x4."""
 
-    def __init__(self, cin: int, side: int, level: int, ndf: int, sn: bool = True):
+    def __init__(self, cin: int, side: int, level: int, ndf: int, sn: bool = True,
+                 mbstd: int = 0):
         super().__init__()
         paper_side = 2 * 256 // pretrained.LEVELS[level][2]  # 128, 64, 32, 16
         downs = min(int(math.log2(paper_side // 8)), max(0, int(math.log2(max(side, 4) // 4))))
@@ -96,7 +98,9 @@ class LevelD(nn.Module):
             layers += [_sn_conv(c, cout, 4, 2, 1, sn), nn.BatchNorm2d(cout),
                        nn.LeakyReLU(0.2, inplace=True)]
             c, s = cout, s // 2
-        layers.append(_sn_conv(c, 1, 4, 1, 0, sn))
+        if mbstd:
+            layers.append(gnn.minibatch_std(mbstd))
+        layers.append(_sn_conv(c + (1 if mbstd else 0), 1, 4, 1, 0, sn))
         self.main = nn.Sequential(*layers)
 
     def forward(self, x):
@@ -110,7 +114,7 @@ class PixelD(nn.Module):
 
     SIDE = 32
 
-    def __init__(self, channels: int, ndf: int, sn: bool = True):
+    def __init__(self, channels: int, ndf: int, sn: bool = True, mbstd: int = 0):
         super().__init__()
         layers, c, side = [], channels, self.SIDE
         while side > 4:
@@ -120,7 +124,9 @@ class PixelD(nn.Module):
                 layers.append(nn.BatchNorm2d(cout))
             layers.append(nn.LeakyReLU(0.2, inplace=True))
             c, side = cout, side // 2
-        layers.append(_sn_conv(c, 1, 4, 1, 0, sn))
+        if mbstd:
+            layers.append(gnn.minibatch_std(mbstd))
+        layers.append(_sn_conv(c + (1 if mbstd else 0), 1, 4, 1, 0, sn))
         self.main = nn.Sequential(*layers)
 
     def forward(self, x):
@@ -136,14 +142,14 @@ def level_sides(feature_size: int) -> list:
 
 class ProjectedDiscriminator(nn.Module):
     def __init__(self, channels: int, size: int, feature_size: int, proj: int, ndf: int,
-                 sn: bool = True, pixel: bool = True):
+                 sn: bool = True, pixel: bool = True, mbstd: int = 0):
         super().__init__()
         self.channels, self.size, self.feature_size = channels, size, feature_size
         self.projection = Projection(proj)
         widths = [self.projection.widths[max(i - 1, 0)] for i in range(len(pretrained.LEVELS))]
-        self.heads = nn.ModuleList(LevelD(w, s, i, ndf, sn)
+        self.heads = nn.ModuleList(LevelD(w, s, i, ndf, sn, mbstd)
                                    for i, (w, s) in enumerate(zip(widths, level_sides(feature_size))))
-        self.pixel = PixelD(channels, ndf, sn) if pixel else None
+        self.pixel = PixelD(channels, ndf, sn, mbstd) if pixel else None
 
     def features(self, x) -> list:
         """The frozen network's four feature maps of ``x`` (images in [-1, 1])."""
@@ -168,5 +174,6 @@ def build(config, spec) -> dict:
     G = Generator(config.z_dim, spec.channels, spec.size, config.ngf, config.noise)
     init_weights(G)
     D = ProjectedDiscriminator(spec.channels, spec.size, config.feature_size, config.proj,
-                               config.ndf, config.spectral_norm, config.pixel)
+                               config.ndf, config.spectral_norm, config.pixel,
+                               config.mbstd)
     return {"G": G, "D": D}
