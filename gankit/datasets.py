@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, ClassVar
 
+from .config import describe as describe_fields
+
 
 @dataclass(frozen=True)
 class DataSpec:
@@ -160,6 +162,4 @@ class Dataset:
 
 
 def describe(cls) -> list[dict]:
-    from .config import describe as describe_fields
-
     return describe_fields(cls)

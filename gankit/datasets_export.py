@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path, PurePosixPath
 
 from . import console
+from .datasets import LoadOptions
 from .errors import UsageError
 from .files import atomic_write
 from .outputs import check_apart, check_output
+from .plugins import get_plugins
 
 MAX_IMAGE_SIZE = 8192
 
@@ -53,9 +55,6 @@ def export_dataset(name: str, folder, image_size: int | None = None, data: str |
     apart from ``data``; existing files of the names to write are refused unless
     ``force`` (checked before anything is written)."""
     from PIL import Image
-
-    from .datasets import LoadOptions
-    from .plugins import get_plugins
 
     if image_size is not None and not 1 <= image_size <= MAX_IMAGE_SIZE:
         raise UsageError(f"--image-size {image_size}: choose 1 to {MAX_IMAGE_SIZE} pixels")

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
+from . import console
 from .errors import GankitError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
@@ -177,8 +178,7 @@ def list_images(root, extensions=IMAGE_EXTENSIONS, warn=None) -> list[Path]:
         found += [Path(dirpath, f) for f in filenames
                   if not f.startswith(".") and os.path.splitext(f)[1].lower() in extensions]
     if unreadable:
-        if warn is None:
-            from .console import warn
+        warn = warn or console.warn
         names = ", ".join(f"{e.filename} ({error_reason(e)})" for e in unreadable[:3])
         warn(f"skipped {len(unreadable)} unreadable folder(s) under {root_s}: {names}"
              + (" ..." if len(unreadable) > 3 else ""))

@@ -80,3 +80,13 @@ def save_gif(frames, path: Path, fps: float = 12, loop: int = 0) -> None:
         )
 
     atomic_write(Path(path), write)
+
+
+def side_by_side(a, b):
+    """Two (C, H, W) images in [-1, 1] -> one uint8 PIL image: a | b, 2 px apart."""
+    import torch
+    from PIL import Image
+
+    pad = torch.full((a.shape[0], a.shape[1], 2), -1.0)
+    u8 = to_uint8(torch.cat([a, pad, b], dim=2)[None])[0].permute(1, 2, 0).contiguous().numpy()
+    return Image.fromarray(u8[..., 0] if u8.shape[2] == 1 else u8)

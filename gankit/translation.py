@@ -94,7 +94,7 @@ def decode(path: Path, channels: int = 3):
     GankitError naming the file when it cannot be read."""
     from PIL import Image
 
-    from .imageio import decode_image
+    from .imageio import decode_image  # numpy: not at `gankit --help` time
 
     arr = decode_image(path, None, mode="L" if channels == 1 else "RGB")
     return Image.fromarray(arr[..., 0] if channels == 1 else arr)

@@ -18,10 +18,38 @@ def data():
 def _render(report: dict, show: int) -> None:
     from rich.console import Console
     from rich.markup import escape  # file names and notes may hold brackets: gankit[projected]
-    from rich.table import Table
 
     out = Console(highlight=False)
     out.print(f"[bold]gankit data check[/bold] {escape(str(report['folder']))}")
+    out.print(_summary(report))
+    if report["unreadable"]:
+        _listed(out, "unreadable files", ("file", "reason"),
+                [(u["file"], u["reason"]) for u in report["unreadable"]], show)
+    if report.get("sizes"):
+        _sizes(out, report)
+    for key, title in (("exact_duplicates", "exact duplicates"),
+                       ("near_duplicates", "near duplicates")):
+        groups = report.get(key) or []
+        if groups:
+            _listed(out, f"{title}: {len(groups)} group(s)", ("#", "files"),
+                    [(str(i), ", ".join(g)) for i, g in enumerate(groups, 1)], show,
+                    more="group(s) ")
+    classes = report.get("classes")
+    if classes and len(classes) > 1:
+        _listed(out, f"classes (subfolders): {len(classes)}", ("class", "images"),
+                [(escape(name), f"{count:,}") for name, count in classes.items()],
+                max(show, 12))
+    flip = report.get("flip")
+    if flip:
+        out.print(f"[bold]horizontal flips:[/bold] look {flip['verdict']} (a heuristic): "
+                  f"{flip['reason']}. {flip['advice'][0].upper()}{flip['advice'][1:]}.")
+    for note in report["notes"]:
+        out.print(f"note: {escape(note)}")
+
+
+def _summary(report: dict):
+    """The counts, layout, pairs and colour modes, as a two-column table."""
+    from rich.table import Table
 
     summary = Table(show_header=False, box=None, padding=(0, 2))
     summary.add_column(style="bold")
@@ -41,68 +69,48 @@ def _render(report: dict, show: int) -> None:
     if "modes" in report:
         summary.add_row("colour modes", ", ".join(f"{m} {c}" for m, c in report["modes"].items()))
         summary.add_row("gray images", f"{report['gray']:,}")
-    out.print(summary)
+    return summary
 
-    if report["unreadable"]:
-        t = Table(title="unreadable files", title_justify="left")
-        t.add_column("file", overflow="fold")
-        t.add_column("reason", overflow="fold")
-        for u in report["unreadable"][:show]:
-            t.add_row(u["file"], u["reason"])
-        out.print(t)
-        if len(report["unreadable"]) > show:
-            out.print(f"  ... and {len(report['unreadable']) - show} more (--json lists all)")
 
-    sizes = report.get("sizes")
-    if sizes:
-        t = Table(title="sizes (px)", title_justify="left")
-        for col in ("", "min", "median", "max"):
-            t.add_column(col, justify="right" if col else "left")
-        for key, label in (("width", "width"), ("height", "height"), ("short_side", "shorter side")):
-            s = sizes[key]
-            t.add_row(label, str(s["min"]), f"{s['median']:g}", str(s["max"]))
-        out.print(t)
-        t = Table(title="most common sizes", title_justify="left")
-        t.add_column("W x H")
-        t.add_column("images", justify="right")
-        for row in sizes["most_common"]:
-            t.add_row(row["size"], f"{row['count']:,}")
-        out.print(t)
-        reach = ", ".join(f"{s} px: {c:,}" for s, c in sizes["reach"].items())
-        out.print(f"images reaching each size without upscaling: {reach}")
-        out.print(f"[bold]recommended:[/bold] --image-size {report['recommended_image_size']}")
+def _listed(out, title: str, columns, rows, show: int, more: str = "") -> None:
+    """A table of the first ``show`` rows and how many more there are. The last column
+    folds long file names; a column named ``#`` or ``images`` holds numbers."""
+    from rich.table import Table
 
-    for key, title in (("exact_duplicates", "exact duplicates"),
-                       ("near_duplicates", "near duplicates")):
-        groups = report.get(key) or []
-        if not groups:
-            continue
-        t = Table(title=f"{title}: {len(groups)} group(s)", title_justify="left")
-        t.add_column("#", justify="right")
-        t.add_column("files", overflow="fold")
-        for i, g in enumerate(groups[:show], 1):
-            t.add_row(str(i), ", ".join(g))
-        out.print(t)
-        if len(groups) > show:
-            out.print(f"  ... and {len(groups) - show} more group(s) (--json lists all)")
+    t = Table(title=title, title_justify="left")
+    for col in columns:
+        if col in ("#", "images"):
+            t.add_column(col, justify="right")
+        else:
+            t.add_column(col, overflow="fold")
+    for row in rows[:show]:
+        t.add_row(*row)
+    out.print(t)
+    if len(rows) > show:
+        out.print(f"  ... and {len(rows) - show} more {more}(--json lists all)")
 
-    classes = report.get("classes")
-    if classes and len(classes) > 1:
-        t = Table(title=f"classes (subfolders): {len(classes)}", title_justify="left")
-        t.add_column("class", overflow="fold")
-        t.add_column("images", justify="right")
-        for name, count in list(classes.items())[:max(show, 12)]:
-            t.add_row(escape(name), f"{count:,}")
-        out.print(t)
-        if len(classes) > max(show, 12):
-            out.print(f"  ... and {len(classes) - max(show, 12)} more (--json lists all)")
 
-    flip = report.get("flip")
-    if flip:
-        out.print(f"[bold]horizontal flips:[/bold] look {flip['verdict']} (a heuristic): "
-                  f"{flip['reason']}. {flip['advice'][0].upper()}{flip['advice'][1:]}.")
-    for note in report["notes"]:
-        out.print(f"note: {escape(note)}")
+def _sizes(out, report: dict) -> None:
+    """Widths and heights, the most common sizes, what each training size can use."""
+    from rich.table import Table
+
+    sizes = report["sizes"]
+    t = Table(title="sizes (px)", title_justify="left")
+    for col in ("", "min", "median", "max"):
+        t.add_column(col, justify="right" if col else "left")
+    for key, label in (("width", "width"), ("height", "height"), ("short_side", "shorter side")):
+        s = sizes[key]
+        t.add_row(label, str(s["min"]), f"{s['median']:g}", str(s["max"]))
+    out.print(t)
+    t = Table(title="most common sizes", title_justify="left")
+    t.add_column("W x H")
+    t.add_column("images", justify="right")
+    for row in sizes["most_common"]:
+        t.add_row(row["size"], f"{row['count']:,}")
+    out.print(t)
+    reach = ", ".join(f"{s} px: {c:,}" for s, c in sizes["reach"].items())
+    out.print(f"images reaching each size without upscaling: {reach}")
+    out.print(f"[bold]recommended:[/bold] --image-size {report['recommended_image_size']}")
 
 
 @data.command("check")

@@ -125,7 +125,8 @@ def evaluate(run, num, seed, min_count, fid, inception_weights, data_path, datas
                            seed, min_count, as_json)
     if min_count is not None:
         raise UsageError(f"--min-count is for 2-D runs; {c.path} was trained on images")
-    from ..metrics.evaluate import DEFAULT_SAMPLES, evaluate_images, print_table
+    from ..metrics.evaluate import DEFAULT_SAMPLES, evaluate_images
+    from ..metrics.table import print_table
 
     result = evaluate_images(model, config, spec, nets, c, num=num or DEFAULT_SAMPLES, seed=seed,
                              device=dev, fid=fid, inception_weights=inception_weights,

@@ -122,12 +122,11 @@ def interpolate(ctx, run, seed_a, seed_b, seeds, steps, method, loop, gif, fps, 
     import torch
 
     from ..engine import pick_device
-    from ..latent import (chain, check_truncation, default_method, latents_for_seeds,
-                          load_direction, require_run_dir, walk)
+    from ..latent import check_truncation
     from ..bounds import check_output_memory
     from ..loading import load_model
     from ..models import UNCONDITIONAL, require_kind
-    from ..sampling import generate
+    from ..sampling import class_index, generate
 
     def given(name):
         return ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
@@ -154,46 +153,60 @@ def interpolate(ctx, run, seed_a, seed_b, seeds, steps, method, loop, gif, fps, 
         raise UsageError(f"'{model.name}' makes {spec.kind} data, not images; interpolate "
                          "draws image frames (use `gankit sample --out FILE.npy`)")
     check_truncation(model, truncation, config)
-    from ..sampling import class_index
-
     ends = [class_index(spec, v, f) for v, f in ((class_a, "--class-a"), (class_b, "--class-b"))
             if v is not None]
     if not ends and spec.num_classes:  # a walk keeps one class: the first, unless asked
         ends = [0]
     check_output_memory("--steps", steps, n_frames, (spec.channels, *(2 * [max(spec.size, size or 0)])))
+    z, what = _walk_latents(model, config, c, points, steps, loop, method, direction, start,
+                            stop, truncation, z_a, z_b)
+    labels, classes = _class_labels(spec, ends, z.shape[0], loop) if ends else (None, "")
+    with torch.no_grad():
+        images = generate(model, nets, z.to(dev), labels=labels)
+    frames = frame_images(images, size)
+    gif_path = write_frames(frames, out, gif=gif, fps=fps)
+    console.info(f"{len(frames)} frames ({what}{classes}) from {c.path} (step {c.step}) -> "
+                 f"{out}/" + (f" and {gif_path}" if gif_path else ""))
+
+
+def _walk_latents(model, config, c, points, steps, loop, method, direction, start, stop,
+                  truncation, z_a, z_b):
+    """The walk's latents and what they are, in words: along ``direction`` from seed A
+    (or ``z_a``), else a chain through the points (seeds, or latent files for A and B)."""
+    from ..latent import default_method, latents_for_seeds, load_direction, require_run_dir
+    from ..walks import chain, walk
+
     if direction is not None:
         vec = load_direction(require_run_dir(c, "--direction"), direction, model, config)
         z0 = (_one_z(z_a, "--z-a", model, config) if z_a else
               latents_for_seeds(model, config, points[:1], truncation=truncation))
         z, _ = walk(z0[0], vec, start, stop, steps, loop=loop)
-        what = (f"{z_a.name if z_a else f'seed {points[0]}'} along '{direction}' "
-                f"from {start:g} to {stop:g}")
-    else:
-        method = default_method(model, config) if method == "auto" else method
-        zs = latents_for_seeds(model, config, points, truncation=truncation)
-        names = [f"seed {p}" for p in points]
-        for i, (f, flag) in enumerate(((z_a, "--z-a"), (z_b, "--z-b"))):
-            if f is not None:  # a latent file in place of seed A or B
-                zs[i] = _one_z(f, flag, model, config)[0]
-                names[i] = f.name
-        z = chain(zs, steps, method, loop=loop)
-        what = (f"{method} through seeds {','.join(map(str, points))}" if not (z_a or z_b)
-                else f"{method} from {names[0]} to {names[1]}") + (" and back" if loop else "")
-    labels = None
-    if ends:  # one-hot at the start, one-hot at the end, the embeddings mixed in between
-        u = torch.linspace(0, 1, z.shape[0]) if z.shape[0] > 1 else torch.zeros(1)
-        t = (1 - (2 * u - 1).abs()) if loop else u
-        labels = torch.zeros(z.shape[0], spec.num_classes)
-        labels[:, ends[0]] += 1 - t
-        labels[:, ends[-1]] += t
-        what += f", class {spec.classes[ends[0]]}" + (
-            f" to {spec.classes[ends[-1]]}" if len(ends) > 1 else "")
-    with torch.no_grad():
-        images = generate(model, nets, z.to(dev), labels=labels)
-    frames = frame_images(images, size)
-    gif_path = write_frames(frames, out, gif=gif, fps=fps)
-    console.info(f"{len(frames)} frames ({what}) from {c.path} (step {c.step}) -> {out}/"
-                 + (f" and {gif_path}" if gif_path else ""))
+        return z, (f"{z_a.name if z_a else f'seed {points[0]}'} along '{direction}' "
+                   f"from {start:g} to {stop:g}")
+    method = default_method(model, config) if method == "auto" else method
+    zs = latents_for_seeds(model, config, points, truncation=truncation)
+    names = [f"seed {p}" for p in points]
+    for i, (f, flag) in enumerate(((z_a, "--z-a"), (z_b, "--z-b"))):
+        if f is not None:  # a latent file in place of seed A or B
+            zs[i] = _one_z(f, flag, model, config)[0]
+            names[i] = f.name
+    z = chain(zs, steps, method, loop=loop)
+    return z, ((f"{method} through seeds {','.join(map(str, points))}" if not (z_a or z_b)
+                else f"{method} from {names[0]} to {names[1]}") + (" and back" if loop else ""))
+
+
+def _class_labels(spec, ends, frames: int, loop: bool):
+    """Class embeddings for each frame, one-hot at the start, one-hot at the end, mixed
+    in between (and back with ``loop``), and the classes in words."""
+    import torch
+
+    u = torch.linspace(0, 1, frames) if frames > 1 else torch.zeros(1)
+    t = (1 - (2 * u - 1).abs()) if loop else u
+    labels = torch.zeros(frames, spec.num_classes)
+    labels[:, ends[0]] += 1 - t
+    labels[:, ends[-1]] += t
+    return labels, f", class {spec.classes[ends[0]]}" + (
+        f" to {spec.classes[ends[-1]]}" if len(ends) > 1 else "")
 
 
 def _check_z_flags(z_a, z_b, seed_a, seed_b, seeds, direction, truncation):

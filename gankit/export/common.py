@@ -27,6 +27,10 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import GankitError, UsageError
+from ..latent import latents_for_seeds, prior_of, run_dir_of
+from ..loading import load_model
+from ..models import TRANSLATION, UNCONDITIONAL
+from ..sampling import generate
 
 FORMAT = "1"
 #: float outputs in [0, 1] may differ from PyTorch's by at most this (about 1/4 of a
@@ -60,9 +64,6 @@ class Source:
 
 def load(target, ema: bool = True) -> Source:
     """The run's generator(s) on the CPU, in eval mode (EMA weights where the run has them)."""
-    from ..latent import run_dir_of
-    from ..loading import load_model
-
     model, config, spec, nets, c = load_model(target, device="cpu", ema=ema)
     has_ema = ema and bool(c.shapes("s.ema."))
     run_dir = run_dir_of(c)
@@ -73,8 +74,6 @@ def load(target, ema: bool = True) -> Source:
 def prior(src: Source) -> str:
     """gaussian or uniform: the model's, or its config's where the model has a choice
     (vanilla's ``--set prior=``)."""
-    from ..latent import prior_of
-
     return prior_of(src.model, src.config)
 
 
@@ -178,8 +177,6 @@ def _layout(src: Source, uint8: bool, direction: str | None) -> Layout:
 def metadata(src: Source, fmt: str, uint8: bool, direction: str | None, lay: Layout,
              extra: dict | None = None) -> dict[str, str]:
     """String keys and values: ONNX ``metadata_props``, TorchScript ``gankit.json``."""
-    from ..models import UNCONDITIONAL
-
     spec = src.spec
     meta = {
         "gankit.export": FORMAT,
@@ -242,8 +239,6 @@ def check_inputs(src: Source, seeds, uint8: bool, direction: str | None, labels:
     ``labels`` each batch is a ``(z, labels)`` pair, seed s of class s mod K)."""
     import torch
 
-    from ..latent import latents_for_seeds
-
     if not direction:
         z = latents_for_seeds(src.model, src.config, seeds).float().contiguous()
         if labels:
@@ -269,8 +264,6 @@ def reference(src: Source, x, uint8: bool, direction: str | None):
     """What gankit itself makes of the input ``x`` (``gankit sample``'s generation path for
     unconditional models, ``model.translate`` for translation), in the export's layout."""
     import torch
-
-    from ..sampling import generate
 
     with torch.no_grad():
         if direction:
@@ -356,8 +349,6 @@ def output_paths(out, src: Source, directions, suffix: str) -> list[Path]:
 
 def directions_for(src: Source, direction: str | None) -> list:
     """[None] for unconditional models; the translation directions asked for."""
-    from ..models import TRANSLATION, UNCONDITIONAL
-
     if src.kind == UNCONDITIONAL:
         if direction is not None:
             raise UsageError(f"--direction {direction}: '{src.model.name}' is an unconditional "

@@ -15,7 +15,7 @@ import warnings
 
 from ..errors import GankitError
 from ..files import atomic_write
-from .common import Layout, Source, require, run_check, wrapper
+from .common import Layout, Source, check_inputs, require, run_check, wrapper
 
 OPSET = 18
 EXPORTERS = ("auto", "torchscript", "dynamo")
@@ -118,8 +118,6 @@ def export_onnx(src: Source, path, *, uint8: bool, direction: str | None, lay: L
                 exporter: str = "auto", progress=None):
     """Write ``path`` (atomically) after onnxruntime reproduced PyTorch on ``seeds``.
     Returns the :class:`~gankit.export.common.Check`."""
-    from .common import check_inputs
-
     require("onnx")
     require("onnxruntime")
     labels = bool(lay.labels)

@@ -11,7 +11,7 @@ import warnings
 
 from ..errors import GankitError
 from ..files import atomic_write
-from .common import Layout, Source, run_check, wrapper
+from .common import Layout, Source, check_inputs, run_check, wrapper
 
 EXTRA_FILE = "gankit.json"
 
@@ -28,8 +28,6 @@ def read_metadata(path) -> dict[str, str]:
 def export_torchscript(src: Source, path, *, uint8: bool, direction: str | None, lay: Layout,
                        meta: dict, seeds, tolerance: float, progress=None):
     import torch
-
-    from .common import check_inputs
 
     labels = bool(lay.labels)
     net = wrapper(src, uint8, direction, labels)

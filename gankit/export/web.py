@@ -31,9 +31,12 @@ from pathlib import Path
 
 from .. import __version__, console
 from ..errors import GankitError, UsageError
-from . import ortweb
 from ..files import atomic_write
+from ..latent import latents_for_seeds, list_directions, load_direction
+from ..models import TRANSLATION, UNCONDITIONAL
+from . import ortweb
 from .common import DIRECTIONS, Source, layout, metadata, prior
+from .onnx import export_onnx
 
 #: the truncation levels of the noise-strength slider (Gaussian priors)
 TRUNCATIONS = (0.5, 0.7, 1.0, 1.5, 2.0)
@@ -81,8 +84,6 @@ def latents(src: Source, seeds, levels) -> bytes:
     """z of ``seeds`` untruncated and at each truncation level, float32 little-endian."""
     import numpy as np
 
-    from ..latent import latents_for_seeds
-
     rows = [latents_for_seeds(src.model, src.config, seeds)]
     rows += [latents_for_seeds(src.model, src.config, seeds, truncation=t) for t in levels]
     return np.stack([r.float().numpy() for r in rows]).astype("<f4").tobytes()
@@ -90,8 +91,6 @@ def latents(src: Source, seeds, levels) -> bytes:
 
 def directions(src: Source, p: str) -> list[dict]:
     """The run's directions with their vectors; a broken one is skipped with a warning."""
-    from ..latent import list_directions, load_direction
-
     if src.run_dir is None:
         return []
     z_dim = int(src.model.z_dim(src.config))
@@ -135,8 +134,6 @@ def write_page(out: Path, page_files, runtime: dict) -> None:
 
 def check_source(src: Source, web_seeds) -> None:
     """Refuse what the page cannot show, before any work."""
-    from ..models import TRANSLATION, UNCONDITIONAL
-
     if src.kind == TRANSLATION and src.spec.kind == "image":
         return  # the translation page: an image in, its translation out (no seeds)
     if src.kind != UNCONDITIONAL or src.spec.kind != "image":
@@ -161,10 +158,6 @@ def export_web(src: Source, out: Path, *, seeds, web_seeds, tolerance: float, op
     """Write the static folder; returns what was written (for the summary line).
     ``ort_source``: the runtime's files as :func:`.ortweb.load` gives them, or where to
     load them from."""
-    from .onnx import export_onnx
-
-    from ..models import TRANSLATION  # models: the kinds, as check_source reads them
-
     check_source(src, web_seeds)
     if src.kind == TRANSLATION:
         runtime = ortweb.load(ort_source) if not isinstance(ort_source, dict) else ort_source
@@ -230,8 +223,6 @@ def export_translation_web(src: Source, out: Path, *, seeds, tolerance: float, o
     """The page of a translation run: drop an image (or draw, for a run trained on edge
     maps) and see its translation, run in the browser by onnxruntime-web. The model's
     first direction (a2b) is exported, checked like ``gankit export --format onnx``."""
-    from .onnx import export_onnx  # onnx and torch: when the format runs
-
     own = tuple(getattr(src.model, "directions", DIRECTIONS))
     direction = next(d for d in DIRECTIONS if d in own)
     check_target(out)

@@ -12,7 +12,8 @@ does not import torch (each module imports it inside its functions).
 - :mod:`gankit.metrics.inception`: FID/KID with the standard Inception features
   through the optional extra ``gankit[metrics]`` (torch-fidelity).
 - :mod:`gankit.metrics.cache`: real-data features cached per data fingerprint.
-- :mod:`gankit.metrics.evaluate`: the whole evaluation of one run.
+- :mod:`gankit.metrics.evaluate`: the whole evaluation of one run; :mod:`gankit.metrics.table`
+  the tables it prints.
 
 See docs/metrics.md for what each number means and how to compare runs.
 """

@@ -16,9 +16,19 @@ import time
 from pathlib import Path
 
 from .. import console
+from ..dataload import load_data
 from ..errors import GankitError, UsageError
-from ..run import Run
+from ..files import atomic_write
+from ..images import to_uint8
+from ..latent import latents_for_seeds
+from ..options import TrainOptions
+from ..plugins import get_plugins
 from ..registry import recorded_names
+from ..run import Run
+from ..sampling import generate, labelled_grid
+from . import cache as fcache
+from . import distances, features, inception
+from .table import MEMORISATION_ROW, print_table, rows  # noqa: F401 (re-exported)
 
 MAX_SAMPLES = 50_000
 DEFAULT_SAMPLES = 1000
@@ -64,8 +74,6 @@ def check_count(num: int) -> None:
 
 def train_options(c, run_dir: Path):
     """The run's TrainOptions, from the checkpoint (or config.json for older files)."""
-    from ..options import TrainOptions
-
     saved = c.train
     if not saved:
 
@@ -83,8 +91,6 @@ def load_real(plugins, model, c, spec, run_dir: Path, *, data=None, dataset=None
     """The training images as uint8 (N, C, H, W), loaded as `gankit train` loaded them:
     ``(images, names, data set name, path, labels)``, the labels (the class of each
     image) only for a class-conditional run, else None."""
-    from ..dataload import load_data
-
     options = train_options(c, run_dir)
     path = data if data is not None else options.data
     name = dataset or options.dataset
@@ -135,10 +141,6 @@ def generate_uint8(model, config, nets, seeds, device, progress=None, labels=Non
     classes ``labels`` (one per seed) for a conditional run."""
     import torch
 
-    from ..images import to_uint8
-    from ..latent import latents_for_seeds
-    from ..sampling import generate
-
     out, seeds = [], list(seeds)
     for i in range(0, len(seeds), _GEN_BATCH):
         z = latents_for_seeds(model, config, seeds[i:i + _GEN_BATCH], device)
@@ -155,9 +157,6 @@ def generate_uint8(model, config, nets, seeds, device, progress=None, labels=Non
 def closest_pairs_picture(fake, real, mem: dict, seeds, path: Path, pairs: int = PAIRS):
     """Sample | nearest training image, the closest pairs first, four pairs a row."""
     import torch
-
-    from ..files import atomic_write
-    from ..sampling import labelled_grid
 
     order = torch.argsort(mem["distance"])[:pairs].tolist()
     images, labels = [], []
@@ -200,8 +199,6 @@ def evaluate_images(model, config, spec, nets, c, *, num: int = DEFAULT_SAMPLES,
                     device="cpu", fid: bool = False, inception_weights=None, data=None,
                     dataset=None, cache: bool = True, plugins=None, write: bool = True) -> dict:
     """Every image metric of a loaded run; writes the eval file and picture when ``write``."""
-    from ..plugins import get_plugins
-
     check_count(num)
     if seed < 0:
         raise UsageError("--seed must be at least 0")
@@ -209,8 +206,6 @@ def evaluate_images(model, config, spec, nets, c, *, num: int = DEFAULT_SAMPLES,
     run_dir = run_dir_of(c)
     extract_inception = inception_space = None
     if fid:  # fail on a missing extra or missing weights before any work
-        from . import inception
-
         extract_inception, inception_space = inception.load_extractor(inception_weights, device)
     started = time.time()
     seeds = list(range(seed, seed + num))
@@ -235,8 +230,6 @@ def evaluate_images(model, config, spec, nets, c, *, num: int = DEFAULT_SAMPLES,
 def write_eval(run_dir: Path, c, result: dict) -> Path:
     """The eval file of checkpoint ``c`` (written atomically); its path goes into
     ``result["eval_file"]``."""
-    from ..files import atomic_write
-
     out = eval_path(run_dir, c.step, output_tag(c))
     text = json.dumps(result, indent=2) + "\n"
     atomic_write(out, lambda tmp: Path(tmp).write_text(text))
@@ -249,9 +242,6 @@ def _measure(plugins, model, config, spec, nets, c, run_dir, seeds, *, seed, dev
     """The training images, the samples and every registered metric between them (with
     progress bars): ``real``, ``names``, ``data_name``, ``data_path``, ``fake``,
     ``metrics``, ``mem`` (the memorisation distances) and ``feature_space``."""
-    from . import cache as fcache
-    from . import distances, features
-
     with _Progress() as bars:
         real, names, data_name, data_path, real_labels = load_real(
             plugins, model, c, spec, run_dir, data=data, dataset=dataset,
@@ -371,69 +361,3 @@ def compute(registered, space: str, real, fake, seed: int, task=None) -> dict:
             out.update(metric.compute(real, fake, seed=seed,
                                       progress=task(metric) if task else None))
     return out
-
-
-# -- output ----------------------------------------------------------------------------------
-
-MEMORISATION_ROW = ("memorisation", "memorisation", "~0.1: new images, 1: copies")
-
-
-def rows(plugins=None) -> list:
-    """The table's rows (key, label, reading): the registered metrics' in order, with
-    memorisation after the feature-space ones."""
-    from ..plugins import get_plugins
-
-    registered = list((plugins or get_plugins()).metrics())
-    out = []
-    for space in ("pixels", "features", "inception"):
-        out += [r for m in registered if m.space == space for r in m.table_rows()]
-        if space == "features":
-            out.append(MEMORISATION_ROW)
-    return out
-
-
-def print_table(result: dict) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    m = result["metrics"]
-    d = result["data"]
-    table = Table(title=f"{d['dataset']}: {result['model']} at step {result['step']} "
-                        f"({result['samples']} samples, {d['images']} training images)")
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    table.add_column("reading")
-    for key, label, meaning in rows():
-        if key not in m:
-            continue
-        value = f"{m[key]:.4g}"
-        if f"{key}_std" in m:
-            value += f" ± {m[key + '_std']:.2g}"
-        table.add_row(label, value, meaning)
-        if key == "swd":
-            for r in result["swd_resolutions"]:
-                table.add_row(f"  level {r} px", f"{m[f'swd_{r}']:.4g}", "")
-    out = Console()
-    out.print(table)
-    per_class = result.get("per_class")
-    if per_class:
-        keys = [k for k, _, _ in rows() if any(k in r for r in per_class.values())]
-        t = Table(title="per class (gankit features; sample i is of class i mod K)")
-        for col in ["class", "images", "samples", *keys]:
-            t.add_column(col, justify="left" if col == "class" else "right")
-        for name, r in per_class.items():
-            t.add_row(name, str(r["images"]), str(r["samples"]),
-                      *[f"{r[k]:.4g}" if k in r else "" for k in keys])
-        out.print(t)
-    closest = result["memorisation"]["closest"]
-    if closest:
-        top = closest[0]
-        out.print(f"closest pair: seed {top['seed']} and training image "
-                  f"{top['train_name'] or top['train_index']} (distance {top['distance']:.3g}; "
-                  f"copies are closer than {result['memorisation']['threshold']:.3g})",
-                  highlight=False, soft_wrap=True)
-    if result["memorisation"]["picture"]:
-        out.print(f"closest pairs: {result['memorisation']['picture']}", highlight=False,
-                  soft_wrap=True)
-    if result.get("eval_file"):
-        out.print(f"written: {result['eval_file']}", highlight=False, soft_wrap=True)

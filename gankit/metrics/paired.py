@@ -18,9 +18,11 @@ from pathlib import Path
 from .. import console
 from ..dataload import as_domains
 from ..errors import GankitError
+from ..plugins import get_plugins
 from . import cache as fcache
 from . import features
-from .evaluate import _Progress, compute, rows, run_dir_of, train_options, write_eval
+from .evaluate import _Progress, compute, run_dir_of, train_options, write_eval
+from .table import rows
 
 #: the pairs a distribution metric needs (k-NN with k = 3)
 MIN_DISTRIBUTION = 4
@@ -123,8 +125,6 @@ def evaluate_pairs(model, config, spec, nets, c, *, device="cpu", data=None, see
                    cache: bool = True, plugins=None, write: bool = True) -> dict:
     """Distances of a translation run's outputs to the true targets of its held-out pairs;
     writes the eval file when ``write``."""
-    from ..plugins import get_plugins  # the plugin manager (importlib.metadata): when used
-
     plugins = plugins or get_plugins()
     run_dir = run_dir_of(c)
     started = time.time()

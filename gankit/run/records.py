@@ -91,6 +91,30 @@ class RunRecords:
             out.append(rec)
         return out
 
+    @staticmethod
+    def loss_keys(records) -> list[str]:
+        """The ``loss_*`` keys holding a number in some metrics records (:meth:`metrics`),
+        ``loss_d`` and ``loss_g`` first, then the others by name."""
+        seen: dict[str, None] = {}
+        for rec in records:
+            for k, v in rec.items():
+                if k.startswith("loss_") and as_float(v) is not None:
+                    seen.setdefault(k)
+        order = {"loss_d": 0, "loss_g": 1}
+        return sorted(seen, key=lambda k: (order.get(k, 2), k))
+
+    @staticmethod
+    def series(records, key: str) -> tuple[list[int], list[float]]:
+        """(steps, values) of one metric of some metrics records; records without a number
+        for it are left out."""
+        steps, vals = [], []
+        for rec in records:
+            v = as_float(rec.get(key))
+            if v is not None:
+                steps.append(rec["step"])
+                vals.append(v)
+        return steps, vals
+
     def evaluations(self) -> list[dict]:
         """``metrics/eval-step-N.json`` records (``gankit evaluate``), oldest step first:
         each with ``step``, ``metrics`` (finite numbers only) and ``file``."""

@@ -22,8 +22,16 @@ import shlex
 from collections import OrderedDict
 from pathlib import Path
 
-# the studio's parts, one module per concept; every name is importable from here too
+from ..engine import pick_device
 from ..errors import GankitError, UsageError
+from ..images import to_uint8
+from ..latent import (apply_directions, default_method, direction_path, fit_direction,
+                      latents_for_seeds, list_directions, prior_of, save_direction)
+from ..loading import load_model
+from ..models import UNCONDITIONAL
+from ..run import Run
+from ..sampling import generate
+# the studio's parts, one module per concept; every name is importable from here too
 from .catalog import Catalog, RunEntry, summary
 from .classes import ClassPick
 from .commands import Commands, compact_seeds, safe_filename, settings_tag, shown_path
@@ -80,18 +88,13 @@ class Studio(Grids, Projections, Translation, ClassPick, Commands):
     # -- worker-side loading --------------------------------------------------------------
     def _dev(self):
         if self._device is None:
-            from ..engine import pick_device
-
             self._device = pick_device(self.device_name)
         return self._device
 
     def _load(self, entry: RunEntry, refresh: bool = False) -> Loaded:
-        from ..checkpoints import list_checkpoints
-        from ..loading import load_model
-
         cached = self._models.get(entry.id)
         if cached is not None and cached.entry == entry:
-            newest = entry.checkpoint or (list_checkpoints(entry.run_dir) or [None])[-1]
+            newest = entry.checkpoint or (Run(entry.run_dir).checkpoints() or [None])[-1]
             if not refresh or newest is None or Path(newest) == Path(cached.checkpoint.path):
                 self._models.move_to_end(entry.id)
                 return cached
@@ -106,8 +109,6 @@ class Studio(Grids, Projections, Translation, ClassPick, Commands):
 
     @staticmethod
     def _unconditional_images(loaded: Loaded) -> None:
-        from ..models import UNCONDITIONAL
-
         if loaded.model.kind != UNCONDITIONAL:
             raise BadRequest(f"run '{loaded.entry.id}' is a {loaded.model.kind} model "
                              f"('{loaded.model.name}'): it has no seeds to sample; use "
@@ -117,8 +118,6 @@ class Studio(Grids, Projections, Translation, ClassPick, Commands):
                              "images; the studio draws images (use `gankit sample`)", 400)
 
     def _latents(self, loaded: Loaded, seeds, truncation, specs):
-        from ..latent import apply_directions, latents_for_seeds
-
         numbers = [s for s in seeds if isinstance(s, int)]
         z = (latents_for_seeds(loaded.model, loaded.config, numbers, "cpu", truncation=truncation)
              if numbers else None)
@@ -132,9 +131,6 @@ class Studio(Grids, Projections, Translation, ClassPick, Commands):
         return z
 
     def _draw(self, loaded: Loaded, z, labels=None):
-        from ..images import to_uint8
-        from ..sampling import generate
-
         return to_uint8(generate(loaded.model, loaded.nets, z.to(self._dev()), batch=64,
                                  labels=labels))
 
@@ -153,9 +149,6 @@ class Studio(Grids, Projections, Translation, ClassPick, Commands):
         return self.worker.submit(lambda: self._info(entry))
 
     def _info(self, entry: RunEntry) -> dict:
-        from ..latent import default_method, list_directions, prior_of
-        from ..models import UNCONDITIONAL
-
         loaded = self._load(entry, refresh=True)
         model, spec, c = loaded.model, loaded.spec, loaded.checkpoint
         out = summary(entry)
@@ -197,8 +190,6 @@ class Studio(Grids, Projections, Translation, ClassPick, Commands):
         entry = self.catalog.get(run_id)
 
         def job():
-            from ..latent import direction_path, fit_direction, save_direction
-
             loaded = self._load(entry, refresh=True)
             self._unconditional_images(loaded)
             if entry.run_dir is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..checkpoints import Checkpoint
 from ..errors import GankitError
 from ..files import MAX_JSON_FILE, read_small_json
 from ..run import CKPT_RE, Run
@@ -54,8 +55,6 @@ class Catalog:
         p = Path(target)
         if loc.kind == "checkpoint":
             p = loc.checkpoint
-            from ..checkpoints import Checkpoint
-
             Checkpoint(p)  # a readable gankit checkpoint, or a clear error now
             run_dir = _run_dir_of_checkpoint(p)
             self.given = RunEntry(self._given_id(run_dir.name if run_dir else p.stem, run_dir),

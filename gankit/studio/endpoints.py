@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 from ..errors import GankitError
+from ..latent import available_directions
 from . import validate as v
 from .validate import BadRequest
 
@@ -36,8 +37,6 @@ class Endpoints:
         trunc = v.truncation(q)
         have = None
         if entry.run_dir is not None:
-            from ..latent import available_directions
-
             have = available_directions(entry.run_dir)
         specs = v.direction_specs(q, have if have is not None else [])
         return run, seeds, trunc, specs

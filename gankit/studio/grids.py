@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import io
 
+from ..images import make_grid_uint8
+from ..latent import apply_directions, default_method
+from ..sampling import labelled_grid
+from ..walks import chain
 from .commands import safe_filename, settings_tag
 from .loaded import Walk
 from .pictures import _pil, data_url, pil_png_bytes, png_bytes
@@ -39,9 +43,6 @@ class Grids:
         cols = min(cols or len(seeds), len(seeds))
 
         def job():
-            from ..images import make_grid_uint8
-            from ..sampling import labelled_grid
-
             loaded = self._load(entry, refresh=True)
             self._unconditional_images(loaded)
             labels = self._labels(loaded, len(seeds), pick)
@@ -63,8 +64,6 @@ class Grids:
         entry = self.catalog.get(run_id)
 
         def job():
-            from ..latent import chain, default_method
-
             loaded = self._load(entry, refresh=True)
             self._unconditional_images(loaded)
             m = default_method(loaded.model, loaded.config) if method == "auto" else method
@@ -81,8 +80,6 @@ class Grids:
         return self.worker.submit(job, channel, token)
 
     def _latents_offset(self, loaded, z, specs):
-        from ..latent import apply_directions
-
         if loaded.run_dir is None:
             raise BadRequest("this checkpoint is not inside a run folder, so it has no "
                              "directions", 400)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..perceptual import Perceptual, pick_distance
+from ..projection import STEPS, Projector, Settings
 from .loaded import Loaded
 from .pictures import data_url, pil_png_bytes, png_bytes
 from .uploads import decode_upload
@@ -35,8 +37,6 @@ class Projections:
         """An uploaded picture projected into the run's latent space (as `gankit project`
         does, ``PROJECTION_CHUNK`` steps per worker job): its id for ``seeds``
         (``p1``, ...), the picture as the model sees it, the projection and the distances."""
-        from ..projection import STEPS, Perceptual, Projector, Settings, pick_distance  # torch
-
         entry = self.catalog.get(run_id)
         channel = client and f"{client}:project"
         token = self.worker.claim(channel) if channel else None

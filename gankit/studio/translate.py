@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from ..errors import UsageError
+from ..models import TRANSLATION
+from ..translation import translate_image as translate_at
 from .loaded import Loaded
 from .pictures import data_url, pil_png_bytes
 from .uploads import decode_upload
@@ -18,8 +20,6 @@ class Translation:
         entry = self.catalog.get(run_id)
 
         def job():
-            from ..models import TRANSLATION
-
             loaded = self._load(entry, refresh=True)
             if loaded.model.kind != TRANSLATION:
                 raise BadRequest(f"run '{entry.id}' is not a translation model "
@@ -68,8 +68,6 @@ def prepare(img, size: int):
 def translate_image(loaded: Loaded, img, direction: str, device):
     """A Pillow image through the model's ``translate`` at its own size (the same code as
     ``gankit translate``) -> a Pillow image of the same size."""
-    from ..translation import translate_image as translate_at
-
     model = loaded.model
     try:
         return translate_at(model, loaded.nets, img, direction, img.size,

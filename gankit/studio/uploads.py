@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..errors import GankitError
 from ..files import atomic_write
+from ..imageio import decode_image
 from .validate import MAX_UPLOAD_PIXELS, UPLOAD_FORMATS, BadRequest
 
 
@@ -15,8 +16,6 @@ def decode_upload(data: bytes, channels: int, size: int | None = None):
     :func:`gankit.imageio.decode_image` from a private temporary file; with ``size``
     resized and centre-cropped to ``size`` x ``size`` as training data is."""
     from PIL import Image, UnidentifiedImageError
-
-    from ..imageio import decode_image
 
     with tempfile.TemporaryDirectory(prefix="gankit-studio-") as tmp:
         path = Path(tmp) / "upload"

@@ -13,6 +13,7 @@ import re
 
 from ..bounds import MAX_FPS, MAX_TRUNCATION, MIN_FPS, MIN_TRUNCATION  # noqa: F401
 from ..errors import GankitError
+from ..latent import check_name
 
 MAX_SEED = 2**63  # seeds are in [0, 2**63)
 MAX_SAMPLES = 64  # images per grid request
@@ -187,8 +188,6 @@ def seeds_from_json(value, name: str, max_count: int = MAX_FIT_SEEDS) -> list[in
 def direction_specs(query: dict, available=None) -> list[tuple[str, float]]:
     """``directions=tuna:1.5,hair:-1``: names as ``gankit.latent.check_name`` allows,
     finite strengths within +-MAX_STRENGTH, each name once, at most MAX_DIRECTIONS."""
-    from ..latent import check_name
-
     text = one(query, "directions", "")
     specs: list[tuple[str, float]] = []
     for part in filter(None, (p.strip() for p in text.split(","))):
@@ -233,8 +232,6 @@ def client(query: dict) -> str | None:
 
 
 def direction_name(value) -> str:
-    from ..latent import check_name
-
     if not isinstance(value, str):
         raise BadRequest("'name': expected a direction name such as tuna or long-hair")
     try:

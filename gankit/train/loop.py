@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from .. import checkpoints as ckpt
 from .. import console, engine
 from ..errors import DivergenceError, GankitError
 from ..images import save_grid
@@ -168,8 +169,6 @@ class Trainer(StepHelpers):
                                 metadata=self.metadata())
 
     def resume_from(self, checkpoint) -> None:
-        from .. import checkpoints as ckpt
-
         try:
             self.load_state(checkpoint.state())
             train_state.apply_changed_options(self, checkpoint.train)

@@ -27,7 +27,7 @@ from ..errors import CheckpointError, UsageError
 def validate_resume(checkpoint, trainer) -> None:
     """Refuse (one :class:`CheckpointError` line) a checkpoint whose training state does
     not fit ``trainer``, a freshly built trainer of the run, before anything is loaded."""
-    from .parts import ABSENT
+    from .parts import ABSENT  # parts imports torch; plan() uses this module before torch
 
     check = ResumeChecker(checkpoint)
     saved = checkpoint.state_info()

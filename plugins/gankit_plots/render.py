@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gankit import GankitError, atomic_write
+from gankit import GankitError, Run, atomic_write
 
 # matplotlib's "tab10": distinct, readable on white, familiar from other tools
 PALETTE = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
@@ -37,50 +37,15 @@ DEFAULT_SMOOTHING = 0.8
 # -- reading a run ---------------------------------------------------------------------------
 
 
-def _number(v):
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        return None
-    try:
-        return float(v)
-    except OverflowError:
-        return None
-
-
 def read_metrics(run_dir) -> list[dict]:
     """The records of ``RUN/metrics.jsonl`` in order; torn, foreign or out-of-range lines
     are skipped (gankit's own reader: regular files only, bounded size)."""
-    from gankit import Run
-
     return Run(run_dir).metrics()
 
 
 def read_evals(run_dir) -> list[dict]:
     """``{"step", "metrics"}`` of each ``RUN/metrics/eval-step-*.json``, by step."""
-    from gankit import Run
-
     return [{"step": r["step"], "metrics": r["metrics"]} for r in Run(run_dir).evaluations()]
-
-
-def loss_keys(records) -> list[str]:
-    """The ``loss_*`` keys of metrics records, ``loss_d`` and ``loss_g`` first."""
-    seen: dict[str, None] = {}
-    for rec in records:
-        for k, v in rec.items():
-            if k.startswith("loss_") and _number(v) is not None:
-                seen.setdefault(k)
-    order = {"loss_d": 0, "loss_g": 1}
-    return sorted(seen, key=lambda k: (order.get(k, 2), k))
-
-
-def series(records, key: str) -> tuple[list[int], list[float]]:
-    """(steps, values) of one metric; records without a number for it are left out."""
-    steps, vals = [], []
-    for rec in records:
-        v = _number(rec.get(key))
-        if v is not None:
-            steps.append(rec["step"])
-            vals.append(v)
-    return steps, vals
 
 
 # -- drawing ---------------------------------------------------------------------------------
@@ -266,19 +231,19 @@ def _draw_panel(draw, panel: Panel, box, font, small) -> None:
 def build_panels(runs, smoothing: float = DEFAULT_SMOOTHING) -> list[Panel]:
     """Panels for ``runs``: a list of (label, metrics records, eval records)."""
     colors = {label: PALETTE[i % len(PALETTE)] for i, (label, _, _) in enumerate(runs)}
-    keys = loss_keys([r for _, recs, _ in runs for r in recs])
+    keys = Run.loss_keys([r for _, recs, _ in runs for r in recs])  # as `gankit runs`
     suffix = f" (smoothed {smoothing:g}, raw faint)" if smoothing else ""
     panels = []
     for k in keys:
         p = Panel(f"{k}{suffix}")
         for label, recs, _ in runs:
-            steps, vals = series(recs, k)
+            steps, vals = Run.series(recs, k)
             if steps:
                 p.curves.append(Curve(label, colors[label], steps, vals))
         panels.append(p)
     ips = Panel(f"images/s{suffix}")
     for label, recs, _ in runs:
-        steps, vals = series(recs, "images_per_s")
+        steps, vals = Run.series(recs, "images_per_s")
         if steps:
             ips.curves.append(Curve(label, colors[label], steps, vals))
     if ips.curves:
