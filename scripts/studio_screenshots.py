@@ -4,7 +4,8 @@
 
 LATENT_RUN and TRANSLATION_RUN are run names under RUNS_FOLDER (an unconditional model
 and a translation model); IMAGE is the picture dropped on the translation run (e.g. one
-from `gankit datasets export sushi ./sushi`). Writes OUT_DIR/studio-grid.png, studio-interpolation.png and
+from `gankit datasets export sushi ./sushi`). TRANSLATION_RUN and IMAGE given as `-`
+skip the translation picture. Writes OUT_DIR/studio-grid.png, studio-interpolation.png and
 studio-translate.png (default OUT_DIR: docs/images). Needs what
 scripts/install-browser.sh installs.
 """
@@ -31,7 +32,7 @@ def wait_for(driver, script, timeout=60.0):
 def main(argv):
     if len(argv) not in (4, 5):
         raise SystemExit(__doc__)
-    runs, latent, translation, photo = Path(argv[0]), argv[1], argv[2], Path(argv[3]).resolve()
+    runs, latent, translation, photo = Path(argv[0]), argv[1], argv[2], Path(argv[3])
     out = Path(argv[4] if len(argv) == 5 else "docs/images")
     os.environ.setdefault("SE_OFFLINE", "true")
     from PIL import Image
@@ -94,9 +95,11 @@ def main(argv):
         time.sleep(0.7)
         shot("studio-interpolation.png")
 
+        if translation == "-":
+            return
         driver.get(srv.url + "?run=" + translation)
         wait_for(driver, "!document.getElementById('translate').hidden")
-        driver.find_element(By.ID, "file").send_keys(str(photo))
+        driver.find_element(By.ID, "file").send_keys(str(photo.resolve()))
         wait_for(driver, "window.studio.state.translated")
         time.sleep(0.5)
         shot("studio-translate.png")
