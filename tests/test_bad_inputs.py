@@ -10,6 +10,7 @@ check what the user sees.
 from __future__ import annotations
 
 import errno
+from functools import partial
 import json
 import shutil
 from pathlib import Path
@@ -22,45 +23,14 @@ from PIL import Image
 from gankit import checkpoints as ckpt
 from gankit.cli import make_cli
 
-TINY = ["--image-size", "32", "--set", "ngf=8", "--set", "ndf=8", "--batch-size", "8"]
-QUICK = ["--sample-every", "0", "--log-every", "1"]
+from kit import QUICK, TINY, accepted, noise, noise_pngs, refused
+from kit import cli as _cli
+
+cli = partial(_cli, quiet=True)  # every command here runs with -q
 
 
-def cli(*args):
-    return CliRunner().invoke(make_cli(), ["-q", *map(str, args)], catch_exceptions=False)
-
-
-def refused(result, *needles, code=None):
-    """Exactly one stderr line, 'Error: ...', containing every needle; no traceback."""
-    assert "Traceback" not in result.output, result.output
-    assert result.exit_code != 0, result.output
-    if code is not None:
-        assert result.exit_code == code, result.output
-    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("Error: "), lines
-    for n in needles:
-        assert str(n) in lines[0], (n, lines[0])
-    return lines[0]
-
-
-def accepted(result):
-    assert "Traceback" not in result.output, result.output
-    assert result.exit_code == 0, result.output
-    return [ln for ln in result.stderr.splitlines() if ln.strip()]
-
-
-def noise(w, h, seed=0, mode="RGB"):
-    rng = np.random.default_rng(seed)
-    shape = (h, w, 3) if mode == "RGB" else (h, w)
-    return Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8))
-
-
-def good_pngs(folder: Path, n: int, size=40) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for i in range(n):
-        noise(size, size, seed=i).save(folder / f"good{i}.png")
-    return folder
+def good_pngs(folder: Path, n: int) -> Path:
+    return noise_pngs(folder, n, names="good{i}.png")
 
 
 # ------------------------------------------------------------------------- fixtures

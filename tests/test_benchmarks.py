@@ -10,9 +10,10 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "train_throughput.py"
+from kit import ROOT
+
+SCRIPT = ROOT / "benchmarks" / "train_throughput.py"
 
 
 def test_short_mode_runs_and_prints_its_ratios(tmp_path):

@@ -24,7 +24,7 @@ import sys
 import pytest
 import torch
 
-from checkpoint_kit import (Parts, check_survived, lines_of, newest, run_jobs, train_cyclegan,
+from kit.checkpoints import (Parts, check_survived, lines_of, newest, run_jobs, train_cyclegan,
                             train_dcgan)
 
 SEED = int(os.environ.get("GANKIT_FUZZ_SEED", "1234"))

@@ -6,7 +6,7 @@ their run folder; every command that reads them (``train --resume``, ``sample``,
 ``interpolate``, ``evaluate``, ``translate``) must refuse them with one ``Error:`` line
 naming the file and the tensor, exit 1 or 2, no traceback, no death by a signal, and
 ``--resume`` must leave the run folder as it was. The commands run in a child process
-(see checkpoint_kit.run_jobs); a few also run as real ``gankit`` processes.
+(see kit.checkpoints.run_jobs); a few also run as real ``gankit`` processes.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import sys
 import pytest
 import torch
 
-from checkpoint_kit import (check_refused, lines_of, newest, run_jobs, snapshot,
+from kit.checkpoints import (check_refused, lines_of, newest, run_jobs, snapshot,
                             train_cyclegan, train_dcgan, variant)
 
 NAN, INF = float("nan"), float("inf")

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
 import gankit
+
+from kit import noise_pngs
 
 
 def test_version(run_cli):
@@ -47,43 +48,35 @@ def test_importtime_of_help_has_no_torch():
 
 
 @pytest.fixture(scope="module")
-def trained_run(tmp_path_factory):
-    """One tiny trained run shared by the sampling tests."""
-    from gankit.train import TrainOptions
-    from train_kit import prepare
-
-    root = tmp_path_factory.mktemp("runs")
-    t = prepare(TrainOptions(model="dcgan", image_size=32, batch_size=8, steps=2,
-                             out=str(root), name="tiny", device="cpu", sample_every=0),
-                sets={"ngf": "8", "ndf": "8"})
-    t.fit()
-    return t.run_dir
+def tiny_run(trained_run):
+    """One tiny trained run shared by the sampling tests (they only read it)."""
+    return trained_run(steps=2, sample_every=0)
 
 
-def test_sample_grid_dir_and_npy(run_cli, trained_run, tmp_path):
-    res = run_cli("sample", trained_run, "-n", "6", "--out", tmp_path / "g.png")
+def test_sample_grid_dir_and_npy(run_cli, tiny_run, tmp_path):
+    res = run_cli("sample", tiny_run, "-n", "6", "--out", tmp_path / "g.png")
     assert res.exit_code == 0, res.stderr
     with Image.open(tmp_path / "g.png") as im:
         assert im.size == (3 * 32 + 4 * 2, 2 * 32 + 3 * 2)  # 3 columns, 2 rows
-    res = run_cli("sample", trained_run, "-n", "3", "--seed", "5", "--out", str(tmp_path / "d") + "/")
+    res = run_cli("sample", tiny_run, "-n", "3", "--seed", "5", "--out", str(tmp_path / "d") + "/")
     assert res.exit_code == 0, res.stderr
     assert sorted(p.name for p in (tmp_path / "d").iterdir()) == [
         "seed00005.png", "seed00006.png", "seed00007.png"]
-    res = run_cli("sample", trained_run, "-n", "4", "--out", tmp_path / "x.npy")
+    res = run_cli("sample", tiny_run, "-n", "4", "--out", tmp_path / "x.npy")
     arr = np.load(tmp_path / "x.npy", allow_pickle=False)
     assert arr.shape == (4, 3, 32, 32) and arr.min() >= -1 and arr.max() <= 1
 
 
-def test_sample_seed_is_reproducible_per_sample(run_cli, trained_run, tmp_path):
-    run_cli("sample", trained_run, "--seeds", "7", "--out", tmp_path / "a.npy")
-    run_cli("sample", trained_run, "--seeds", "5-8", "--out", tmp_path / "b.npy")
+def test_sample_seed_is_reproducible_per_sample(run_cli, tiny_run, tmp_path):
+    run_cli("sample", tiny_run, "--seeds", "7", "--out", tmp_path / "a.npy")
+    run_cli("sample", tiny_run, "--seeds", "5-8", "--out", tmp_path / "b.npy")
     a = np.load(tmp_path / "a.npy")
     b = np.load(tmp_path / "b.npy")
     np.testing.assert_allclose(a[0], b[2], atol=1e-5)
 
 
-def test_sample_from_checkpoint_file_alone(run_cli, trained_run, tmp_path):
-    ck = sorted((trained_run / "checkpoints").glob("*.safetensors"))[-1]
+def test_sample_from_checkpoint_file_alone(run_cli, tiny_run, tmp_path):
+    ck = sorted((tiny_run / "checkpoints").glob("*.safetensors"))[-1]
     lone = tmp_path / "lone.safetensors"
     lone.write_bytes(ck.read_bytes())
     res = run_cli("sample", lone, "-n", "4", "--out", tmp_path / "s.png")
@@ -91,10 +84,10 @@ def test_sample_from_checkpoint_file_alone(run_cli, trained_run, tmp_path):
     assert (tmp_path / "s.png").exists()
 
 
-def test_sample_newest_run_by_default(run_cli, trained_run, tmp_path):
+def test_sample_newest_run_by_default(run_cli, tiny_run, tmp_path):
     import shutil
 
-    shutil.copytree(trained_run, tmp_path / "runs" / "copied")
+    shutil.copytree(tiny_run, tmp_path / "runs" / "copied")
     res = run_cli("sample", "-n", "1", "--out", "one.png")
     assert res.exit_code == 0, res.stderr
     assert "copied" in res.stderr and (tmp_path / "one.png").exists()
@@ -116,17 +109,9 @@ def test_datasets_export_sushi(run_cli, tmp_path):
         assert im.getpixel((0, 0)) == (0, 0, 0)  # cut out on black
 
 
-def _write_pngs(folder: Path, n: int, size=40, mode="RGB"):
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(0)
-    for i in range(n):
-        arr = rng.integers(0, 255, (size, size, 3), dtype=np.uint8)
-        Image.fromarray(arr).convert(mode).save(folder / f"img{i:03d}.png")
-
-
 def test_train_on_folder_skips_corrupt_files(run_cli, tiny, tmp_path):
     data = tmp_path / "pics"
-    _write_pngs(data, 10)
+    noise_pngs(data, 10)
     (data / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
     (data / "empty.jpg").write_bytes(b"")
     res = run_cli("train", "dcgan", "--data", data, *tiny, "--steps", "2", "--name", "f",
@@ -140,7 +125,7 @@ def test_train_on_folder_skips_corrupt_files(run_cli, tiny, tmp_path):
 
 def test_grayscale_folder_trains_one_channel(run_cli, tiny, tmp_path):
     data = tmp_path / "gray"
-    _write_pngs(data, 8, mode="L")
+    noise_pngs(data, 8, mode="L")
     res = run_cli("train", "dcgan", "--data", data, *tiny, "--steps", "1", "--name", "g", "--quiet")
     assert res.exit_code == 0, res.stderr
     cfg = json.loads((tmp_path / "runs" / "g" / "config.json").read_text())

@@ -15,7 +15,8 @@ import gankit.testing as gt
 from gankit import Data, DataSpec, checkpoints as ckpt
 from gankit.train import TrainOptions
 from gankit.train.batcher import Batcher
-from train_kit import prepare
+
+from kit import ROOT, prepare
 
 KINDS = ("apple", "kiwi", "plum")
 TINY_C = ["--image-size", "32", "--set", "ngf=8", "--set", "ndf=8", "--set", "z_dim=8",
@@ -450,7 +451,7 @@ def test_the_guides_conditional_model_works(tmp_path, monkeypatch, quiet):
     import re
     import sys
 
-    doc = (Path(__file__).resolve().parents[1] / "docs" / "plugins.md").read_text()
+    doc = (ROOT / "docs" / "plugins.md").read_text()
     section = doc.split("#### A class-conditional model", 1)[1].split("\n#### ", 1)[0]
     blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
     assert len(blocks) == 2

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from browser_kit import serve_folder
+from kit.browser import serve_folder
 
 webdriver = pytest.importorskip(
     "selenium.webdriver", reason="selenium is not installed (scripts/install-browser.sh)")
@@ -30,7 +30,7 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def cond_root(tmp_path_factory):
     """A tiny class-conditional DCGAN ``runs/c`` trained on three kinds."""
-    from studio_runs import cli
+    from kit import cli_ok
 
     root = tmp_path_factory.mktemp("classes")
     rng = np.random.default_rng(0)
@@ -40,7 +40,7 @@ def cond_root(tmp_path_factory):
             a = rng.integers(0, 40, (32, 32), dtype=np.uint8)
             a[4 + 8 * k:12 + 8 * k, 8:24] = 230
             Image.fromarray(a).save(root / "fruit" / kind / f"{i}.png")
-    cli("train", "dcgan", "--data", root / "fruit", "--conditional", "--image-size", "32",
+    cli_ok("train", "dcgan", "--data", root / "fruit", "--conditional", "--image-size", "32",
         "--set", "ngf=8", "--set", "ndf=8", "--batch-size", "4", "--steps", "2",
         "--out", root / "runs", "--name", "c", "--quiet")
     return root
@@ -61,7 +61,7 @@ def studio_url(cond_root):
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    from browser_kit import start_chrome
+    from kit.browser import start_chrome
 
     driver = start_chrome(tmp_path_factory.mktemp("chromium-profile"), CHROMIUM, CHROMEDRIVER)
     yield driver
@@ -109,7 +109,7 @@ def test_class_picker_changes_the_samples_and_the_command(browser, studio_url):
 def site(cond_root):
     """The conditional run exported as a web folder, served over HTTP."""
     from gankit.export import ortweb
-    from studio_runs import cli
+    from kit import cli_ok
 
     pytest.importorskip("onnx", reason='needs the export extra: pip install "gankit[export]"')
     pytest.importorskip("onnxruntime", reason='needs the export extra: pip install "gankit[export]"')
@@ -118,9 +118,9 @@ def site(cond_root):
     except Exception as exc:  # noqa: BLE001
         pytest.skip(f"onnxruntime-web is not here: {exc}")
     run = cond_root / "runs" / "c"
-    cli("export", run, cond_root / "site", "--format", "web", "--web-seeds", "0-31",
+    cli_ok("export", run, cond_root / "site", "--format", "web", "--web-seeds", "0-31",
         "--check-seeds", "0-3")
-    cli("sample", run, "--seeds", "0-3", "--class", "plum", "--out", f"{cond_root}/plum/",
+    cli_ok("sample", run, "--seeds", "0-3", "--class", "plum", "--out", f"{cond_root}/plum/",
         "--device", "cpu")
     with serve_folder(cond_root / "site") as url:
         yield url, cond_root

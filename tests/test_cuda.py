@@ -30,7 +30,7 @@ pytestmark = [
 def trained(tmp_path_factory):
     """Two steps of a tiny DCGAN on the device in bf16, and its weights before training."""
     from gankit.train import TrainOptions
-    from train_kit import prepare
+    from kit import prepare
 
     out = tmp_path_factory.mktemp("runs")
     t = prepare(TrainOptions(model="dcgan", image_size=32, batch_size=8, steps=2, log_every=1,

@@ -296,7 +296,7 @@ def test_domains_keep_their_data_sets_flip_choice(tmp_path):
     import struct
 
     from gankit.train import TrainOptions
-    from train_kit import prepare
+    from kit import prepare
 
     roots = []
     for k in "ab":

@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "device_check.sh"
+from kit import ROOT
+
+SCRIPT = ROOT / "benchmarks" / "device_check.sh"
 
 
 @pytest.mark.slow

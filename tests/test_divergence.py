@@ -21,7 +21,8 @@ from gankit import checkpoints as ckpt
 from gankit import console, hookimpl
 from gankit.cli import make_cli
 from gankit.train import LR_BACKOFF, TrainOptions
-from train_kit import prepare
+
+from kit import prepare
 
 
 @pytest.fixture(scope="module")

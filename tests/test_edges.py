@@ -14,6 +14,7 @@ import struct
 import subprocess
 import time
 import zlib
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -26,48 +27,17 @@ from gankit import hookimpl
 from gankit.cli import make_cli
 from gankit.errors import CheckpointError, UsageError
 
-TINY = ["--image-size", "32", "--set", "ngf=8", "--set", "ndf=8", "--batch-size", "8"]
-QUICK = ["--sample-every", "0", "--log-every", "1"]
+from kit import QUICK, TINY, accepted, noise_pngs, refused
+from kit import cli as _cli
 
-
-def cli(*args, env=None):
-    return CliRunner().invoke(make_cli(), ["-q", *map(str, args)], catch_exceptions=False,
-                              env=env)
-
-
-def refused(result, *needles, code=None):
-    """Exactly one stderr line, 'Error: ...', containing every needle; no traceback."""
-    assert "Traceback" not in result.output, result.output
-    assert result.exit_code != 0, result.output
-    if code is not None:
-        assert result.exit_code == code, result.output
-    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("Error: "), lines
-    for n in needles:
-        assert str(n) in lines[0], (n, lines[0])
-    return lines[0]
-
-
-def accepted(result):
-    assert "Traceback" not in result.output, result.output
-    assert result.exit_code == 0, result.output
-    return [ln for ln in result.stderr.splitlines() if ln.strip()]
-
-
-def pngs(folder: Path, n: int, size=40, names=None) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for i in range(n):
-        arr = np.random.default_rng(i).integers(0, 256, (size, size, 3), dtype=np.uint8)
-        Image.fromarray(arr).save(folder / (names[i] if names else f"img{i}.png"))
-    return folder
+cli = partial(_cli, quiet=True)  # every command here runs with -q
 
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
     """A small image folder, a folder of fake images, and a 2-step tiny dcgan run."""
     root = tmp_path_factory.mktemp("edges")
-    data = pngs(root / "data", 8)
+    data = noise_pngs(root / "data", 8, names="img{i}.png")
     fakes = root / "fakes"
     fakes.mkdir()
     for name in ("a.png", "b.jpg"):
@@ -393,8 +363,8 @@ def test_export_reports_the_true_count(tmp_path, capsys):
 
     assert unique_names(["x/a.png", "y/a.png", "A.jpg", "", "a-1"], "set") == [
         "a.png", "a-1.png", "A-2.png", "set-00003.png", "a-1-1.png"]
-    src = pngs(tmp_path / "src" / "one", 2, names=["s.png", "t.png"])
-    pngs(tmp_path / "src" / "two", 1, names=["s.png"])
+    src = noise_pngs(tmp_path / "src" / "one", 2, names=["s.png", "t.png"])
+    noise_pngs(tmp_path / "src" / "two", 1, names=["s.png"])
     assert export_dataset("imagefolder", tmp_path / "out", 32, str(src.parent)) == 3
     assert len(list((tmp_path / "out").rglob("*.png"))) == 3  # in class subfolders one/, two/
 
@@ -463,8 +433,8 @@ def test_unknown_name_in_gankit_load_plugins(monkeypatch):
 def test_unreadable_subfolder_is_warned_about(tmp_path, monkeypatch):
     from gankit.imageio import list_images
 
-    pngs(tmp_path / "ok", 2)
-    pngs(tmp_path / "locked", 2)
+    noise_pngs(tmp_path / "ok", 2, names="img{i}.png")
+    noise_pngs(tmp_path / "locked", 2, names="img{i}.png")
     real = os.scandir
 
     def scandir(path="."):
@@ -483,8 +453,8 @@ def test_unreadable_subfolder_is_warned_about(tmp_path, monkeypatch):
 def test_unreadable_subfolder_for_real(tmp_path):
     from gankit.imageio import list_images
 
-    pngs(tmp_path / "ok", 1)
-    pngs(tmp_path / "locked", 1)
+    noise_pngs(tmp_path / "ok", 1, names="img{i}.png")
+    noise_pngs(tmp_path / "locked", 1, names="img{i}.png")
     (tmp_path / "locked").chmod(0)
     try:
         warned = []

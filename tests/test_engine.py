@@ -130,7 +130,7 @@ def test_missing_devices_are_refused_with_the_flag(monkeypatch):
 ])
 def test_channels_last_follows_the_models_preference(tmp_path, model, sets, expected):
     from gankit.train import TrainOptions
-    from train_kit import prepare
+    from kit import prepare
 
     t = prepare(TrainOptions(model=model, image_size=32, batch_size=2, steps=1, device="cpu",
                              out=str(tmp_path), name="t", sample_every=0), sets=sets)
@@ -145,7 +145,7 @@ def test_fp16_gradient_scaler_path_trains_and_resumes(tmp_path, monkeypatch):
     """The CUDA-without-bf16 path (fp16 autocast + GradScaler), run on the CPU, where
     torch supports both: the scaler steps every optimizer and its state is checkpointed."""
     from gankit.train import TrainOptions
-    from train_kit import prepare
+    from kit import prepare
 
     monkeypatch.setattr(engine, "pick_precision", lambda *a, **k: "fp16")
 

@@ -10,15 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
 from PIL import Image
 
-from gankit.cli import make_cli
 from gankit.metrics import distances
 from gankit.metrics import evaluate as ev
 from gankit.metrics import inception
 
-TINY = ["--image-size", "32", "--set", "ngf=8", "--set", "ndf=8", "--batch-size", "8"]  # conftest.TINY
+from kit import TINY, cli
 
 
 def write_images(folder: Path, n: int = 24, size: int = 32) -> Path:
@@ -31,10 +29,6 @@ def write_images(folder: Path, n: int = 24, size: int = 32) -> Path:
         a[y:y + 10, x:x + 10] = rng.integers(40, 256, 3)
         Image.fromarray(a).save(folder / f"{i:02d}.png")
     return folder
-
-
-def cli(*args):
-    return CliRunner().invoke(make_cli(), [str(a) for a in args], catch_exceptions=False)
 
 
 @pytest.fixture(scope="module")

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import TINY
-from studio_runs import CYCLEGAN_TINY, cli, draw_domain
+from kit import ROOT, TINY, cli_ok
+from kit.studio import CYCLEGAN_TINY, draw_domain
 
 onnx = pytest.importorskip("onnx", reason='needs the export extra: pip install "gankit[export]"')
 ort = pytest.importorskip("onnxruntime", reason='needs the export extra: pip install "gankit[export]"')
@@ -31,9 +30,9 @@ def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("export-runs")
     out = root / "runs"
     for name, args in RUNS.items():
-        cli(*args, "--out", out, "--name", name, "--quiet")
+        cli_ok(*args, "--out", out, "--name", name, "--quiet")
     a, b = draw_domain(root / "A", "A"), draw_domain(root / "B", "B")
-    cli("train", "cyclegan", "--data", a, "--data-b", b, *CYCLEGAN_TINY, "--steps", "2",
+    cli_ok("train", "cyclegan", "--data", a, "--data-b", b, *CYCLEGAN_TINY, "--steps", "2",
         "--out", out, "--name", "cg", "--quiet")
     return out
 
@@ -48,7 +47,7 @@ def metadata(path) -> dict:
 
 def sample_npy(run, tmp, seeds="0-15"):
     """`gankit sample --seeds ... --out x.npy`: gankit's own images in [-1, 1]."""
-    cli("sample", run, "--seeds", seeds, "--out", tmp / "s.npy", "--device", "cpu", "--quiet")
+    cli_ok("sample", run, "--seeds", seeds, "--out", tmp / "s.npy", "--device", "cpu", "--quiet")
     return np.load(tmp / "s.npy")
 
 
@@ -63,7 +62,7 @@ def seed_latents(run, seeds):
 @pytest.mark.parametrize("name", ["dcgan", "wgan-gp", "vanilla"])
 def test_onnx_reproduces_gankit_sample(runs, tmp_path, name):
     run = runs / name
-    res = cli("export", run, tmp_path / "g.onnx")
+    res = cli_ok("export", run, tmp_path / "g.onnx")
     assert "checked with onnxruntime on 16 seed(s)" in res.stderr
     want = (np.clip(sample_npy(run, tmp_path), -1, 1) + 1) / 2
     meta = metadata(tmp_path / "g.onnx")
@@ -94,8 +93,8 @@ def test_onnx_reproduces_gankit_sample(runs, tmp_path, name):
 
 def test_uint8_onnx_gives_the_pixels_of_gankit_sample(runs, tmp_path):
     run = runs / "dcgan"
-    cli("export", run, "--out", tmp_path / "u8.onnx", "--uint8", "--check-seeds", "0-3")
-    cli("sample", run, "--seeds", "0-3", "--out", f"{tmp_path}/png/", "--device", "cpu", "--quiet")
+    cli_ok("export", run, "--out", tmp_path / "u8.onnx", "--uint8", "--check-seeds", "0-3")
+    cli_ok("sample", run, "--seeds", "0-3", "--out", f"{tmp_path}/png/", "--device", "cpu", "--quiet")
     sess = session(tmp_path / "u8.onnx")
     got = sess.run(None, {"z": seed_latents(run, range(4))})[0]
     assert got.dtype == np.uint8 and got.shape == (4, 32, 32, 3)  # N, H, W, C
@@ -110,7 +109,7 @@ def test_torchscript_reproduces_gankit_sample_and_carries_metadata(runs, tmp_pat
     import torch
 
     run = runs / "dcgan"
-    res = cli("export", run, tmp_path / "g.pt", "--format", "torchscript")
+    res = cli_ok("export", run, tmp_path / "g.pt", "--format", "torchscript")
     assert "checked with torch.jit" in res.stderr
     extra = {"gankit.json": ""}
     g = torch.jit.load(str(tmp_path / "g.pt"), _extra_files=extra)
@@ -125,7 +124,7 @@ def test_torchscript_reproduces_gankit_sample_and_carries_metadata(runs, tmp_pat
 
 def test_cyclegan_both_directions_reproduce_gankit_translate(runs, tmp_path):
     run = runs / "cg"
-    res = cli("export", run, tmp_path / "cg.onnx")  # translation: both directions by default
+    res = cli_ok("export", run, tmp_path / "cg.onnx")  # translation: both directions by default
     assert res.stderr.count("checked with onnxruntime") == 2
     photo = np.zeros((32, 32, 3), np.uint8)
     photo[..., 2] = 150
@@ -136,7 +135,7 @@ def test_cyclegan_both_directions_reproduce_gankit_translate(runs, tmp_path):
         meta = metadata(path)
         assert meta["gankit.direction"] == d and meta["gankit.kind"] == "translation"
         assert meta["gankit.size_multiple"] == "4"
-        cli("translate", run, tmp_path / "in.png", "--direction", d, "--out", tmp_path / d,
+        cli_ok("translate", run, tmp_path / "in.png", "--direction", d, "--out", tmp_path / d,
             "--device", "cpu", "--quiet")
         want = np.asarray(Image.open(tmp_path / d / "in.png")).astype(int)
         sess = session(path)
@@ -155,7 +154,7 @@ def test_cyclegan_both_directions_reproduce_gankit_translate(runs, tmp_path):
 
 
 def test_one_cyclegan_direction_as_uint8(runs, tmp_path):
-    cli("export", runs / "cg", tmp_path / "b.onnx", "--direction", "b2a", "--uint8",
+    cli_ok("export", runs / "cg", tmp_path / "b.onnx", "--direction", "b2a", "--uint8",
         "--check-seeds", "0-1")
     assert not (tmp_path / "b-b2a.onnx").exists()
     sess = session(tmp_path / "b.onnx")
@@ -234,8 +233,8 @@ def test_web_folder_holds_the_model_latents_directions_and_runtime(runs, tmp_pat
 
     ort_web_dir()
     run = runs / "dcgan"
-    cli("direction", "fit", "bright", run, "--positive", "0-2", "--negative", "5-7")
-    res = cli("export", run, tmp_path / "site", "--format", "web", "--web-seeds", "0-31")
+    cli_ok("direction", "fit", "bright", run, "--positive", "0-2", "--negative", "5-7")
+    res = cli_ok("export", run, tmp_path / "site", "--format", "web", "--web-seeds", "0-31")
     site = tmp_path / "site"
     assert "32 seeds, 1 direction(s)" in res.stderr
     names = {str(p.relative_to(site)) for p in site.rglob("*") if p.is_file()}
@@ -260,7 +259,7 @@ def test_web_folder_holds_the_model_latents_directions_and_runtime(runs, tmp_pat
     for n, digest in ortweb.FILES.items():
         assert ortweb.sha256((site / "ort" / n).read_bytes()) == digest
     # a second export into the same folder replaces it; a foreign folder is refused
-    cli("export", run, site, "--format", "web", "--web-seeds", "0-7", "--quiet")
+    cli_ok("export", run, site, "--format", "web", "--web-seeds", "0-7", "--quiet")
     assert json.loads((site / "run.json").read_text())["seeds"] == list(range(8))
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep")
@@ -303,5 +302,5 @@ def test_docs_name_what_the_code_pins():
     from gankit.export import ortweb
     from gankit.export.onnx import OPSET
 
-    doc = (Path(__file__).resolve().parents[1] / "docs" / "export.md").read_text()
+    doc = (ROOT / "docs" / "export.md").read_text()
     assert f"onnxruntime-web@{ortweb.VERSION}" in doc and f"opset {OPSET}" in doc

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from browser_kit import serve_folder
-from studio_runs import cli
+from kit import cli_ok
+from kit.browser import serve_folder
 
 pytest.importorskip("onnx", reason='needs the export extra: pip install "gankit[export]"')
 pytest.importorskip("onnxruntime", reason='needs the export extra: pip install "gankit[export]"')
@@ -59,15 +59,15 @@ def site(tmp_path_factory):
         pytest.skip(f"onnxruntime-web is not here: {exc}")
     root = tmp_path_factory.mktemp("export-web")
     run = root / "runs" / "r"
-    cli("train", "vanilla", "--dataset", "sushi", "--image-size", "32", "--set", "prior=gaussian",
+    cli_ok("train", "vanilla", "--dataset", "sushi", "--image-size", "32", "--set", "prior=gaussian",
         "--set", "hidden=64", "--batch-size", "8", "--steps", "3", "--out", root / "runs",
         "--name", "r", "--quiet")
-    cli("direction", "fit", "bright", run, "--positive", "0-3", "--negative", "8-11")
-    cli("export", run, root / "site", "--format", "web", "--web-seeds", "0-63", "--check-seeds",
+    cli_ok("direction", "fit", "bright", run, "--positive", "0-3", "--negative", "8-11")
+    cli_ok("export", run, root / "site", "--format", "web", "--web-seeds", "0-63", "--check-seeds",
         "0-3", "--no-ema")
-    cli("sample", run, "--seeds", "0-3", "--out", f"{root}/png/", "--device", "cpu", "--no-ema")
+    cli_ok("sample", run, "--seeds", "0-3", "--out", f"{root}/png/", "--device", "cpu", "--no-ema")
     top = json.loads((root / "site" / "directions.json").read_text())[0]["range"]
-    cli("sample", run, "--seeds", "0-3", "--direction", f"bright:{top}", "--out",
+    cli_ok("sample", run, "--seeds", "0-3", "--direction", f"bright:{top}", "--out",
         f"{root}/bright/", "--device", "cpu", "--no-ema")
     with serve_folder(root / "site") as url:
         yield url, root
@@ -75,7 +75,7 @@ def site(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    from browser_kit import start_chrome
+    from kit.browser import start_chrome
 
     driver = start_chrome(tmp_path_factory.mktemp("chromium-profile"), CHROMIUM, CHROMEDRIVER)
     yield driver

@@ -102,29 +102,11 @@ def run(tmp_path_factory):
     makes every eval-mode sample look alike; they are re-estimated on 256 latents (as
     after a longer training) so that different seeds give visibly different images.
     """
-    from gankit.plugins import Plugins
-    from gankit.train import TrainOptions
-    from train_kit import prepare
+    from kit import train_tiny
 
-    plugins = Plugins()
-    plugins.load_entry_points()
-    root = tmp_path_factory.mktemp("latent-runs")
-    t = prepare(TrainOptions(model="dcgan", image_size=32, batch_size=8, steps=4, out=str(root),
-                             name="tiny", device="cpu", sample_every=1, grid=16,
-                             checkpoint_every=0, ema=0),  # G is edited below: no EMA copy
-                sets={"ngf": "8", "ndf": "8"}, plugins=plugins)
-    t.fit()
-    G = t.nets["G"]
-    for m in G.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.reset_running_stats()
-            m.momentum = None  # a plain average over the batches below
-    G.train()
-    with torch.no_grad():
-        G(torch.randn(256, 100, generator=torch.Generator().manual_seed(1)))
-    G.eval()
-    t.save_checkpoint()  # rewrites step 4
-    return t.run_dir
+    # G is re-estimated after training: no EMA copy
+    return train_tiny(tmp_path_factory.mktemp("latent-runs"), steps=4, sample_every=1,
+                      grid=16, checkpoint_every=0, ema=0, settle=True)
 
 
 def _png(path):

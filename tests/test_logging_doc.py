@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "logging.md"
+from kit import ROOT
+
+DOC = ROOT / "docs" / "logging.md"
 
 
 def _doc_plugin(tmp_path):

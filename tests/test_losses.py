@@ -10,7 +10,8 @@ import torch
 from torch import nn
 
 from gankit.train import TrainOptions
-from train_kit import prepare
+
+from kit import prepare
 
 REAL = [2.0, -1.0]
 FAKE = [0.0, 1.0]

@@ -8,14 +8,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 import gankit.testing as gt
 from gankit import Data, GankitError, LoadOptions
 
-FIXTURE = Path(__file__).resolve().parent / "fixtures" / "new_guide_plugin"
+from kit import FIXTURES
+
+FIXTURE = FIXTURES / "new_guide_plugin"
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ import pytest
 
 from gankit.cli.new_plugin import (DEFAULT_PARTS, PARTS, TEMPLATES, class_name, files_for,
                                    parse_parts)
+from kit import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def _count_tests(folder: Path) -> int:

@@ -7,13 +7,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 import gankit.testing as gt
 
-FIXTURE = Path(__file__).resolve().parent / "fixtures" / "old_guide_plugin"
+from kit import FIXTURES
+
+FIXTURE = FIXTURES / "old_guide_plugin"
 TRAIN = ["--steps", "3", "--batch-size", "8", "--log-every", "1", "--sample-every", "3",
          "--checkpoint-every", "3", "--quiet"]
 

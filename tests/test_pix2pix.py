@@ -345,10 +345,10 @@ def test_studio_offers_a_canvas_and_one_direction(tmp_path):
     import threading
 
     from gankit.studio import open_studio
-    from studio_runs import cli
+    from kit import cli_ok
 
     runs = tmp_path / "runs"
-    cli("train", "pix2pix", "--pairs", "edges", "--set", "data.count=6", *TINY, "--steps", "2",
+    cli_ok("train", "pix2pix", "--pairs", "edges", "--set", "data.count=6", *TINY, "--steps", "2",
         "--out", runs, "--name", "e")
     srv = open_studio(None, runs, device="cpu")
     thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05},

@@ -12,6 +12,8 @@ import pytest
 from gankit import Dataset, GANModel, hookimpl
 from gankit.plugins import Plugins
 
+from kit import ROOT
+
 
 @dataclass
 class FakeDist:
@@ -227,10 +229,7 @@ def test_plugins_folder_is_not_a_package():
     import gankit_dcgan
 
     assert "plugins" not in gankit_dcgan.__name__
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1]
-    assert not (root / "plugins" / "__init__.py").exists()
+    assert not (ROOT / "plugins" / "__init__.py").exists()
     assert sys.modules["gankit_dcgan"] is gankit_dcgan
 
 

@@ -10,7 +10,6 @@ import torch
 from PIL import Image
 
 from gankit import projection
-from gankit.errors import GankitError
 
 FAST = ["--steps", "30", "--candidates", "8", "--distance", "multiscale"]
 
@@ -19,28 +18,10 @@ FAST = ["--steps", "30", "--candidates", "8", "--distance", "multiscale"]
 def run(tmp_path_factory):
     """A tiny dcgan (32 px) trained 4 steps, its batch-norm statistics re-estimated on 256
     latents so that z matters (as after a longer training; see test_latent.py)."""
-    from gankit.plugins import Plugins
-    from gankit.train import TrainOptions
-    from train_kit import prepare
+    from kit import train_tiny
 
-    plugins = Plugins()
-    plugins.load_entry_points()
-    root = tmp_path_factory.mktemp("project-runs")
-    t = prepare(TrainOptions(model="dcgan", image_size=32, batch_size=8, steps=4, out=str(root),
-                             name="tiny", device="cpu", sample_every=0, checkpoint_every=0,
-                             ema=0), sets={"ngf": "8", "ndf": "8"}, plugins=plugins)
-    t.fit()
-    G = t.nets["G"]
-    for m in G.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.reset_running_stats()
-            m.momentum = None
-    G.train()
-    with torch.no_grad():
-        G(torch.randn(256, 100, generator=torch.Generator().manual_seed(1)))
-    G.eval()
-    t.save_checkpoint()
-    return t.run_dir
+    return train_tiny(tmp_path_factory.mktemp("project-runs"), steps=4, sample_every=0,
+                      checkpoint_every=0, ema=0, settle=True)
 
 
 def _generated(run, seeds, size=32):

@@ -7,9 +7,7 @@ does; the plugin contract, sampling and export of the generator alone."""
 from __future__ import annotations
 
 import json
-import shutil
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -124,7 +122,7 @@ def test_damaged_or_foreign_weights_are_refused(tmp_path):
 
 
 def test_networks_and_checks():
-    from gankit_projected.nets import build, level_sides
+    from gankit_projected.nets import level_sides
 
     m = plugin.Projected()
     for size in plugin.SIZES:

@@ -5,17 +5,14 @@ and ``gankit export --format`` and ``gankit evaluate`` look them up there."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
-from PIL import Image
 
 import gankit
 from gankit import Exporter, Metric, hookimpl
 
-TINY = ["--image-size", "32", "--set", "ngf=8", "--set", "ndf=8", "--batch-size", "8"]
+from kit import ROOT, TINY, cli, noise_pngs
 
 
 class NumpyFormat(Exporter):
@@ -64,21 +61,10 @@ class ThirdParty:
         register(MeanBrightness())
 
 
-def cli(*args):
-    from gankit.cli import make_cli
-
-    return CliRunner().invoke(make_cli(), [str(a) for a in args], catch_exceptions=False)
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("registries")
-    data = root / "images"
-    data.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(12):
-        Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(
-            data / f"{i:02d}.png")
+    data = noise_pngs(root / "images", 12, size=32)
     res = cli("--quiet", "train", "dcgan", "--data", data, *TINY, "--steps", "2",
               "--out", root / "runs", "--name", "tiny")
     assert res.exit_code == 0, res.stderr
@@ -152,6 +138,6 @@ def test_evaluate_table_rows_come_from_the_registry(plugins):
 
 
 def test_architecture_names_the_homes():
-    doc = (Path(__file__).resolve().parent.parent / "docs" / "architecture.md").read_text()
+    doc = (ROOT / "docs" / "architecture.md").read_text()
     for row in ("| a new image metric |", "| a new export format |"):
         assert row in doc

@@ -18,17 +18,16 @@ import shutil
 import signal
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from PIL import Image
 
 from gankit import checkpoints as ckpt
 from gankit import console, hookimpl
 from gankit.cli import make_cli
 from gankit.train import Interrupted, TrainOptions
-from train_kit import prepare
+
+from kit import noise_pngs, prepare
 
 STEPS = 6
 STOP_AT = 3  # not a checkpoint or log step: the SIGINT path writes its own checkpoint
@@ -47,18 +46,11 @@ MODELS = {
 }
 
 
-def folder(path: Path, n: int, seed: int) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    for i in range(n):
-        Image.fromarray(rng.integers(0, 256, (36, 36, 3), dtype=np.uint8)).save(path / f"{i}.png")
-    return path
-
-
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     root = tmp_path_factory.mktemp("resume-data")
-    return folder(root / "a", 10, 1), folder(root / "b", 7, 2)
+    return (noise_pngs(root / "a", 10, size=36, seed=1),
+            noise_pngs(root / "b", 7, size=36, seed=2))
 
 
 def options(model, root, name, data, steps=STEPS, **kw):

@@ -24,7 +24,8 @@ from gankit import checkpoints as ckpt
 from gankit.cli import make_cli
 from gankit.errors import CheckpointError
 
-ROOT = Path(__file__).resolve().parents[1]
+from kit import ROOT
+
 SCANNED = ("gankit", "plugins", "examples", "benchmarks")
 PICKLE_MODULES = {"pickle", "cPickle", "_pickle", "dill", "cloudpickle", "joblib", "shelve",
                   "marshal", "pickletools"}

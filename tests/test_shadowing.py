@@ -17,7 +17,9 @@ import pytest
 import gankit.testing as gt
 from gankit import Checkpoint, UnknownNameError, hookimpl
 
-FIXTURE = Path(__file__).resolve().parent / "fixtures" / "shadow_plugin"
+from kit import FIXTURES
+
+FIXTURE = FIXTURES / "shadow_plugin"
 FAST = ["--steps", "2", "--batch-size", "8", "--log-every", "1", "--sample-every", "2",
         "--checkpoint-every", "2", "--quiet", "--set", "hidden=8"]
 

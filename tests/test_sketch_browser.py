@@ -30,10 +30,10 @@ TINY = ["--image-size", "32", "--set", "ngf=8", "--set", "ndf=8", "--batch-size"
 @pytest.fixture(scope="module")
 def sketch_url(tmp_path_factory):
     from gankit.studio import open_studio
-    from studio_runs import cli
+    from kit import cli_ok
 
     runs = tmp_path_factory.mktemp("sketch") / "runs"
-    cli("train", "pix2pix", "--pairs", "edges", "--set", "data.count=6", *TINY, "--steps", "2",
+    cli_ok("train", "pix2pix", "--pairs", "edges", "--set", "data.count=6", *TINY, "--steps", "2",
         "--out", runs, "--name", "edges")
     srv = open_studio(None, runs, device="cpu")
     thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05},
@@ -46,7 +46,7 @@ def sketch_url(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    from browser_kit import start_chrome
+    from kit.browser import start_chrome
 
     driver = start_chrome(tmp_path_factory.mktemp("chromium-profile"), CHROMIUM, CHROMEDRIVER)
     yield driver

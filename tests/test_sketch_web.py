@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pytest
 
-from browser_kit import serve_folder
+from kit.browser import serve_folder
 from test_export_browser import CHROMEDRIVER, CHROMIUM, pixels, wait_for
 
 pytest.importorskip("onnx", reason='needs the export extra: pip install "gankit[export]"')
@@ -25,16 +25,16 @@ TINY = ["--image-size", "32", "--set", "ngf=8", "--set", "ndf=8", "--batch-size"
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     from gankit.export import ortweb
-    from studio_runs import cli
+    from kit import cli_ok
 
     try:
         ortweb.load()
     except Exception as exc:  # noqa: BLE001
         pytest.skip(f"onnxruntime-web is not here: {exc}")
     root = tmp_path_factory.mktemp("sketch-web")
-    cli("train", "pix2pix", "--pairs", "edges", "--set", "data.count=6", *TINY, "--steps", "2",
+    cli_ok("train", "pix2pix", "--pairs", "edges", "--set", "data.count=6", *TINY, "--steps", "2",
         "--out", root / "runs", "--name", "edges")
-    cli("export", root / "runs" / "edges", root / "site", "--format", "web", "--check-seeds",
+    cli_ok("export", root / "runs" / "edges", root / "site", "--format", "web", "--check-seeds",
         "0-1")
     with serve_folder(root / "site") as url:
         yield url, root
@@ -42,7 +42,7 @@ def site(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    from browser_kit import start_chrome
+    from kit.browser import start_chrome
 
     driver = start_chrome(tmp_path_factory.mktemp("chromium-profile"), CHROMIUM, CHROMEDRIVER)
     yield driver

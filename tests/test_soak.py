@@ -20,7 +20,9 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "soak.py"
+from kit import ROOT
+
+SCRIPT = ROOT / "benchmarks" / "soak.py"
 
 
 def load_soak():
@@ -85,5 +87,5 @@ def test_atomic_write_killed_midway_keeps_the_old_file(tmp_path):
 
 
 def test_signals_documented():
-    text = (Path(__file__).resolve().parents[1] / "docs" / "reliability.md").read_text()
+    text = (ROOT / "docs" / "reliability.md").read_text()
     assert f"{128 + signal.SIGINT}" in text and f"{128 + signal.SIGTERM}" in text

@@ -7,11 +7,11 @@ from __future__ import annotations
 import http.client
 import re
 import threading
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from kit import ROOT
+
 SHARED = ROOT / "gankit" / "static"
 STUDIO = ROOT / "gankit" / "studio" / "static"
 EXPORT = ROOT / "gankit" / "export" / "static"

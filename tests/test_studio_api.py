@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from studio_runs import cli, make_runs
+from kit import cli_ok
+from kit.studio import make_runs
 
 
 @pytest.fixture(scope="module")
@@ -181,7 +182,7 @@ def test_samples_match_gankit_sample(server, tmp_path):
     # the command line, run, draws the same pictures
     out = tmp_path / "cli"
     args = cmd[1:cmd.index("--out")] + ["--out", f"{out}/"]
-    cli(*args)
+    cli_ok(*args)
     for i, seed in enumerate(data["seeds"]):
         assert np.abs(pixels((out / f"seed{seed:05d}.png").read_bytes()) - imgs[i]).max() <= 1
     # each image depends on its seed only; truncation changes the picture

@@ -4,7 +4,6 @@ is missing."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import threading
 import time
@@ -13,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from studio_runs import make_runs
+from kit.studio import make_runs
 
 webdriver = pytest.importorskip(
     "selenium.webdriver", reason="selenium is not installed (scripts/install-browser.sh)")
@@ -76,7 +75,7 @@ def studio_url(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    from browser_kit import start_chrome
+    from kit.browser import start_chrome
 
     driver = start_chrome(tmp_path_factory.mktemp("chromium-profile"), CHROMIUM, CHROMEDRIVER)
     yield driver

@@ -20,9 +20,7 @@ import time
 
 import pytest
 
-from studio_runs import cli
-
-from conftest import TINY
+from kit import TINY, cli_ok
 
 FUZZ_REQUESTS = 250
 FUZZ_SECONDS = 8.0
@@ -31,7 +29,7 @@ FUZZ_SECONDS = 8.0
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("studio-fuzz")
-    cli("train", "dcgan", *TINY, "--steps", "2", "--checkpoint-every", "1", "--sample-every", "0",
+    cli_ok("train", "dcgan", *TINY, "--steps", "2", "--checkpoint-every", "1", "--sample-every", "0",
         "--out", root / "runs", "--name", "r", "--quiet")
     return root / "runs"
 

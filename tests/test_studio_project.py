@@ -13,10 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from studio_runs import cli
+from kit import TINY, cli_ok
 from test_studio_api import call, get, pixels, post_json, refused
-
-from conftest import TINY
 
 STEPS = 8
 
@@ -25,8 +23,8 @@ STEPS = 8
 def runs(tmp_path_factory):
     """A runs folder with one tiny DCGAN ``r`` and a direction ``up`` fitted from seeds."""
     runs = tmp_path_factory.mktemp("studio-project") / "runs"
-    cli("train", "dcgan", *TINY, "--steps", "4", "--out", runs, "--name", "r", "--quiet")
-    cli("direction", "fit", "up", runs / "r", "--positive", "1,2,3", "--negative", "4,5,6")
+    cli_ok("train", "dcgan", *TINY, "--steps", "4", "--out", runs, "--name", "r", "--quiet")
+    cli_ok("direction", "fit", "up", runs / "r", "--positive", "1,2,3", "--negative", "4,5,6")
     return runs
 
 
@@ -140,7 +138,7 @@ def test_dropping_a_picture_pins_its_projection(server, tmp_path_factory):
     if not (CHROMIUM and CHROMEDRIVER):
         pytest.skip("no headless browser: install chromium and chromium-driver "
                     "(scripts/install-browser.sh)")
-    from browser_kit import start_chrome
+    from kit.browser import start_chrome
     from selenium.webdriver.common.by import By
     from test_studio_browser import pixels_of, wait_for
 

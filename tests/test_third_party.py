@@ -36,7 +36,8 @@ import gankit.testing as gt
 from gankit import CheckpointError, hookimpl, load_model
 from gankit.plugins import Plugins
 
-ROOT = Path(__file__).resolve().parent.parent
+from kit import ROOT
+
 EXAMPLE = ROOT / "examples" / "gankit-lsgan-mnist"
 TINY = ["--steps", "2", "--batch-size", "8", "--set", "ngf=8", "--set", "ndf=8",
         "--log-every", "1", "--sample-every", "2", "--checkpoint-every", "2"]

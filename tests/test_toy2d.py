@@ -13,7 +13,8 @@ from gankit import GankitError, LoadOptions
 from gankit.metrics2d import default_min_count, mode_stats
 from gankit.plots import FAKE, REAL, scatter_image
 from gankit.train import TrainOptions
-from train_kit import prepare
+
+from kit import prepare
 
 
 def load(plugins, name, seed=0):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import ast
 import re
-from pathlib import Path
 
 import pytest
 import torch
@@ -15,7 +14,8 @@ from gankit import CheckpointError
 from gankit.checkpoints import Checkpoint
 from gankit.train import TrainOptions, Trainer, parts, plan, protocol
 
-ROOT = Path(__file__).resolve().parent.parent
+from kit import ROOT
+
 SETS = {"ngf": "8", "ndf": "8"}
 
 

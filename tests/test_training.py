@@ -10,7 +10,8 @@ import torch
 
 from gankit import checkpoints as ckpt
 from gankit.train import TrainOptions
-from train_kit import prepare
+
+from kit import prepare
 
 
 def tiny_options(tmp_path, **kw):
@@ -186,7 +187,7 @@ def test_loss_sums_track_keys_and_non_finite_values():
 
 def test_requires_grad_toggles_a_networks_weights(tmp_path):
     from gankit.train import TrainOptions
-    from train_kit import prepare
+    from kit import prepare
 
     t = prepare(TrainOptions(model="dcgan", image_size=32, batch_size=2, steps=1, device="cpu",
                              out=str(tmp_path), name="t", sample_every=0),

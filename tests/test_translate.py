@@ -27,7 +27,7 @@ def cyclegan_run(tmp_path_factory):
     from gankit import console
     from gankit.plugins import Plugins
     from gankit.train import TrainOptions
-    from train_kit import prepare
+    from kit import prepare
 
     root = tmp_path_factory.mktemp("cg")
     a = _domain(root / "A", (200, 40, 40))

@@ -13,7 +13,8 @@ from gankit import Data, Dataset, DataSpec, GankitError, hookimpl
 from gankit.config import apply_sets
 from gankit.loading import load_model
 from gankit.train import TrainOptions
-from train_kit import prepare
+
+from kit import prepare
 
 
 class TinyDigits(Dataset):

@@ -1,4 +1,4 @@
-"""Tiny trained runs for the studio's tests (shared by test_studio_api and test_studio_browser)."""
+"""Tiny trained runs for the studio's and the web export's tests."""
 
 from __future__ import annotations
 
@@ -7,21 +7,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from conftest import TINY
+from kit import CYCLE_TINY, TINY, cli_ok
 
-CYCLEGAN_TINY = ["--image-size", "32", "--set", "ngf=8", "--set", "ndf=8", "--set", "n_blocks=2",
-                 "--batch-size", "2", "--sample-every", "0"]
-
-
-def cli(*args):
-    """Run gankit in-process; fail the test with its stderr when it fails."""
-    from click.testing import CliRunner
-
-    from gankit.cli import make_cli
-
-    res = CliRunner().invoke(make_cli(), [str(a) for a in args], catch_exceptions=False)
-    assert res.exit_code == 0, res.stderr
-    return res
+CYCLEGAN_TINY = [*CYCLE_TINY, "--sample-every", "0"]
 
 
 def draw_domain(folder: Path, kind: str, n: int = 4) -> Path:
@@ -41,10 +29,10 @@ def make_runs(root: Path, ring: bool = False) -> Path:
     with ``ring`` a 2-D vanilla GAN ``ring`` first."""
     runs = root / "runs"
     if ring:
-        cli("train", "vanilla", "--dataset", "ring8", "--batch-size", "16", "--steps", "2",
+        cli_ok("train", "vanilla", "--dataset", "ring8", "--batch-size", "16", "--steps", "2",
             "--out", runs, "--name", "ring", "--quiet")
     a, b = draw_domain(root / "A", "A"), draw_domain(root / "B", "B")
-    cli("train", "cyclegan", "--data", a, "--data-b", b, *CYCLEGAN_TINY, "--steps", "2",
+    cli_ok("train", "cyclegan", "--data", a, "--data-b", b, *CYCLEGAN_TINY, "--steps", "2",
         "--out", runs, "--name", "cg", "--quiet")
-    cli("train", "dcgan", *TINY, "--steps", "4", "--out", runs, "--name", "r", "--quiet")
+    cli_ok("train", "dcgan", *TINY, "--steps", "4", "--out", runs, "--name", "r", "--quiet")
     return runs

@@ -18,37 +18,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
-
-TINY = ["--image-size", "32", "--set", "ngf=8", "--set", "ndf=8", "--batch-size", "8"]
-CYCLE_TINY = ["--image-size", "32", "--set", "ngf=8", "--set", "ndf=8", "--set", "n_blocks=2",
-              "--batch-size", "2"]
-QUICK = ["--sample-every", "0", "--log-every", "1"]
-
-
-def cli(*args):
-    from click.testing import CliRunner
-
-    from gankit.cli import make_cli
-
-    return CliRunner().invoke(make_cli(), ["-q", *map(str, args)], catch_exceptions=False)
-
-
-def noise_pngs(folder: Path, n: int, size: int = 40, seed: int = 0) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for i in range(n):
-        rng = np.random.default_rng([seed, i])
-        Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(
-            folder / f"{i:03d}.png")
-    return folder
+from kit import CYCLE_TINY, QUICK, TINY, cli, noise_pngs
 
 
 def train_dcgan(root: Path) -> Path:
     """A tiny dcgan run on 16 noise images: checkpoints at steps 2 and 4."""
     data = noise_pngs(root / "data", 16)
     r = cli("train", "dcgan", "--data", data, *TINY, *QUICK, "--steps", "4",
-            "--checkpoint-every", "2", "--out", root / "runs", "--name", "dcgan")
+            "--checkpoint-every", "2", "--out", root / "runs", "--name", "dcgan", quiet=True)
     assert r.exit_code == 0, r.output
     return root / "runs" / "dcgan"
 
@@ -59,7 +36,7 @@ def train_cyclegan(root: Path) -> Path:
     b = noise_pngs(root / "paintings", 5, seed=2)
     r = cli("train", "cyclegan", "--data", a, "--data-b", b, *CYCLE_TINY, *QUICK,
             "--steps", "4", "--checkpoint-every", "2", "--out", root / "runs",
-            "--name", "cyclegan")
+            "--name", "cyclegan", quiet=True)
     assert r.exit_code == 0, r.output
     return root / "runs" / "cyclegan"
 
