@@ -1,6 +1,6 @@
 """The class pickers of the studio and of the exported web page in a real headless
 browser (skipped without chromium, chromedriver and selenium, like
-tests/test_studio_browser.py and tests/test_export_browser.py)."""
+tests/studio/test_studio_browser.py and tests/export/test_export_browser.py)."""
 
 from __future__ import annotations
 

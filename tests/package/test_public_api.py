@@ -23,7 +23,7 @@ import pytest
 import gankit
 from gankit import hookspecs
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "plugins.md"
 ALLOWED_SUBMODULES = {"testing", "nn", "imageio"}
 

@@ -199,7 +199,7 @@ def test_bad_flags_are_one_line(runs, run_cli, args, code, words):
 
 
 def test_web_refuses_a_missing_runtime(runs, tmp_path, run_cli):
-    # translation runs get the translation page (tests/test_sketch_web.py), so both kinds
+    # translation runs get the translation page (tests/export/test_sketch_web.py), so both kinds
     # reach the runtime's check
     for run in ("cg", "dcgan"):
         res = run_cli("export", runs / run, tmp_path / "w", "--format", "web",
