@@ -130,7 +130,7 @@ line "gpus" "$(head -n 8 <<<"$GPUS" | paste -sd ';' | sed 's/;/; /g')"
 line "torch" "$VERSIONS"
 
 # -- 2. the CUDA tests -------------------------------------------------------------------
-run cuda-tests 120 "$PY" -m pytest -q -m cuda -p no:cacheprovider "$ROOT/tests/test_cuda.py"
+run cuda-tests 120 "$PY" -m pytest -q -m cuda -p no:cacheprovider "$ROOT/tests/devices/test_cuda.py"
 rc=$?
 res=$(grep -E '(passed|failed|skipped|error)' "$WORK/cuda-tests.out" | tail -n 1)
 line "cuda tests" "$(status $rc): ${res:-no result} (${ELAPSED} s)"

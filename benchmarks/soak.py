@@ -20,7 +20,7 @@ file may remain, and (``--compare``) the weights must equal bit for bit those of
 the same run trained without interruption.
 
     python benchmarks/soak.py                          # long form: 24 kills + compare
-    python benchmarks/soak.py --kills 3 --no-compare   # the short form of tests/test_soak.py
+    python benchmarks/soak.py --kills 3 --no-compare   # the short form of tests/training/test_soak.py
 
 Prints one line per event and a summary; exits 1 if any check fails. No timing is
 asserted anywhere.

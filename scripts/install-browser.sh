@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What tests/test_studio_browser.py needs: Debian's chromium and chromium-driver (apt) and
+# What tests/studio/test_studio_browser.py needs: Debian's chromium and chromium-driver (apt) and
 # selenium (pip, into the active virtualenv). Run as root, or as a user with sudo.
 # Without them the browser tests are skipped with a reason, never failed.
 set -euo pipefail
