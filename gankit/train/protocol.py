@@ -1,5 +1,5 @@
 """What models and hooks may use of the trainer: the one list, documented in
-docs/plugins.md ("The trainer's public names") and checked by tests/test_public_api.py
+docs/plugins.md ("The trainer's public names") and checked by tests/package/test_public_api.py
 against a real trainer, the documentation and the built-in plugins.
 
 Everything else on a :class:`~gankit.train.Trainer` is private to gankit and may change
