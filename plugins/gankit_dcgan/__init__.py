@@ -9,6 +9,12 @@ from gankit import nn as gnn
 
 __version__ = "1.0.0"
 
+#: the mode-seeking weight of a --conditional run unless --set mode_seeking=W: on ten
+#: kinds of drawn digits (32 px, 1,500 steps) it took recall from 0 to 0.37 and SWD from
+#: 35.8 to 20.4 (docs/conditional.md)
+CONDITIONAL_MODE_SEEKING = 0.03
+
+
 @dataclass
 class DCGANConfig:
     z_dim: int = field(default=100, metadata={"help": "latent size"})
@@ -19,9 +25,11 @@ class DCGANConfig:
     mbstd: int = field(default=0, metadata={
         "help": "minibatch standard deviation before the discriminator's last layer, over "
                 "groups of this many samples (0: off)"})
-    mode_seeking: float = field(default=0.0, metadata={
+    mode_seeking: float | None = field(default=None, metadata={
         "help": "weight of the mode-seeking term in G's loss (Mao et al. 2019: G loses "
-                "when different noise gives the same picture; 0: off)"})
+                "when different noise gives the same picture); none (the default): "
+                f"{CONDITIONAL_MODE_SEEKING} on a --conditional run, where it keeps each "
+                "class from narrowing to one picture, else off; 0: off"})
     d_norm: str = field(default="auto", metadata={
         "help": "discriminator norm: auto (batch, or layer when the loss forbids batch norm), "
                 "batch, layer, instance, none"})
@@ -45,6 +53,11 @@ class DCGAN(UnconditionalGAN):
             raise GankitError(f"--set d_norm={config.d_norm}: choose auto, batch, layer, "
                               "instance or none")
         gnn.check_positive(config, "z_dim", "ngf", "ndf", "max_mult")
+        if config.mode_seeking is not None and not 0 <= config.mode_seeking <= 100:
+            raise GankitError(f"--set mode_seeking={config.mode_seeking}: must be 0 to 100 "
+                              "(none: the default)")
+        if config.mbstd < 0:
+            raise GankitError(f"--set mbstd={config.mbstd}: a group size, 0 for none")
 
     def build(self, config, spec, loss=None):
         norm = config.d_norm
@@ -68,12 +81,15 @@ class DCGAN(UnconditionalGAN):
         }
 
     def g_extra_loss(self, t, fake, z, labels):
-        """``mode_seeking`` > 0: the mode-seeking term (:func:`gankit.nn.mode_seeking_loss`,
-        within each class on a conditional run), reported as ``loss_ms``."""
-        if not t.config.mode_seeking:
+        """The mode-seeking term (:func:`gankit.nn.mode_seeking_loss`, within each class
+        on a conditional run) weighted by ``mode_seeking``, reported as ``loss_ms``."""
+        weight = t.config.mode_seeking
+        if weight is None:
+            weight = CONDITIONAL_MODE_SEEKING if labels is not None else 0.0
+        if not weight:
             return None, {}
         term = gnn.mode_seeking_loss(fake, z, labels)
-        return t.config.mode_seeking * term, {"loss_ms": term}
+        return weight * term, {"loss_ms": term}
 
 
 @hookimpl

@@ -75,6 +75,8 @@ class Projected(UnconditionalGAN):
         if spec.channels not in (1, 3):
             raise GankitError(f"projected takes images of 1 or 3 channels, not "
                               f"{spec.channels}")
+        if config.mbstd < 0:
+            raise GankitError(f"--set mbstd={config.mbstd}: a group size, 0 for none")
         for k in ("z_dim", "ngf", "ndf", "proj"):
             if not 1 <= getattr(config, k) <= 4096:
                 raise GankitError(f"--set {k}={getattr(config, k)}: must be 1 to 4096")

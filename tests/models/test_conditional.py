@@ -212,12 +212,17 @@ def test_sample_class_and_grid_by_class(cond_run, run_cli, tmp_path):
     assert not np.array_equal(np.load(tmp_path / "p.npy"), kiwi)  # the class matters
     r = run_cli("sample", str(run), "--grid-by-class", "-n", "2", "--out", "g.npy")
     g = np.load(tmp_path / "g.npy")
-    assert g.shape[0] == 6 and np.array_equal(g[2:4], kiwi[:2])  # row 2: kiwi, seeds 0, 1
+    # row 2: kiwi, seeds 0, 1 (equal up to the last bits: a batch of 6 and one of 3 may
+    # take different convolution kernels)
+    assert g.shape[0] == 6 and np.allclose(g[2:4], kiwi[:2], rtol=0, atol=1e-6)
+    assert not np.allclose(g[0:2], kiwi[:2], rtol=0, atol=1e-6)
     r = run_cli("sample", str(run), "--grid-by-class", "-n", "2", "--out", "g.png")
     assert Image.open(tmp_path / "g.png").size == (2 * 34 + 2, 3 * 34 + 2)
     r = run_cli("sample", str(run), "--class", "kiwi,plum", "-n", "4", "--out", "kp.npy")
     kp = np.load(tmp_path / "kp.npy")
-    assert np.array_equal(kp[0], kiwi[0]) and np.array_equal(kp[1], np.load(tmp_path / "p.npy")[1])
+    same = dict(rtol=0, atol=1e-6)  # batches of 4 and 3: equal up to the last bits
+    assert np.allclose(kp[0], kiwi[0], **same)
+    assert np.allclose(kp[1], np.load(tmp_path / "p.npy")[1], **same)
 
 
 def test_interpolate_between_classes(cond_run, run_cli, tmp_path, monkeypatch):

@@ -92,11 +92,21 @@ def test_dcgan_trains_with_mbstd_and_mode_seeking(run_cli, tmp_path):
     assert r.exit_code == 0 and (tmp_path / "s.png").exists()
 
 
-def test_conditional_dcgan_reports_mode_seeking_within_classes(run_cli, tmp_path):
-    r = run_cli("train", "dcgan", *TINY, "--conditional", "--set", "mode_seeking=0.5",
-                "--name", "cdiv")
+def test_conditional_dcgan_seeks_modes_by_default(run_cli, tmp_path):
+    r = run_cli("train", "dcgan", *TINY, "--conditional", "--name", "cdiv")
     assert r.exit_code == 0, r.output
-    assert all("loss_ms" in row for row in _losses(tmp_path / "runs" / "cdiv"))
+    assert all(row.get("loss_ms", 0) > 0 for row in _losses(tmp_path / "runs" / "cdiv"))
+    r = run_cli("train", "dcgan", *TINY, "--conditional", "--set", "mode_seeking=0",
+                "--name", "cnone")
+    assert r.exit_code == 0, r.output
+    assert not any("loss_ms" in row for row in _losses(tmp_path / "runs" / "cnone"))
+
+
+@pytest.mark.parametrize("flag", ["mode_seeking=-1", "mode_seeking=nan", "mbstd=-2"])
+def test_bad_values_are_refused_before_the_run_exists(run_cli, tmp_path, flag):
+    r = run_cli("train", "dcgan", *TINY, "--set", flag, "--name", "bad")
+    assert r.exit_code != 0 and flag.split("=")[0] in r.output
+    assert not (tmp_path / "runs" / "bad").exists()
 
 
 def test_defaults_have_neither(run_cli, tmp_path):
