@@ -205,3 +205,12 @@ def mode_seeking_loss(fake, z, labels=None, eps: float = 1e-5):
     count = pair.sum()
     ratio = (df * pair).sum() / (dz * pair).sum().clamp_min(1e-8)
     return torch.where(count > 0, 1.0 / (ratio + eps), torch.zeros((), device=fake.device))
+
+
+def mode_seeking_extra(weight: float, fake, z, labels=None):
+    """What a model's ``g_extra_loss`` returns for a mode-seeking term of ``weight``:
+    ``(weight * mode_seeking_loss(...), {"loss_ms": ...})``, or ``(None, {})`` at 0."""
+    if not weight:
+        return None, {}
+    term = mode_seeking_loss(fake, z, labels)
+    return weight * term, {"loss_ms": term}

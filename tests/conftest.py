@@ -65,3 +65,17 @@ def trained_run(tmp_path_factory):
         return cache[key]
 
     return get
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    """Headless Chromium for a page test module (skipped without it: see kit.browser)."""
+    from kit.browser import CHROMEDRIVER, CHROMIUM, NO_BROWSER, start_chrome
+
+    if not (CHROMIUM and CHROMEDRIVER):
+        pytest.skip(NO_BROWSER)
+    pytest.importorskip("selenium.webdriver",
+                        reason="selenium is not installed (scripts/install-browser.sh)")
+    driver = start_chrome(tmp_path_factory.mktemp("chromium-profile"), CHROMIUM, CHROMEDRIVER)
+    yield driver
+    driver.quit()

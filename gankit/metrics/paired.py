@@ -22,7 +22,7 @@ from ..plugins import get_plugins
 from . import cache as fcache
 from . import features
 from .evaluate import _Progress, compute, run_dir_of, train_options, write_eval
-from .table import rows
+from .table import metrics_table, rows
 
 #: the pairs a distribution metric needs (k-NN with k = 3)
 MIN_DISTRIBUTION = 4
@@ -171,21 +171,11 @@ PAIR_ROWS = (("l1", "L1 to the targets", "lower; 0: identical (pixels in [0, 1])
 
 def print_pairs(result: dict) -> None:
     from rich.console import Console
-    from rich.table import Table
 
-    m = result["metrics"]
-    table = Table(title=f"{result['data']['dataset']}: {result['model']} at step "
-                        f"{result['step']} ({result['pairs']} held-out pairs)")
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    table.add_column("reading")
-    for key, label, meaning in PAIR_ROWS + tuple(r for r in rows() if r[0] != "memorisation"):
-        if key not in m:
-            continue
-        value = f"{m[key]:.4g}"
-        if f"{key}_std" in m:
-            value += f" ± {m[key + '_std']:.2g}"
-        table.add_row(label, value, meaning)
+    table = metrics_table(f"{result['data']['dataset']}: {result['model']} at step "
+                          f"{result['step']} ({result['pairs']} held-out pairs)",
+                          PAIR_ROWS + tuple(r for r in rows() if r[0] != "memorisation"),
+                          result["metrics"])
     out = Console()
     out.print(table)
     if result["pairs"] < MIN_DISTRIBUTION:

@@ -21,27 +21,43 @@ def rows(plugins=None) -> list:
     return out
 
 
-def print_table(result: dict) -> None:
-    from rich.console import Console
+def metrics_table(title: str, table_rows, m: dict, extra=None):
+    """A rich table of ``m``'s values in the order of ``table_rows`` ((key, label,
+    reading); keys ``m`` lacks are left out), ``KEY_std`` shown as ± beside its value;
+    ``extra(table, key)`` may add rows after a key's."""
     from rich.table import Table
 
-    m = result["metrics"]
-    d = result["data"]
-    table = Table(title=f"{d['dataset']}: {result['model']} at step {result['step']} "
-                        f"({result['samples']} samples, {d['images']} training images)")
+    table = Table(title=title)
     table.add_column("metric")
     table.add_column("value", justify="right")
     table.add_column("reading")
-    for key, label, meaning in rows():
+    for key, label, meaning in table_rows:
         if key not in m:
             continue
         value = f"{m[key]:.4g}"
         if f"{key}_std" in m:
             value += f" ± {m[key + '_std']:.2g}"
         table.add_row(label, value, meaning)
+        if extra is not None:
+            extra(table, key)
+    return table
+
+
+def print_table(result: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    m = result["metrics"]
+    d = result["data"]
+
+    def levels(table, key):
         if key == "swd":
             for r in result["swd_resolutions"]:
                 table.add_row(f"  level {r} px", f"{m[f'swd_{r}']:.4g}", "")
+
+    table = metrics_table(f"{d['dataset']}: {result['model']} at step {result['step']} "
+                          f"({result['samples']} samples, {d['images']} training images)",
+                          rows(), m, levels)
     out = Console()
     out.print(table)
     per_class = result.get("per_class")

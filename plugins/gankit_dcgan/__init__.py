@@ -86,10 +86,7 @@ class DCGAN(UnconditionalGAN):
         weight = t.config.mode_seeking
         if weight is None:
             weight = CONDITIONAL_MODE_SEEKING if labels is not None else 0.0
-        if not weight:
-            return None, {}
-        term = gnn.mode_seeking_loss(fake, z, labels)
-        return weight * term, {"loss_ms": term}
+        return gnn.mode_seeking_extra(weight, fake, z, labels)
 
 
 @hookimpl

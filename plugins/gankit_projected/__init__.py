@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from gankit import GankitError, UnconditionalGAN, hookimpl
+from gankit import nn as gnn
 
 from gankit_lightweight import pick_size
 
@@ -43,6 +44,9 @@ class ProjectedConfig:
     mbstd: int = field(default=0, metadata={
         "help": "minibatch standard deviation before each discriminator's last "
                 "convolution, over groups of this many samples (0: off)"})
+    mode_seeking: float = field(default=0.0, metadata={
+        "help": "weight of the mode-seeking term in G's loss (Mao et al. 2019: G loses "
+                "when different noise gives the same picture; 0: off)"})
     spectral_norm: bool = field(default=True, metadata={
         "help": "spectral normalisation on the discriminators' convolutions"})
     noise: bool = field(default=True, metadata={
@@ -77,6 +81,8 @@ class Projected(UnconditionalGAN):
                               f"{spec.channels}")
         if config.mbstd < 0:
             raise GankitError(f"--set mbstd={config.mbstd}: a group size, 0 for none")
+        if not 0 <= config.mode_seeking <= 100:
+            raise GankitError(f"--set mode_seeking={config.mode_seeking}: must be 0 to 100")
         for k in ("z_dim", "ngf", "ndf", "proj"):
             if not 1 <= getattr(config, k) <= 4096:
                 raise GankitError(f"--set {k}={getattr(config, k)}: must be 1 to 4096")
@@ -104,6 +110,10 @@ class Projected(UnconditionalGAN):
         from .nets import build
 
         return build(replace(config, feature_size=feature_size(config, spec)), spec)
+
+    def g_extra_loss(self, t, fake, z, labels):
+        """``mode_seeking`` > 0: the mode-seeking term, reported as ``loss_ms``."""
+        return gnn.mode_seeking_extra(t.config.mode_seeking, fake, z, labels)
 
     def setup(self, trainer):
         """Reads and checks the pretrained weights once, before the first step."""

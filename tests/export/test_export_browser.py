@@ -6,28 +6,18 @@ scripts/fetch-ort-web.sh. Skipped where any of them is missing."""
 from __future__ import annotations
 
 import json
-import shutil
-import time
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from kit import cli_ok
-from kit.browser import serve_folder
+from kit.browser import needs_browser, serve_folder
+from kit.browser import wait_for as wait_for_page
 
 pytest.importorskip("onnx", reason='needs the export extra: pip install "gankit[export]"')
 pytest.importorskip("onnxruntime", reason='needs the export extra: pip install "gankit[export]"')
-webdriver = pytest.importorskip(
-    "selenium.webdriver", reason="selenium is not installed (scripts/install-browser.sh)")
-
-CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser",
-                                                "google-chrome"))), None)
-CHROMEDRIVER = shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(
-    not (CHROMIUM and CHROMEDRIVER),
-    reason="no headless browser: install chromium and chromium-driver "
-           "(scripts/install-browser.sh)")
+pytestmark = needs_browser()
 
 #: the pixels of a data URL as a flat RGBA array
 DECODE = """
@@ -73,26 +63,13 @@ def site(tmp_path_factory):
         yield url, root
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    from kit.browser import start_chrome
 
-    driver = start_chrome(tmp_path_factory.mktemp("chromium-profile"), CHROMIUM, CHROMEDRIVER)
-    yield driver
-    driver.quit()
 
 
 def wait_for(driver, script, timeout=60.0):
-    end = time.monotonic() + timeout
-    while True:
-        value = driver.execute_script("return " + script)
-        if value:
-            return value
-        status = driver.execute_script("return document.getElementById('status').textContent")
-        if time.monotonic() > end or "error" in (driver.execute_script(
-                "return document.getElementById('status').className") or ""):
-            raise AssertionError(f"waiting for {script!r}: status line {status!r}")
-        time.sleep(0.05)
+    """The exported page's wait: longer (onnxruntime-web starts first) and failing at once
+    when the page's status line shows an error."""
+    return wait_for_page(driver, script, timeout, stop_on_error=True)
 
 
 def pixels(driver, url):

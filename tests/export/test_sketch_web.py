@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 from kit.browser import serve_folder
-from test_export_browser import CHROMEDRIVER, CHROMIUM, pixels, wait_for
+from kit.browser import needs_browser
+from test_export_browser import pixels, wait_for
 
 pytest.importorskip("onnx", reason='needs the export extra: pip install "gankit[export]"')
 pytest.importorskip("onnxruntime", reason='needs the export extra: pip install "gankit[export]"')
-pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
-pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="no headless browser")
+pytestmark = needs_browser()
 
 TINY = ["--image-size", "32", "--set", "ngf=8", "--set", "ndf=8", "--batch-size", "2",
         "--sample-every", "0", "--quiet"]
@@ -39,14 +39,6 @@ def site(tmp_path_factory):
     with serve_folder(root / "site") as url:
         yield url, root
 
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    from kit.browser import start_chrome
-
-    driver = start_chrome(tmp_path_factory.mktemp("chromium-profile"), CHROMIUM, CHROMEDRIVER)
-    yield driver
-    driver.quit()
 
 
 def draw(browser, points):

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
@@ -63,3 +65,59 @@ def serve_folder(folder, ready: str = "run.json", timeout: float = 20):
     finally:
         server.terminate()
         server.wait(10)
+
+
+# -- what every page test shares: the browser, its skip mark, waiting, a studio server --------
+
+CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser",
+                                                "google-chrome"))), None)
+CHROMEDRIVER = shutil.which("chromedriver")
+NO_BROWSER = ("no headless browser: install chromium and chromium-driver "
+              "(scripts/install-browser.sh)")
+
+
+def needs_browser():
+    """The skip mark of a page test module (``pytestmark = needs_browser()``): selenium,
+    chromium and chromedriver must all be there."""
+    import importlib.util
+
+    import pytest
+
+    if importlib.util.find_spec("selenium") is None:
+        return pytest.mark.skip(reason="selenium is not installed (scripts/install-browser.sh)")
+    return pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason=NO_BROWSER)
+
+
+def wait_for(driver, script, timeout=30.0, stop_on_error=False):
+    """Poll a JavaScript expression until it is truthy; return its value. The page's status
+    line (``#status``) goes into the failure message; ``stop_on_error`` fails as soon as
+    the status line shows an error."""
+    status = "return (document.getElementById('status') || {}).textContent"
+    errored = "return (document.getElementById('status') || {}).className"
+    end = time.monotonic() + timeout
+    while True:
+        value = driver.execute_script("return " + script)
+        if value:
+            return value
+        failed = stop_on_error and "error" in (driver.execute_script(errored) or "")
+        if failed or time.monotonic() > end:
+            raise AssertionError(f"timed out waiting for {script!r} "
+                                 f"(status line: {driver.execute_script(status)!r})")
+        time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def serve_studio(runs, target=None, **kwargs):
+    """``gankit studio`` over the runs folder ``runs`` in a thread; yields the server
+    (``.url``) and shuts it down after."""
+    from gankit.studio import open_studio
+
+    srv = open_studio(target, runs, device="cpu", **kwargs)
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    try:
+        yield srv
+    finally:
+        srv.shutdown()
+        srv.close()

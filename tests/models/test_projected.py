@@ -224,3 +224,25 @@ def test_data_check_and_train_recommend_it(run_cli, tmp_path):
                 "--image-size", "32", "--set", "ngf=4", "--set", "ndf=4", "--batch-size", "4")
     assert r.exit_code == 0, r.output
     assert "recommended for 12 images: gankit train projected:" in " ".join(r.stderr.split())
+
+
+def test_minibatch_std_and_mode_seeking_options():
+    m = plugin.Projected()
+    spec = DataSpec("image", 3, 32)
+    for bad, match in [({"mbstd": -1}, "mbstd=-1"), ({"mode_seeking": -0.5}, "mode_seeking")]:
+        with pytest.raises(GankitError, match=match):
+            m.check(plugin.ProjectedConfig(**bad), spec)
+    nets = m.build(plugin.ProjectedConfig(ngf=4, ndf=8, proj=4, z_dim=8, mbstd=2), spec)
+    stds = [mod for mod in nets["D"].modules() if type(mod).__name__ == "MinibatchStd"]
+    assert len(stds) == 5  # one per level's discriminator and one in the pixel discriminator
+
+
+@needs_weights
+def test_mode_seeking_joins_g_loss(run_cli, tmp_path):
+    r = run_cli("train", "projected", "--steps", "2", "--image-size", "32", "--batch-size", "4",
+                "--sample-every", "0", "--log-every", "1", "--quiet", *SMALL,
+                "--set", "mode_seeking=0.5", "--set", "mbstd=2", "--name", "ms")
+    assert r.exit_code == 0, r.output
+    rows = [json.loads(x) for x in (tmp_path / "runs" / "ms" / "metrics.jsonl").read_text()
+            .splitlines() if '"loss_g"' in x]
+    assert rows and all(row["loss_ms"] > 0 for row in rows)

@@ -5,26 +5,15 @@ tests/studio/test_studio_browser.py and tests/export/test_export_browser.py)."""
 from __future__ import annotations
 
 import json
-import shutil
-import threading
-import time
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from kit.browser import serve_folder
+from kit.browser import needs_browser, serve_studio, wait_for
 
-webdriver = pytest.importorskip(
-    "selenium.webdriver", reason="selenium is not installed (scripts/install-browser.sh)")
-
-CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser",
-                                                "google-chrome"))), None)
-CHROMEDRIVER = shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(
-    not (CHROMIUM and CHROMEDRIVER),
-    reason="no headless browser: install chromium and chromium-driver "
-           "(scripts/install-browser.sh)")
+pytestmark = needs_browser()
 
 
 @pytest.fixture(scope="module")
@@ -48,35 +37,11 @@ def cond_root(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def studio_url(cond_root):
-    from gankit.studio import open_studio
-
-    srv = open_studio(None, cond_root / "runs", device="cpu")
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    yield srv.url
-    srv.shutdown()
-    srv.close()
+    with serve_studio(cond_root / "runs") as srv:
+        yield srv.url
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    from kit.browser import start_chrome
 
-    driver = start_chrome(tmp_path_factory.mktemp("chromium-profile"), CHROMIUM, CHROMEDRIVER)
-    yield driver
-    driver.quit()
-
-
-def wait_for(driver, script, timeout=30.0):
-    end = time.monotonic() + timeout
-    while True:
-        value = driver.execute_script("return " + script)
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {script!r}")
-        time.sleep(0.05)
 
 
 def test_class_picker_changes_the_samples_and_the_command(browser, studio_url):

@@ -4,24 +4,15 @@ chromedriver, driven by selenium; skipped where either is missing)."""
 
 from __future__ import annotations
 
-import shutil
-import threading
 
 import numpy as np
 import pytest
 
+from kit.browser import needs_browser, serve_studio
+
 from test_studio_browser import PIXEL_STATS, pixels_of, wait_for
 
-webdriver = pytest.importorskip(
-    "selenium.webdriver", reason="selenium is not installed (scripts/install-browser.sh)")
-
-CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser",
-                                                "google-chrome"))), None)
-CHROMEDRIVER = shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(
-    not (CHROMIUM and CHROMEDRIVER),
-    reason="no headless browser: install chromium and chromium-driver "
-           "(scripts/install-browser.sh)")
+pytestmark = needs_browser()
 
 TINY = ["--image-size", "32", "--set", "ngf=8", "--set", "ndf=8", "--batch-size", "2",
         "--sample-every", "0", "--quiet"]
@@ -29,28 +20,14 @@ TINY = ["--image-size", "32", "--set", "ngf=8", "--set", "ndf=8", "--batch-size"
 
 @pytest.fixture(scope="module")
 def sketch_url(tmp_path_factory):
-    from gankit.studio import open_studio
     from kit import cli_ok
 
     runs = tmp_path_factory.mktemp("sketch") / "runs"
     cli_ok("train", "pix2pix", "--pairs", "edges", "--set", "data.count=6", *TINY, "--steps", "2",
         "--out", runs, "--name", "edges")
-    srv = open_studio(None, runs, device="cpu")
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    yield srv.url
-    srv.shutdown()
-    srv.close()
+    with serve_studio(runs) as srv:
+        yield srv.url
 
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    from kit.browser import start_chrome
-
-    driver = start_chrome(tmp_path_factory.mktemp("chromium-profile"), CHROMIUM, CHROMEDRIVER)
-    yield driver
-    driver.quit()
 
 
 def draw(browser, points):

@@ -20,6 +20,7 @@ from PIL import Image
 
 from kit import cli_ok
 from kit.studio import make_runs
+from kit.browser import serve_studio
 
 
 @pytest.fixture(scope="module")
@@ -30,15 +31,8 @@ def runs(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(runs):
-    from gankit.studio import open_studio
-
-    srv = open_studio(None, runs, device="cpu")
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.close()
+    with serve_studio(runs) as srv:
+        yield srv
 
 
 class Answer:

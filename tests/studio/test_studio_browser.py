@@ -4,8 +4,6 @@ is missing."""
 
 from __future__ import annotations
 
-import shutil
-import threading
 import time
 
 import numpy as np
@@ -13,17 +11,9 @@ import pytest
 from PIL import Image
 
 from kit.studio import make_runs
+from kit.browser import needs_browser, serve_studio, wait_for
 
-webdriver = pytest.importorskip(
-    "selenium.webdriver", reason="selenium is not installed (scripts/install-browser.sh)")
-
-CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser",
-                                                "google-chrome"))), None)
-CHROMEDRIVER = shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(
-    not (CHROMIUM and CHROMEDRIVER),
-    reason="no headless browser: install chromium and chromium-driver "
-           "(scripts/install-browser.sh)")
+pytestmark = needs_browser()
 
 #: mean and standard deviation of an <img>'s pixels, read through a canvas
 PIXEL_STATS = """
@@ -61,38 +51,12 @@ img.src = arguments[0];
 
 @pytest.fixture(scope="module")
 def studio_url(tmp_path_factory):
-    from gankit.studio import open_studio
-
     runs = make_runs(tmp_path_factory.mktemp("studio-browser"))
-    srv = open_studio(None, runs, device="cpu")
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    yield srv.url
-    srv.shutdown()
-    srv.close()
+    with serve_studio(runs) as srv:
+        yield srv.url
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    from kit.browser import start_chrome
 
-    driver = start_chrome(tmp_path_factory.mktemp("chromium-profile"), CHROMIUM, CHROMEDRIVER)
-    yield driver
-    driver.quit()
-
-
-def wait_for(driver, script, timeout=30.0):
-    """Poll a JavaScript expression until it is truthy; return its value."""
-    end = time.monotonic() + timeout
-    while True:
-        value = driver.execute_script("return " + script)
-        if value:
-            return value
-        if time.monotonic() > end:
-            status = driver.execute_script("return document.getElementById('status').textContent")
-            raise AssertionError(f"timed out waiting for {script!r} (status line: {status!r})")
-        time.sleep(0.05)
 
 
 def cells(driver):

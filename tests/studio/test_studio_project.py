@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import base64
 import io
-import shutil
-import threading
 import time
 
 import numpy as np
@@ -14,6 +12,7 @@ import pytest
 from PIL import Image
 
 from kit import TINY, cli_ok
+from kit.browser import CHROMEDRIVER, CHROMIUM, serve_studio
 from test_studio_api import call, get, pixels, post_json, refused
 
 STEPS = 8
@@ -30,15 +29,8 @@ def runs(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(runs):
-    from gankit.studio import open_studio
-
-    srv = open_studio(None, runs, device="cpu")
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.close()
+    with serve_studio(runs) as srv:
+        yield srv
 
 
 def photo(size=(48, 40)):
@@ -117,10 +109,6 @@ def test_project_refuses_bad_uploads_and_unknown_tiles(server):
 
 
 # -- the page in headless Chromium ----------------------------------------------------------------
-
-CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser",
-                                                "google-chrome"))), None)
-CHROMEDRIVER = shutil.which("chromedriver")
 
 #: drop a PNG (a data URL) on an element as a file, the way a user's drag and drop does
 DROP = """
