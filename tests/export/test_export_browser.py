@@ -12,27 +12,13 @@ import pytest
 from PIL import Image
 
 from kit import cli_ok
-from kit.browser import needs_browser, serve_folder
+from kit.browser import needs_browser, pixels, serve_folder
 from kit.browser import wait_for as wait_for_page
 
 pytest.importorskip("onnx", reason='needs the export extra: pip install "gankit[export]"')
 pytest.importorskip("onnxruntime", reason='needs the export extra: pip install "gankit[export]"')
 pytestmark = needs_browser()
 
-#: the pixels of a data URL as a flat RGBA array
-DECODE = """
-const done = arguments[arguments.length - 1];
-const img = new Image();
-img.onload = () => {
-  const c = document.createElement("canvas");
-  c.width = img.naturalWidth; c.height = img.naturalHeight;
-  const ctx = c.getContext("2d");
-  ctx.drawImage(img, 0, 0);
-  done([c.width, c.height, Array.from(ctx.getImageData(0, 0, c.width, c.height).data)]);
-};
-img.onerror = () => done(null);
-img.src = arguments[0];
-"""
 
 
 @pytest.fixture(scope="module")
@@ -70,13 +56,6 @@ def wait_for(driver, script, timeout=60.0):
     """The exported page's wait: longer (onnxruntime-web starts first) and failing at once
     when the page's status line shows an error."""
     return wait_for_page(driver, script, timeout, stop_on_error=True)
-
-
-def pixels(driver, url):
-    data = driver.execute_async_script(DECODE, url)
-    assert data is not None, "the browser could not decode the image"
-    w, h, rgba = data
-    return np.array(rgba, dtype=int).reshape(h, w, 4)
 
 
 def image(driver, seed):

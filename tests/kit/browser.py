@@ -106,6 +106,32 @@ def wait_for(driver, script, timeout=30.0, stop_on_error=False):
         time.sleep(0.05)
 
 
+#: the pixels of an image URL (a data URL or a page's URL), read back through a canvas
+DECODE = """
+const done = arguments[arguments.length - 1];
+const img = new Image();
+img.onload = () => {
+  const c = document.createElement("canvas");
+  c.width = img.naturalWidth; c.height = img.naturalHeight;
+  const ctx = c.getContext("2d");
+  ctx.drawImage(img, 0, 0);
+  done([c.width, c.height, Array.from(ctx.getImageData(0, 0, c.width, c.height).data)]);
+};
+img.onerror = () => done(null);
+img.src = arguments[0];
+"""
+
+
+def pixels(driver, url):
+    """The image at ``url`` as the browser decodes it: an int array (height, width, 4)."""
+    import numpy as np
+
+    data = driver.execute_async_script(DECODE, url)
+    assert data is not None, f"the browser could not decode the image {url[:60]!r}"
+    w, h, rgba = data
+    return np.array(rgba, dtype=int).reshape(h, w, 4)
+
+
 @contextlib.contextmanager
 def serve_studio(runs, target=None, **kwargs):
     """``gankit studio`` over the runs folder ``runs`` in a thread; yields the server

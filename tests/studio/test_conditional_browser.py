@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from kit.browser import serve_folder
-from kit.browser import needs_browser, serve_studio, wait_for
+from kit.browser import needs_browser, pixels, serve_studio, wait_for
 
 pytestmark = needs_browser()
 
@@ -91,19 +91,6 @@ def site(cond_root):
         yield url, cond_root
 
 
-DECODE = """
-const done = arguments[arguments.length - 1];
-const img = new Image();
-img.onload = () => {
-  const c = document.createElement("canvas");
-  c.width = img.naturalWidth; c.height = img.naturalHeight;
-  const ctx = c.getContext("2d");
-  ctx.drawImage(img, 0, 0);
-  done(Array.from(ctx.getImageData(0, 0, c.width, c.height).data));
-};
-img.onerror = () => done(null);
-img.src = arguments[0];
-"""
 
 
 def test_web_page_class_picker_draws_gankit_sample_class(browser, site):
@@ -122,6 +109,6 @@ def test_web_page_class_picker_draws_gankit_sample_class(browser, site):
     assert "--class plum" in browser.find_element(By.ID, "command").text
     for seed in range(4):
         url_ = browser.execute_script(f"return window.gankitWeb.state.images[{seed}]")
-        px = np.array(browser.execute_async_script(DECODE, url_), dtype=int).reshape(32, 32, 4)
+        px = pixels(browser, url_)
         want = np.asarray(Image.open(root / "plum" / f"seed{seed:05d}.png").convert("RGB"))
         assert np.abs(px[..., :3] - want.astype(int)).max() <= 1  # gankit sample --class plum

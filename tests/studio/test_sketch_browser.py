@@ -8,9 +8,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kit.browser import needs_browser, serve_studio
+from kit.browser import needs_browser, pixels, serve_studio, wait_for
 
-from test_studio_browser import PIXEL_STATS, pixels_of, wait_for
+from test_studio_browser import PIXEL_STATS
 
 pytestmark = needs_browser()
 
@@ -58,12 +58,12 @@ def test_drawing_on_the_canvas_makes_a_picture_that_follows_it(browser, sketch_u
     wait_for(browser, "document.getElementById('tr-output').naturalWidth > 0")
     stats = browser.execute_script(PIXEL_STATS, out)
     assert (stats["w"], stats["h"]) == (32, 32) and stats["std"] > 0.5  # not blank
-    before = pixels_of(browser, first["output"])
+    before = pixels(browser, first["output"])
     # the input it saw is the drawing: white with dark strokes
-    drawn = pixels_of(browser, first["input"]).reshape(32, 32, 4)[..., :3]
+    drawn = pixels(browser, first["input"]).reshape(32, 32, 4)[..., :3]
     assert (drawn < 100).any() and (drawn > 200).mean() > 0.5
     browser.execute_script("window.studio.state.translated = null;")
     draw(browser, [(0.1, 0.9), (0.9, 0.9), (0.9, 0.6)])
     second = wait_for(browser, "window.studio.state.translated")
-    after = pixels_of(browser, second["output"])
+    after = pixels(browser, second["output"])
     assert np.abs(after - before).max() > 0  # the picture follows the drawing

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from kit.studio import make_runs
-from kit.browser import needs_browser, serve_studio, wait_for
+from kit.browser import needs_browser, pixels, serve_studio, wait_for
 
 pytestmark = needs_browser()
 
@@ -33,20 +33,6 @@ return {w: c.width, h: c.height, mean: mean, std: Math.sqrt(s2 / n - mean * mean
         alpha: alpha / (d.length / 4)};
 """
 
-#: the pixels of a data URL as a flat array (to compare two frames)
-DECODE = """
-const done = arguments[arguments.length - 1];
-const img = new Image();
-img.onload = () => {
-  const c = document.createElement("canvas");
-  c.width = img.naturalWidth; c.height = img.naturalHeight;
-  const ctx = c.getContext("2d");
-  ctx.drawImage(img, 0, 0);
-  done(Array.from(ctx.getImageData(0, 0, c.width, c.height).data));
-};
-img.onerror = () => done(null);
-img.src = arguments[0];
-"""
 
 
 @pytest.fixture(scope="module")
@@ -69,12 +55,6 @@ def set_mode(driver, mode):
     driver.execute_script(f"document.querySelector('input[name=mode][value={mode}]').click()")
 
 
-def pixels_of(driver, url):
-    data = driver.execute_async_script(DECODE, url)
-    assert data is not None, "the browser could not decode the image"
-    return np.array(data, dtype=int)
-
-
 def test_page_shows_a_grid_of_non_blank_samples(browser, studio_url):
     from selenium.webdriver.common.by import By
 
@@ -92,7 +72,7 @@ def test_page_shows_a_grid_of_non_blank_samples(browser, studio_url):
         # an opaque, non-uniform picture (a 4-step DCGAN draws faint grey textures)
         assert stats["alpha"] == 255 and stats["std"] > 0.05 and 20 < stats["mean"] < 235
     urls = browser.execute_script("return [0, 1, 2].map((s) => window.studio.state.images[s])")
-    seeds = [pixels_of(browser, u) for u in urls]
+    seeds = [pixels(browser, u) for u in urls]
     assert all(np.abs(seeds[i] - seeds[i + 1]).max() > 0 for i in range(2))  # seeds differ
     assert "gankit sample" in browser.find_element(By.ID, "command").text
     assert browser.find_element(By.ID, "status").text.startswith("16 samples")
@@ -125,7 +105,7 @@ def test_a_fitted_direction_slider_changes_the_image(browser, studio_url):
     wait_for(browser, f"window.studio.state.gridSeq > {seq}")
     after = browser.execute_script("return window.studio.state.images[4]")
     assert after != before
-    assert np.abs(pixels_of(browser, after) - pixels_of(browser, before)).max() > 0
+    assert np.abs(pixels(browser, after) - pixels(browser, before)).max() > 0
     assert "--direction bright:" in browser.find_element(By.ID, "command").text
 
     # the noise-strength (truncation) slider changes it too
@@ -151,11 +131,11 @@ def test_pinning_two_seeds_animates_between_them(browser, studio_url):
     wait_for(browser, "window.studio.state.walkDone")
     frames = browser.execute_script("return window.studio.state.frames")
     assert len(frames) == 14  # 2 seeds, 8 frames a segment, looping back: 2 * 7
-    first, middle = pixels_of(browser, frames[0]), pixels_of(browser, frames[7])
+    first, middle = pixels(browser, frames[0]), pixels(browser, frames[7])
     assert np.abs(first - middle).max() > 0  # the frames differ
     # frame 0 is seed 3 of the grid
     grid_img = browser.execute_script("return window.studio.state.images[3]")
-    assert np.abs(first - pixels_of(browser, grid_img)).max() <= 1
+    assert np.abs(first - pixels(browser, grid_img)).max() <= 1
     # and the page plays them: the shown frame changes over time
     anim = browser.find_element(By.ID, "anim-img")
     shown = {anim.get_attribute("src")}
@@ -190,8 +170,8 @@ def test_an_uploaded_image_is_translated_by_a_cyclegan_run(browser, studio_url, 
     so, si = browser.execute_script(PIXEL_STATS, out), browser.execute_script(PIXEL_STATS, inp)
     assert (so["w"], so["h"]) == (si["w"], si["h"]) == (43, 32)
     assert so["alpha"] == 255 and so["std"] > 0.5
-    assert pixels_of(browser, out.get_attribute("src")).tolist() != \
-        pixels_of(browser, inp.get_attribute("src")).tolist()
+    assert pixels(browser, out.get_attribute("src")).tolist() != \
+        pixels(browser, inp.get_attribute("src")).tolist()
     assert "gankit translate" in browser.find_element(By.ID, "tr-command").text
     # the other direction translates the same file again
     browser.execute_script("window.studio.state.translated = null;"

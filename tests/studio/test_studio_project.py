@@ -128,7 +128,7 @@ def test_dropping_a_picture_pins_its_projection(server, tmp_path_factory):
                     "(scripts/install-browser.sh)")
     from kit.browser import start_chrome
     from selenium.webdriver.common.by import By
-    from test_studio_browser import pixels_of, wait_for
+    from kit.browser import pixels, wait_for
 
     driver = start_chrome(tmp_path_factory.mktemp("chromium-project"), CHROMIUM, CHROMEDRIVER)
     try:
@@ -147,7 +147,7 @@ def test_dropping_a_picture_pins_its_projection(server, tmp_path_factory):
         assert driver.find_element(By.ID, "seeds").get_attribute("value").startswith(pid + ",")
         data = driver.execute_script(f"return window.studio.state.projections['{pid}']")
         shown = first.find_element(By.TAG_NAME, "img").get_attribute("src")
-        assert np.abs(pixels_of(driver, shown) - pixels_of(driver, data["image"])).max() <= 1
+        assert np.abs(pixels(driver, shown) - pixels(driver, data["image"])).max() <= 1
         assert pid in driver.find_element(By.ID, "project-msg").text
         assert data["steps"] == 50 and "--steps 50" in data["command"]
         # pin a seed as well: the page walks from the projected tile to it
@@ -155,7 +155,7 @@ def test_dropping_a_picture_pins_its_projection(server, tmp_path_factory):
         wait_for(driver, "window.studio.state.walkDone", timeout=60)
         assert f"--z-a {pid}.npy" in driver.find_element(By.ID, "walk-command").text
         frame0 = driver.execute_script("return window.studio.state.frames[0]")
-        assert np.abs(pixels_of(driver, frame0) - pixels_of(driver, data["image"])).max() <= 1
+        assert np.abs(pixels(driver, frame0) - pixels(driver, data["image"])).max() <= 1
         # a slider moves the projected tile
         before = shown
         driver.execute_script(
