@@ -72,6 +72,15 @@ def check_positive(config, *names: str) -> None:
             raise GankitError(f"--set {k}={getattr(config, k)}: must be at least 1")
 
 
+def check_range(config, low, high, *names: str) -> None:
+    """Refuse ``--set NAME=VALUE`` outside ``low``..``high`` (NaN included) for the given
+    options; an option left at ``None`` (a model's "automatic") passes."""
+    for k in names:
+        value = getattr(config, k)
+        if value is not None and not low <= value <= high:
+            raise GankitError(f"--set {k}={value}: must be {low} to {high}")
+
+
 def widths(base: int, k: int, max_mult: int) -> list[int]:
     """Channels from the smallest feature map up, ``k`` entries, capped at base*max_mult."""
     return [base * min(2 ** (k - 1 - i), max_mult) for i in range(k)]
@@ -127,6 +136,15 @@ def minibatch_std(group: int):
     return _minibatch_std_class()(group)
 
 
+def with_minibatch_std(layers: list, channels: int, group: int) -> int:
+    """Append a :func:`minibatch_std` layer over groups of ``group`` samples to ``layers``
+    when ``group`` > 0; returns the channels the next layer takes (one more with it)."""
+    if not group:
+        return channels
+    layers.append(minibatch_std(group))
+    return channels + 1
+
+
 def init_dcgan_weights(module) -> None:
     """Radford et al.'s init: conv/linear weights N(0, 0.02), norm scales N(1, 0.02)."""
     from torch import nn
@@ -177,9 +195,8 @@ def dcgan_discriminator(channels: int, size: int, ndf: int = 64, max_mult: int =
     for i in range(k - 1):
         layers += [nn.Conv2d(ch[i], ch[i + 1], 4, 2, 1, bias=bias and norm == "none"),
                    norm2d(norm, ch[i + 1]), nn.LeakyReLU(0.2, True)]
-    if mbstd:
-        layers.append(minibatch_std(mbstd))
-    layers += [nn.Conv2d(ch[-1] + (1 if mbstd else 0), 1, b, 1, 0, bias=bias), nn.Flatten(0)]
+    c = with_minibatch_std(layers, ch[-1], mbstd)
+    layers += [nn.Conv2d(c, 1, b, 1, 0, bias=bias), nn.Flatten(0)]
     net = nn.Sequential(*layers)
     init_dcgan_weights(net)
     return net

@@ -53,11 +53,8 @@ class DCGAN(UnconditionalGAN):
             raise GankitError(f"--set d_norm={config.d_norm}: choose auto, batch, layer, "
                               "instance or none")
         gnn.check_positive(config, "z_dim", "ngf", "ndf", "max_mult")
-        if config.mode_seeking is not None and not 0 <= config.mode_seeking <= 100:
-            raise GankitError(f"--set mode_seeking={config.mode_seeking}: must be 0 to 100 "
-                              "(none: the default)")
-        if config.mbstd < 0:
-            raise GankitError(f"--set mbstd={config.mbstd}: a group size, 0 for none")
+        gnn.check_range(config, 0, 4096, "mbstd")
+        gnn.check_range(config, 0, 100, "mode_seeking")  # None: automatic
 
     def build(self, config, spec, loss=None):
         norm = config.d_norm

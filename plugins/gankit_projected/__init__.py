@@ -79,13 +79,9 @@ class Projected(UnconditionalGAN):
         if spec.channels not in (1, 3):
             raise GankitError(f"projected takes images of 1 or 3 channels, not "
                               f"{spec.channels}")
-        if config.mbstd < 0:
-            raise GankitError(f"--set mbstd={config.mbstd}: a group size, 0 for none")
-        if not 0 <= config.mode_seeking <= 100:
-            raise GankitError(f"--set mode_seeking={config.mode_seeking}: must be 0 to 100")
-        for k in ("z_dim", "ngf", "ndf", "proj"):
-            if not 1 <= getattr(config, k) <= 4096:
-                raise GankitError(f"--set {k}={getattr(config, k)}: must be 1 to 4096")
+        gnn.check_range(config, 1, 4096, "z_dim", "ngf", "ndf", "proj")
+        gnn.check_range(config, 0, 4096, "mbstd")
+        gnn.check_range(config, 0, 100, "mode_seeking")
         if config.feature_size and config.feature_size not in FEATURE_SIZES:
             raise GankitError(f"--set feature_size={config.feature_size}: choose 0 (automatic) "
                               f"or one of {', '.join(map(str, FEATURE_SIZES))}")

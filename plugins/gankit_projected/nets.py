@@ -98,9 +98,8 @@ class LevelD(nn.Module):
             layers += [_sn_conv(c, cout, 4, 2, 1, sn), nn.BatchNorm2d(cout),
                        nn.LeakyReLU(0.2, inplace=True)]
             c, s = cout, s // 2
-        if mbstd:
-            layers.append(gnn.minibatch_std(mbstd))
-        layers.append(_sn_conv(c + (1 if mbstd else 0), 1, 4, 1, 0, sn))
+        c = gnn.with_minibatch_std(layers, c, mbstd)
+        layers.append(_sn_conv(c, 1, 4, 1, 0, sn))
         self.main = nn.Sequential(*layers)
 
     def forward(self, x):
@@ -124,9 +123,8 @@ class PixelD(nn.Module):
                 layers.append(nn.BatchNorm2d(cout))
             layers.append(nn.LeakyReLU(0.2, inplace=True))
             c, side = cout, side // 2
-        if mbstd:
-            layers.append(gnn.minibatch_std(mbstd))
-        layers.append(_sn_conv(c + (1 if mbstd else 0), 1, 4, 1, 0, sn))
+        c = gnn.with_minibatch_std(layers, c, mbstd)
+        layers.append(_sn_conv(c, 1, 4, 1, 0, sn))
         self.main = nn.Sequential(*layers)
 
     def forward(self, x):
