@@ -102,7 +102,10 @@ class lazy_progress:
 
     def __call__(self, done: int, total: int | None = None) -> None:
         if self._prog is None:
-            self._prog = progress(transient=True)
+            # a bar that vanishes when done leaves nothing on a stderr that is not a
+            # terminal but the blank line rich ends it with (which came before the one
+            # line of an error raised after loading): no bar there
+            self._prog = progress(transient=True, disable=not console().is_terminal)
             self._prog.start()
             self._task = self._prog.add_task(self.description, total=total, rate="", info="")
         self._prog.update(self._task, completed=done, total=total)

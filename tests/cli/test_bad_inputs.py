@@ -713,3 +713,17 @@ def test_sushi_count_is_bounded_and_rendering_reports_progress(tmp_path):
     d = ds.load(LoadOptions(image_size=16, config=ds.Config(count=3),
                             progress=lambda done, total: calls.append((done, total))))
     assert len(d) == 3 and calls == [(1, 3), (2, 3), (3, 3)]  # a bar at 1024 px, not silence
+
+
+def test_a_model_option_refused_after_loading_is_one_line_on_stderr(tmp_path):
+    """The data-loading bar vanishes when done; on a stderr that is not a terminal it
+    must not leave a blank line before the error (a real process, not the test runner)."""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "gankit", "train", "dcgan", "--set", "ngf=0",
+                        "--steps", "1", "--out", str(tmp_path / "runs")],
+                       capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert r.returncode != 0
+    assert r.stderr.splitlines() == ["Error: --set ngf=0: must be at least 1"], r.stderr
+    assert not (tmp_path / "runs").exists()
