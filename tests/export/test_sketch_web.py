@@ -10,8 +10,7 @@ import json
 import numpy as np
 import pytest
 
-from kit.browser import serve_folder
-from kit.browser import needs_browser
+from kit.browser import draw, needs_browser, serve_folder
 from test_export_browser import pixels, wait_for
 
 pytest.importorskip("onnx", reason='needs the export extra: pip install "gankit[export]"')
@@ -38,20 +37,6 @@ def site(tmp_path_factory):
         "0-1")
     with serve_folder(root / "site") as url:
         yield url, root
-
-
-
-def draw(browser, points):
-    from selenium.webdriver.common.action_chains import ActionChains
-    from selenium.webdriver.common.by import By
-
-    pad = browser.find_element(By.ID, "pad")
-    w, h = pad.size["width"], pad.size["height"]
-    at = [(int((x - 0.5) * w), int((y - 0.5) * h)) for x, y in points]
-    chain = ActionChains(browser).move_to_element_with_offset(pad, *at[0]).click_and_hold()
-    for p, q in zip(at, at[1:]):
-        chain = chain.move_by_offset(q[0] - p[0], q[1] - p[1])
-    chain.release().perform()
 
 
 def canvas_pixels(browser, canvas_id):

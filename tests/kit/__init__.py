@@ -9,6 +9,7 @@ The cached run is the ``trained_run`` fixture of tests/conftest.py, made by
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 #: the repository's root (docs/, benchmarks/, gankit/ ...) and the plugin packages the
@@ -23,6 +24,26 @@ CYCLE_TINY = ["--image-size", "32", "--set", "ngf=8", "--set", "ndf=8", "--set",
               "--batch-size", "2"]
 #: no sample grids, a metrics line every step
 QUICK = ["--sample-every", "0", "--log-every", "1"]
+
+
+@dataclass
+class FakeDist:
+    """The distribution an entry point comes from (name and version), as
+    ``importlib.metadata`` gives it."""
+
+    name: str
+    version: str
+
+
+class FakeEP:
+    """An entry point of the "gankit" group whose ``load()`` calls ``loader``: a plugin
+    package without installing one (``monkeypatch`` it into the entry-point lookup)."""
+
+    def __init__(self, name, dist, loader):
+        self.name, self.value, self.dist, self._loader = name, f"gankit_{name}", dist, loader
+
+    def load(self):
+        return self._loader()
 
 
 def cli(*args, quiet: bool = False, env=None, check: bool = False, **invoke):

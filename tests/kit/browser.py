@@ -132,6 +132,20 @@ def pixels(driver, url):
     return np.array(rgba, dtype=int).reshape(h, w, 4)
 
 
+def draw(driver, points, pad_id="pad"):
+    """A stroke with the mouse through ``points`` (fractions of the drawing pad's size)."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    pad = driver.find_element(By.ID, pad_id)
+    w, h = pad.size["width"], pad.size["height"]
+    at = [(int((x - 0.5) * w), int((y - 0.5) * h)) for x, y in points]
+    chain = ActionChains(driver).move_to_element_with_offset(pad, *at[0]).click_and_hold()
+    for p, q in zip(at, at[1:]):
+        chain = chain.move_by_offset(q[0] - p[0], q[1] - p[1])
+    chain.release().perform()
+
+
 @contextlib.contextmanager
 def serve_studio(runs, target=None, **kwargs):
     """``gankit studio`` over the runs folder ``runs`` in a thread; yields the server

@@ -334,16 +334,21 @@ class _FakeTranslation:
         register(Fake())
 
 
-def test_translation_model_is_refused(run_cli, plugins, tmp_path):
+def fake_translation_run(plugins, run_dir):
+    """A run folder of the registered test-only translation model (one checkpoint)."""
     from gankit import checkpoints
 
     plugins.add_plugin(_FakeTranslation(), "fake-translation")
-    run_dir = tmp_path / "trans"
     meta = {"gankit.model": "fake-translate", "gankit.model_version": "1",
             "gankit.config": "{}", "gankit.step": "3",
             "gankit.data": json.dumps({"kind": "image", "channels": 3, "size": 32})}
     checkpoints.save(checkpoints.checkpoint_path(run_dir, 3), {"x": torch.zeros(1)}, meta)
     (run_dir / "config.json").write_text('{"gankit_run": 1}')  # what makes it a run
+    return run_dir
+
+
+def test_translation_model_is_refused(run_cli, plugins, tmp_path):
+    run_dir = fake_translation_run(plugins, tmp_path / "trans")
     for args in (("interpolate",), ("sample",), ("direction", "list"),
                  ("direction", "fit", "d", run_dir, "--positive", "1", "--negative", "2")):
         target = () if args[0] == "direction" and args[1] == "fit" else (run_dir,)

@@ -240,16 +240,9 @@ def test_a_corrupt_photo_is_one_line_and_nothing_is_written(run, run_cli, tmp_pa
 
 
 def test_a_translation_run_is_refused_in_one_line(run_cli, plugins, tmp_path):
-    from gankit import checkpoints
-    from test_latent import _FakeTranslation
+    from test_latent import fake_translation_run
 
-    plugins.add_plugin(_FakeTranslation(), "fake-translation")
-    run_dir = tmp_path / "trans"
-    meta = {"gankit.model": "fake-translate", "gankit.model_version": "1",
-            "gankit.config": "{}", "gankit.step": "3",
-            "gankit.data": json.dumps({"kind": "image", "channels": 3, "size": 32})}
-    checkpoints.save(checkpoints.checkpoint_path(run_dir, 3), {"x": torch.zeros(1)}, meta)
-    (run_dir / "config.json").write_text('{"gankit_run": 1}')
+    run_dir = fake_translation_run(plugins, tmp_path / "trans")
     _save(np.zeros((16, 16, 3), np.uint8), tmp_path / "x.png")
     res = run_cli("project", run_dir, tmp_path / "x.png", "--out", tmp_path / "p")
     line = _err_line(res)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import types
 from pathlib import Path
-from dataclasses import dataclass
 
 import pytest
 
@@ -13,6 +12,8 @@ import gankit
 import gankit.testing as gt
 from gankit import GANModel, UnknownNameError, hookimpl
 from gankit.plugins import Plugins
+
+from kit import FakeDist, FakeEP
 
 
 def test_get_by_name_and_alias(plugins):
@@ -47,20 +48,6 @@ def test_get_sees_plugins_added_at_runtime(plugins):
 
 
 # -- a plugin that raises at import: the error names it --------------------------------------
-
-
-@dataclass
-class FakeDist:
-    name: str
-    version: str
-
-
-class FakeEP:
-    def __init__(self, name, dist, loader):
-        self.name, self.value, self.dist, self._loader = name, f"gankit_{name}", dist, loader
-
-    def load(self):
-        return self._loader()
 
 
 def _boom():

@@ -36,7 +36,7 @@ import gankit.testing as gt
 from gankit import CheckpointError, hookimpl, load_model
 from gankit.plugins import Plugins
 
-from kit import ROOT
+from kit import ROOT, FakeDist, FakeEP
 
 EXAMPLE = ROOT / "examples" / "gankit-lsgan-mnist"
 TINY = ["--steps", "2", "--batch-size", "8", "--set", "ngf=8", "--set", "ndf=8",
@@ -280,20 +280,6 @@ def test_plugins_own_test_suites_pass_installed(env):
 
 
 # -- the same failures in-process, through fake entry points ---------------------------------
-
-
-@dataclass
-class FakeDist:
-    name: str
-    version: str
-
-
-class FakeEP:
-    def __init__(self, name, dist, loader):
-        self.name, self.value, self.dist, self._loader = name, f"fake_{name}", dist, loader
-
-    def load(self):
-        return self._loader()
 
 
 def _example_module():

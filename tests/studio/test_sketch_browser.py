@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kit.browser import needs_browser, pixels, serve_studio, wait_for
+from kit.browser import draw, needs_browser, pixels, serve_studio, wait_for
 
 from test_studio_browser import PIXEL_STATS
 
@@ -27,21 +27,6 @@ def sketch_url(tmp_path_factory):
         "--out", runs, "--name", "edges")
     with serve_studio(runs) as srv:
         yield srv.url
-
-
-
-def draw(browser, points):
-    """A stroke through ``points`` (fractions of the canvas) with the mouse."""
-    from selenium.webdriver.common.action_chains import ActionChains
-    from selenium.webdriver.common.by import By
-
-    pad = browser.find_element(By.ID, "pad")
-    w, h = pad.size["width"], pad.size["height"]
-    at = [(int((x - 0.5) * w), int((y - 0.5) * h)) for x, y in points]
-    chain = ActionChains(browser).move_to_element_with_offset(pad, *at[0]).click_and_hold()
-    for p, q in zip(at, at[1:]):
-        chain = chain.move_by_offset(q[0] - p[0], q[1] - p[1])
-    chain.release().perform()
 
 
 def test_drawing_on_the_canvas_makes_a_picture_that_follows_it(browser, sketch_url):
