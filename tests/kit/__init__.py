@@ -46,6 +46,33 @@ class FakeEP:
         return self._loader()
 
 
+def import_fixture(monkeypatch, folder: Path, package: str):
+    """Import plugin ``package`` fresh from the fixture ``folder`` (tests/fixtures/...),
+    for this test only."""
+    import importlib
+    import sys
+
+    monkeypatch.syspath_prepend(str(folder))
+    for name in [m for m in sys.modules if m.startswith(package)]:
+        monkeypatch.delitem(sys.modules, name)
+    return importlib.import_module(package)
+
+
+def run_fixture_tests(folder: Path):
+    """Run a fixture plugin's own tests in a child process against this gankit (the
+    fixture first on the path, then this interpreter's, third-party plugins off)."""
+    import os
+    import subprocess
+    import sys
+
+    path = os.pathsep.join([str(folder), *[q for q in sys.path if q]])
+    env = {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1",
+           "GANKIT_LOAD_PLUGINS": ""}
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "tests"], cwd=folder, env=env, capture_output=True, text=True,
+                          timeout=600)
+
+
 def cli(*args, quiet: bool = False, env=None, check: bool = False, **invoke):
     """Run gankit in-process through click's CliRunner; returns its Result (``stdout``,
     ``stderr``, ``exit_code``). ``quiet`` passes ``-q``; ``check`` fails the test with

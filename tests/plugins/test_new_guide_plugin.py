@@ -5,37 +5,23 @@ check_model) keeps working unchanged."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 
 import gankit.testing as gt
 from gankit import Data, GankitError, LoadOptions
 
-from kit import FIXTURES
+from kit import FIXTURES, import_fixture, run_fixture_tests
 
 FIXTURE = FIXTURES / "new_guide_plugin"
 
 
 @pytest.fixture
 def new(monkeypatch):
-    monkeypatch.syspath_prepend(str(FIXTURE))
-    for name in [m for m in sys.modules if m.startswith("gankit_new_guide")]:
-        monkeypatch.delitem(sys.modules, name)
-    import gankit_new_guide
-
-    return gankit_new_guide
+    return import_fixture(monkeypatch, FIXTURE, "gankit_new_guide")
 
 
 def test_new_plugins_own_tests_pass_unchanged():
-    path = os.pathsep.join([str(FIXTURE), *[q for q in sys.path if q]])  # this gankit
-    env = {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1",
-           "GANKIT_LOAD_PLUGINS": ""}
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                           "tests"], cwd=FIXTURE, env=env, capture_output=True, text=True,
-                          timeout=600)
+    proc = run_fixture_tests(FIXTURE)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert "6 passed" in proc.stdout
 

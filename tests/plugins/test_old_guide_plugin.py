@@ -4,15 +4,11 @@ one-argument g_loss, a data set without data options, an on_log hook reading
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 
 import gankit.testing as gt
 
-from kit import FIXTURES
+from kit import FIXTURES, import_fixture, run_fixture_tests
 
 FIXTURE = FIXTURES / "old_guide_plugin"
 TRAIN = ["--steps", "3", "--batch-size", "8", "--log-every", "1", "--sample-every", "3",
@@ -21,12 +17,7 @@ TRAIN = ["--steps", "3", "--batch-size", "8", "--log-every", "1", "--sample-ever
 
 @pytest.fixture
 def old(monkeypatch):
-    monkeypatch.syspath_prepend(str(FIXTURE))
-    for name in [m for m in sys.modules if m.startswith("gankit_old_guide")]:
-        monkeypatch.delitem(sys.modules, name)
-    import gankit_old_guide
-
-    return gankit_old_guide
+    return import_fixture(monkeypatch, FIXTURE, "gankit_old_guide")
 
 
 def test_old_plugin_trains_through_the_cli_with_its_loss(old, tmp_path):
@@ -65,12 +56,6 @@ def test_old_surface_and_public_info_agree(old):
 
 
 def test_old_plugins_own_tests_pass_unchanged():
-    # the fixture first, then this gankit (not whichever one is installed)
-    path = os.pathsep.join([str(FIXTURE), *[q for q in sys.path if q]])
-    env = {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1",
-           "GANKIT_LOAD_PLUGINS": ""}
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                           "tests"], cwd=FIXTURE, env=env, capture_output=True, text=True,
-                          timeout=600)
+    proc = run_fixture_tests(FIXTURE)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert "5 passed" in proc.stdout

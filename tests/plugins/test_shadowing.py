@@ -7,9 +7,6 @@ keeps the implementations it was trained with whatever is installed since."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,7 +14,7 @@ import pytest
 import gankit.testing as gt
 from gankit import Checkpoint, UnknownNameError, hookimpl
 
-from kit import FIXTURES
+from kit import FIXTURES, import_fixture, run_fixture_tests
 
 FIXTURE = FIXTURES / "shadow_plugin"
 FAST = ["--steps", "2", "--batch-size", "8", "--log-every", "1", "--sample-every", "2",
@@ -26,12 +23,7 @@ FAST = ["--steps", "2", "--batch-size", "8", "--log-every", "1", "--sample-every
 
 @pytest.fixture
 def shadow(monkeypatch):
-    monkeypatch.syspath_prepend(str(FIXTURE))
-    for name in [m for m in sys.modules if m.startswith("gankit_shadow")]:
-        monkeypatch.delitem(sys.modules, name)
-    import gankit_shadow
-
-    return gankit_shadow
+    return import_fixture(monkeypatch, FIXTURE, "gankit_shadow")
 
 
 @pytest.fixture
@@ -44,12 +36,7 @@ def _names(run: Path) -> dict:
 
 
 def test_the_plugins_own_tests_pass_unchanged():
-    path = os.pathsep.join([str(FIXTURE), *[q for q in sys.path if q]])
-    env = {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1",
-           "GANKIT_LOAD_PLUGINS": ""}
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                           "tests"], cwd=FIXTURE, env=env, capture_output=True, text=True,
-                          timeout=600)
+    proc = run_fixture_tests(FIXTURE)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert "5 passed" in proc.stdout
 
