@@ -241,8 +241,19 @@ class GANModel:
             "conditional": bool(self.can_be_conditional),
             "plugin": getattr(self, "plugin", None),
             "defaults": {k: v for k, v in self.training_defaults().items()},
-            "options": describe_config(self.Config),
+            "options": self._options(),
         }
+
+    def _options(self) -> list[dict]:
+        """The Config's fields, each default as a new run gets it (``default_config()``
+        may differ from the dataclass's, which is what a stored config lacking the field
+        means)."""
+        fresh = self.default_config()
+        out = describe_config(self.Config)
+        if dataclasses.is_dataclass(fresh):
+            for o in out:
+                o["default"] = getattr(fresh, o["name"], o["default"])
+        return out
 
 
 class UnconditionalGAN(GANModel):

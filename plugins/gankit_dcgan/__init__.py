@@ -13,6 +13,11 @@ __version__ = "1.0.0"
 #: kinds of drawn digits (32 px, 1,500 steps) it took recall from 0 to 0.37 and SWD from
 #: 35.8 to 20.4 (docs/conditional.md)
 CONDITIONAL_MODE_SEEKING = 0.03
+G_COND = ("concat", "cbn")
+#: the auxiliary classifier's weight in a new run (--set class_loss=W): on the ten-kind
+#: digits it kept every class's --class K samples at >= 90 % (docs/conditional.md). The
+#: Config's own default stays 0, what a run made before this option means on --resume
+CONDITIONAL_CLASS_LOSS = 0.3
 
 
 @dataclass
@@ -30,6 +35,15 @@ class DCGANConfig:
                 "when different noise gives the same picture); none (the default): "
                 f"{CONDITIONAL_MODE_SEEKING} on a --conditional run, where it keeps each "
                 "class from narrowing to one picture, else off; 0: off"})
+    g_cond: str = field(default="concat", metadata={
+        "help": "how a --conditional generator is told the class: concat (an embedding "
+                "beside the noise) or cbn (conditional batch norm: a scale and shift per "
+                "class after every batch norm)"})
+    class_loss: float = field(default=0.0, metadata={
+        "help": "on a --conditional run, the weight of an auxiliary class classifier in "
+                "D (trained on the real pictures' classes) whose cross-entropy on the "
+                "generated pictures G also minimises (AC-GAN, Odena et al. 2017, beside the "
+                f"projection); {CONDITIONAL_CLASS_LOSS} for a new run, 0: off"})
     d_norm: str = field(default="auto", metadata={
         "help": "discriminator norm: auto (batch, or layer when the loss forbids batch norm), "
                 "batch, layer, instance, none"})
@@ -47,28 +61,35 @@ class DCGAN(UnconditionalGAN):
     #: --conditional: a class embedding beside the noise, a projection discriminator
     can_be_conditional = True
 
+    def default_config(self):
+        return DCGANConfig(class_loss=CONDITIONAL_CLASS_LOSS)
+
     def check(self, config, spec):
         gnn.check_conv_size(self.name, spec.size, config.bottom)
         if config.d_norm != "auto" and config.d_norm not in gnn.NORMS:
             raise GankitError(f"--set d_norm={config.d_norm}: choose auto, batch, layer, "
                               "instance or none")
+        if config.g_cond not in G_COND:
+            raise GankitError(f"--set g_cond={config.g_cond}: choose " + " or ".join(G_COND))
         gnn.check_positive(config, "z_dim", "ngf", "ndf", "max_mult")
         gnn.check_range(config, 0, 4096, "mbstd")
         gnn.check_range(config, 0, 100, "mode_seeking")  # None: automatic
+        gnn.check_range(config, 0, 100, "class_loss")
 
     def build(self, config, spec, loss=None):
         norm = config.d_norm
         if norm == "auto":
             norm = "batch" if loss is None or loss.batchnorm_ok else "layer"
         if spec.num_classes:
-            from .nets import ConditionalGenerator, ProjectionDiscriminator
+            from .nets import CBNGenerator, ConditionalGenerator, ProjectionDiscriminator
 
+            generator = CBNGenerator if config.g_cond == "cbn" else ConditionalGenerator
             return {
-                "G": ConditionalGenerator(config.z_dim, spec.num_classes, spec.channels,
+                "G": generator(config.z_dim, spec.num_classes, spec.channels,
                                           spec.size, config.ngf, config.max_mult, config.bottom),
                 "D": ProjectionDiscriminator(spec.num_classes, spec.channels, spec.size,
                                              config.ndf, config.max_mult, config.bottom, norm,
-                                             config.mbstd),
+                                             config.mbstd, classifier=config.class_loss > 0),
             }
         return {
             "G": gnn.dcgan_generator(config.z_dim, spec.channels, spec.size, config.ngf,
@@ -77,13 +98,34 @@ class DCGAN(UnconditionalGAN):
                                          config.bottom, norm, mbstd=config.mbstd),
         }
 
+    def d_real_kwargs(self, t):
+        return {"classify": True} if _classifies(t) else {}
+
+    def d_extra_loss(self, t, real_out, real):
+        """``class_loss`` on a conditional run: the classifier's cross-entropy on the real
+        batch, reported as ``loss_cls``."""
+        if not isinstance(real_out, dict):
+            return None, {}
+        return t.config.class_loss * real_out["class_ce"], {"loss_cls": real_out["class_ce"]}
+
     def g_extra_loss(self, t, fake, z, labels):
         """The mode-seeking term (:func:`gankit.nn.mode_seeking_loss`, within each class
-        on a conditional run) weighted by ``mode_seeking``, reported as ``loss_ms``."""
+        on a conditional run) weighted by ``mode_seeking``, reported as ``loss_ms``; with
+        ``class_loss``, the classifier's cross-entropy on the generated batch, reported as
+        ``loss_cls_g``."""
         weight = t.config.mode_seeking
         if weight is None:
             weight = CONDITIONAL_MODE_SEEKING if labels is not None else 0.0
-        return gnn.mode_seeking_extra(weight, fake, z, labels)
+        term, metrics = gnn.mode_seeking_extra(weight, fake, z, labels)
+        if labels is not None and _classifies(t):
+            ce = t.discriminate(fake, y=labels, classify=True)["class_ce"]
+            term = t.config.class_loss * ce + (0 if term is None else term)
+            metrics = {**metrics, "loss_cls_g": ce}
+        return term, metrics
+
+
+def _classifies(t) -> bool:
+    return t.config.class_loss > 0 and t.spec.num_classes > 0
 
 
 @hookimpl

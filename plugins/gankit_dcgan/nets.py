@@ -1,5 +1,7 @@
-"""The class-conditional DCGAN: a class embedding concatenated to the generator's noise,
-and a projection discriminator (Miyato & Koyama 2018, "cGANs with Projection
+"""The class-conditional DCGAN: the class given to the generator by an embedding
+concatenated to its noise or by conditional batch norm (a class's own scale and shift
+after every batch norm, de Vries et al. 2017 / Miyato & Koyama 2018), and a projection
+discriminator (Miyato & Koyama 2018, "cGANs with Projection
 Discriminator"): the score of an image x of class y is ``psi(phi(x)) + <embed(y),
 sum phi(x)>``, with ``phi`` the convolutional trunk and ``psi`` DCGAN's last layer."""
 
@@ -24,8 +26,7 @@ class ConditionalGenerator(nn.Module):
         self.body = gnn.dcgan_generator(2 * z_dim, channels, size, ngf, max_mult, bottom)
 
     def forward(self, z, labels=None):
-        if labels is None:  # a caller that knows no classes: sample i is of class i mod K
-            labels = torch.arange(z.shape[0], device=z.device) % self.embed.num_embeddings
+        labels = _class_weights(labels, self.embed.num_embeddings, z.shape[0], z.device)
         if labels.is_floating_point():  # (N, K) class weights: a mix of the embeddings
             e = labels.to(self.embed.weight.dtype) @ self.embed.weight
         else:
@@ -33,12 +34,67 @@ class ConditionalGenerator(nn.Module):
         return self.body(torch.cat([z, e.to(z.dtype)], 1))
 
 
+def _class_weights(labels, num_classes: int, n: int, device):
+    """int64 class indices (or None: sample i is of class i mod K) -> themselves; float
+    (N, K) class weights pass through (a mix of the classes)."""
+    if labels is None:
+        return torch.arange(n, device=device) % num_classes
+    return labels
+
+
+class ConditionalBatchNorm2d(nn.Module):
+    """Batch norm without its own affine part, followed by a scale and shift looked up
+    per class (float (N, K) class weights mix the classes' scales and shifts)."""
+
+    def __init__(self, channels: int, num_classes: int):
+        super().__init__()
+        self.bn = nn.BatchNorm2d(channels, affine=False)
+        self.gain = nn.Embedding(num_classes, channels)
+        self.bias = nn.Embedding(num_classes, channels)
+        # DCGAN's batch-norm init, drawn per class (so the classes differ from the start)
+        nn.init.normal_(self.gain.weight, 1.0, 0.02)
+        nn.init.normal_(self.bias.weight, 0.0, 0.02)
+
+    def forward(self, x, labels):
+        h = self.bn(x)
+        if labels.is_floating_point():
+            w = labels.to(self.gain.weight.dtype)
+            gain, bias = w @ self.gain.weight, w @ self.bias.weight
+        else:
+            gain, bias = self.gain(labels), self.bias(labels)
+        return h * gain.to(h.dtype)[:, :, None, None] + bias.to(h.dtype)[:, :, None, None]
+
+
+class CBNGenerator(nn.Module):
+    """``G(z, labels)``: the DCGAN generator on the noise alone, each of its batch norms
+    replaced by :class:`ConditionalBatchNorm2d`, so the class sets every layer's scale
+    and shift (``--set g_cond=cbn``)."""
+
+    def __init__(self, z_dim: int, num_classes: int, channels: int, size: int, ngf: int,
+                 max_mult: int, bottom: int):
+        super().__init__()
+        self.num_classes = num_classes
+        layers = list(gnn.dcgan_generator(z_dim, channels, size, ngf, max_mult, bottom))
+        self.layers = nn.ModuleList(
+            ConditionalBatchNorm2d(m.num_features, num_classes)
+            if isinstance(m, nn.BatchNorm2d) else m for m in layers)
+
+    def forward(self, z, labels=None):
+        labels = _class_weights(labels, self.num_classes, z.shape[0], z.device)
+        h = z
+        for layer in self.layers:
+            h = layer(h, labels) if isinstance(layer, ConditionalBatchNorm2d) else layer(h)
+        return h
+
+
 class ProjectionDiscriminator(nn.Module):
     """``D(x, y=labels)``: DCGAN's strided-conv trunk, its last layer as the unconditional
-    score, plus the inner product of the class embedding with the summed features."""
+    score, plus the inner product of the class embedding with the summed features. With
+    ``classifier``, ``D(x, y, classify=True)`` also returns the cross-entropy of a class
+    classifier on the same features: ``{"logits": scores, "class_ce": loss}``."""
 
     def __init__(self, num_classes: int, channels: int, size: int, ndf: int, max_mult: int,
-                 bottom: int, norm: str, mbstd: int = 0):
+                 bottom: int, norm: str, mbstd: int = 0, classifier: bool = False):
         super().__init__()
         full = gnn.dcgan_discriminator(channels, size, ndf, max_mult, bottom, norm, mbstd=mbstd)
         layers = list(full.children())
@@ -47,9 +103,16 @@ class ProjectionDiscriminator(nn.Module):
         width = self.head.in_channels
         self.embed = nn.Embedding(num_classes, width)
         nn.init.normal_(self.embed.weight, 0.0, 0.02)
+        # --set class_loss=W: a linear classifier on the summed features (AC-GAN's
+        # auxiliary classifier beside the projection)
+        self.classify = nn.Linear(width, num_classes) if classifier else None
 
-    def forward(self, x, y):
+    def forward(self, x, y, classify: bool = False):
         h = self.trunk(x)
         score = self.head(h).flatten(0)
-        proj = (self.embed(y).to(h.dtype) * h.sum((2, 3))).sum(1)
-        return score + proj
+        pooled = h.sum((2, 3))
+        score = score + (self.embed(y).to(h.dtype) * pooled).sum(1)
+        if not classify:
+            return score
+        logits = self.classify(pooled.float() / (h.shape[2] * h.shape[3]))
+        return {"logits": score, "class_ce": nn.functional.cross_entropy(logits, y)}

@@ -173,6 +173,80 @@ def test_check_model_conditional_dcgan(quiet, tmp_path):
     assert shapes["G.embed.weight"] == (3, 8) and shapes["D.embed.weight"][0] == 3
 
 
+def test_check_model_conditional_batch_norm(quiet, tmp_path):
+    out = gt.check_model("dcgan", spec=DataSpec("image", 1, 32), conditional=True,
+                         sets={"ngf": 4, "ndf": 4, "z_dim": 8, "g_cond": "cbn"},
+                         workdir=tmp_path)
+    shapes = ckpt.Checkpoint(out["checkpoint"]).shapes("s.nets.")
+    gains = [k for k in shapes if k.startswith("G.") and k.endswith(".gain.weight")]
+    assert gains and all(shapes[k][0] == 3 for k in gains)  # a scale per class, every norm
+    assert "G.embed.weight" not in shapes
+
+
+def test_conditional_batch_norm_classes_and_mixes():
+    from gankit_dcgan.nets import CBNGenerator
+
+    torch.manual_seed(0)
+    g = CBNGenerator(8, 3, 1, 32, 4, 8, 0)
+    for m in g.modules():  # classes that differ, as after training
+        if isinstance(m, torch.nn.Embedding):
+            torch.nn.init.normal_(m.weight, 1.0, 0.5)
+    g.eval()
+    z = torch.randn(2, 8)
+    with torch.no_grad():
+        a = g(z, torch.tensor([0, 0]))
+        b = g(z, torch.tensor([1, 1]))
+        mixed = g(z, torch.tensor([[0.0, 1.0, 0.0], [0.0, 1.0, 0.0]]))
+        half = g(z, torch.tensor([[0.5, 0.5, 0.0]] * 2))
+        default = g(z)  # sample i is of class i mod 3
+    assert (a - b).abs().max() > 1e-3  # the class changes the picture
+    assert torch.allclose(mixed, b, atol=1e-6)  # one-hot weights are the class itself
+    assert (half - a).abs().max() > 1e-4 and (half - b).abs().max() > 1e-4
+    assert torch.allclose(default[0], a[0], atol=1e-6) and torch.allclose(default[1], b[1], atol=1e-6)
+
+
+def test_class_loss_trains_a_classifier_in_d(quiet, tmp_path, run_cli):
+    out = gt.check_model("dcgan", spec=DataSpec("image", 1, 32), conditional=True,
+                         sets={"ngf": 4, "ndf": 4, "z_dim": 8, "class_loss": 1.0},
+                         workdir=tmp_path)
+    shapes = ckpt.Checkpoint(out["checkpoint"]).shapes("s.nets.")
+    assert shapes["D.classify.weight"][0] == 3
+    root = labelled_folder(tmp_path / "fruit")
+    r = _train(run_cli, root, "cls", "--set", "class_loss=1", "--log-every", "1")
+    assert r.exit_code == 0, r.output
+    rec = json.loads((tmp_path / "runs" / "cls" / "metrics.jsonl").read_text().splitlines()[-1])
+    # D learns the real classes, G is scored by the same classifier; 3 classes: ln 3 at chance
+    assert 0 < rec["loss_cls"] < 5 and 0 < rec["loss_cls_g"] < 5
+
+
+def test_class_loss_default_new_runs_only(quiet, tmp_path):
+    """New runs get the classifier; a stored config without the key (a run made before
+    the option) means 0, so its checkpoint, which has no classifier, still fits."""
+    import dataclasses
+
+    from gankit.config import from_dict
+    from gankit_dcgan import CONDITIONAL_CLASS_LOSS, DCGAN
+
+    model = DCGAN()
+    assert model.default_config().class_loss == CONDITIONAL_CLASS_LOSS > 0
+    stored = dataclasses.asdict(model.default_config())
+    del stored["class_loss"]
+    assert from_dict(model.Config, stored).class_loss == 0
+    listed = {o["name"]: o["default"] for o in model.describe()["options"]}
+    assert listed["class_loss"] == CONDITIONAL_CLASS_LOSS
+    out = gt.check_model("dcgan", spec=DataSpec("image", 1, 32), conditional=True,
+                         sets={"ngf": 4, "ndf": 4, "z_dim": 8, "class_loss": 0.0},
+                         workdir=tmp_path)
+    assert not any("classify" in k for k in ckpt.Checkpoint(out["checkpoint"]).shapes("s.nets."))
+
+
+def test_g_cond_unknown_is_refused(tmp_path, run_cli):
+    root = labelled_folder(tmp_path / "fruit")
+    r = _train(run_cli, root, "bad", "--set", "g_cond=film")
+    assert r.exit_code != 0 and "--set g_cond=film: choose concat or cbn" in r.stderr
+    assert not (tmp_path / "runs" / "bad").exists()
+
+
 def test_check_model_with_labelled_data(quiet):
     d = _coded(12, 2)
     d.samples = torch.randint(0, 255, (12, 1, 32, 32), dtype=torch.uint8)
