@@ -26,20 +26,23 @@ class ConditionalGenerator(nn.Module):
         self.body = gnn.dcgan_generator(2 * z_dim, channels, size, ngf, max_mult, bottom)
 
     def forward(self, z, labels=None):
-        labels = _class_weights(labels, self.embed.num_embeddings, z.shape[0], z.device)
-        if labels.is_floating_point():  # (N, K) class weights: a mix of the embeddings
-            e = labels.to(self.embed.weight.dtype) @ self.embed.weight
-        else:
-            e = self.embed(labels)
-        return self.body(torch.cat([z, e.to(z.dtype)], 1))
+        labels = _default_labels(labels, self.embed.num_embeddings, z)
+        return self.body(torch.cat([z, _embed(self.embed, labels).to(z.dtype)], 1))
 
 
-def _class_weights(labels, num_classes: int, n: int, device):
-    """int64 class indices (or None: sample i is of class i mod K) -> themselves; float
-    (N, K) class weights pass through (a mix of the classes)."""
+def _default_labels(labels, num_classes: int, z):
+    """``labels``, or for a caller that knows no classes, sample i of class i mod K."""
     if labels is None:
-        return torch.arange(n, device=device) % num_classes
+        return torch.arange(z.shape[0], device=z.device) % num_classes
     return labels
+
+
+def _embed(embedding, labels):
+    """The rows of ``embedding`` for int64 class indices, or for float (N, K) class
+    weights their mix (class interpolation, the studio's slider)."""
+    if labels.is_floating_point():
+        return labels.to(embedding.weight.dtype) @ embedding.weight
+    return embedding(labels)
 
 
 class ConditionalBatchNorm2d(nn.Module):
@@ -57,11 +60,7 @@ class ConditionalBatchNorm2d(nn.Module):
 
     def forward(self, x, labels):
         h = self.bn(x)
-        if labels.is_floating_point():
-            w = labels.to(self.gain.weight.dtype)
-            gain, bias = w @ self.gain.weight, w @ self.bias.weight
-        else:
-            gain, bias = self.gain(labels), self.bias(labels)
+        gain, bias = _embed(self.gain, labels), _embed(self.bias, labels)
         return h * gain.to(h.dtype)[:, :, None, None] + bias.to(h.dtype)[:, :, None, None]
 
 
@@ -80,7 +79,7 @@ class CBNGenerator(nn.Module):
             if isinstance(m, nn.BatchNorm2d) else m for m in layers)
 
     def forward(self, z, labels=None):
-        labels = _class_weights(labels, self.num_classes, z.shape[0], z.device)
+        labels = _default_labels(labels, self.num_classes, z)
         h = z
         for layer in self.layers:
             h = layer(h, labels) if isinstance(layer, ConditionalBatchNorm2d) else layer(h)
