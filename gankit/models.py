@@ -307,8 +307,19 @@ class UnconditionalGAN(GANModel):
         """An extra term of G's loss in the built-in step, from the generated batch
         ``fake`` G made from the noise ``z`` (and the class ``labels`` on a conditional
         run, else None); runs under ``t.autocast()``. Returns ``(term, metrics)`` as
-        :meth:`d_extra_loss` does. Default: ``(None, {})``."""
+        :meth:`d_extra_loss` does. Default: ``(None, {})``.
+
+        A model whose :meth:`d_fake_kwargs` returns any keyword arguments gets one more,
+        ``fake_out``: what D returned for ``fake`` in that call."""
         return None, {}
+
+    def d_fake_kwargs(self, t) -> dict:
+        """Keyword arguments for D's call on the generated batch in G's update (the call
+        whose scores G's adversarial loss uses), so a term of G's loss can use D's other
+        outputs for the same batch, seen through the same augmentation, without a second
+        call. A model that returns any gets that call's output as ``fake_out=`` in
+        :meth:`g_extra_loss`. Default: none."""
+        return {}
 
     def train_step(self, t) -> dict:
         """One step; on a class-conditional run (``t.spec.num_classes > 0``) G makes images
@@ -356,8 +367,13 @@ class UnconditionalGAN(GANModel):
             if wants_real_scores(loss):  # relativistic losses: the updated D on real images
                 with torch.no_grad():
                     real_scores = t.discriminate(real, **kw)
-            loss_g = call_g_loss(loss, t.discriminate(fake, **kw), real_scores)
-            g_extra, g_metrics = self.g_extra_loss(t, fake, z, y)
+            g_kwargs = self.d_fake_kwargs(t)
+            fake_out = t.discriminate(fake, **kw, **g_kwargs)
+            loss_g = call_g_loss(loss, scores_of(fake_out), real_scores)
+            if g_kwargs:
+                g_extra, g_metrics = self.g_extra_loss(t, fake, z, y, fake_out=fake_out)
+            else:
+                g_extra, g_metrics = self.g_extra_loss(t, fake, z, y)
         t.backward_step("G", loss_g if g_extra is None else loss_g + g_extra)
         t.requires_grad("D", True)
         return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(),

@@ -109,17 +109,20 @@ class DCGAN(UnconditionalGAN):
             return None, {}
         return t.config.class_loss * real_out["class_ce"], {"loss_cls": real_out["class_ce"]}
 
-    def g_extra_loss(self, t, fake, z, labels):
+    def d_fake_kwargs(self, t):
+        return {"classify": True} if _classifies(t) else {}
+
+    def g_extra_loss(self, t, fake, z, labels, fake_out=None):
         """The mode-seeking term (:func:`gankit.nn.mode_seeking_loss`, within each class
         on a conditional run) weighted by ``mode_seeking``, reported as ``loss_ms``; with
-        ``class_loss``, the classifier's cross-entropy on the generated batch, reported as
-        ``loss_cls_g``."""
+        ``class_loss``, the classifier's cross-entropy on the generated batch (from the
+        same D call as G's adversarial loss), reported as ``loss_cls_g``."""
         weight = t.config.mode_seeking
         if weight is None:
             weight = CONDITIONAL_MODE_SEEKING if labels is not None else 0.0
         term, metrics = gnn.mode_seeking_extra(weight, fake, z, labels)
-        if labels is not None and _classifies(t):
-            ce = t.discriminate(fake, y=labels, classify=True)["class_ce"]
+        if isinstance(fake_out, dict):
+            ce = fake_out["class_ce"]
             term = t.config.class_loss * ce + (0 if term is None else term)
             metrics = {**metrics, "loss_cls_g": ce}
         return term, metrics

@@ -107,3 +107,40 @@ def test_without_the_hooks_the_step_is_the_plain_one():
     assert "kwargs" not in t.events and ("D", True, ()) in t.events
     assert set(out) == {"loss_d", "loss_g"}
     assert torch.equal(t.stepped["D"], out["loss_d"])
+
+
+class WithFakeExtra(UnconditionalGAN):
+    """Asks for D's extra output on the generated batch in G's update."""
+    name = "fake-extra"
+
+    def d_fake_kwargs(self, t):
+        return {"twice": True}
+
+    def g_extra_loss(self, t, fake, z, labels, fake_out=None):
+        term = fake_out["extra"].mean()
+        return 3 * term, {"loss_fake_extra": term}
+
+
+def test_the_g_update_gives_ds_output_to_g_extra_loss_without_a_second_call():
+    t = FakeTrainer()
+    out = WithFakeExtra().train_step(t)
+    g_update = t.events[t.events.index(("step", "D")) + 1:]
+    # one call of D in G's update, with the model's kwargs; no kwargs in D's update
+    assert [e for e in g_update if e[0] == "D"] == [("D", False, ("twice",))]
+    assert ("D", True, ()) in t.events and ("D", False, ()) in t.events
+    assert float(out["loss_fake_extra"]) > 0
+    assert torch.allclose(t.stepped["G"], out["loss_g"] + 3 * out["loss_fake_extra"])
+
+
+def test_a_g_extra_loss_written_without_fake_out_still_works():
+    """A model written before d_fake_kwargs (four-argument g_extra_loss) gets the old call."""
+
+    class Old(UnconditionalGAN):
+        name = "old"
+
+        def g_extra_loss(self, t, fake, z, labels):
+            return fake.pow(2).mean(), {}
+
+    t = FakeTrainer()
+    Old().train_step(t)
+    assert len([e for e in t.events if e[0] == "D"]) == 3
