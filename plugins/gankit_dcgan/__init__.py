@@ -14,6 +14,7 @@ __version__ = "1.0.0"
 #: 35.8 to 20.4 (docs/conditional.md)
 CONDITIONAL_MODE_SEEKING = 0.03
 G_COND = ("concat", "cbn")
+CLASS_HEADS = ("pooled", "flat")
 #: the auxiliary classifier's weight in a new run (--set class_loss=W): on the ten-kind
 #: digits every class's --class K samples were >= 90 % right on two of three seeds, the
 #: weakest class 87.5 % without it (docs/conditional.md). The
@@ -45,6 +46,9 @@ class DCGANConfig:
                 "D (trained on the real pictures' classes) whose cross-entropy on the "
                 "generated pictures G also minimises (AC-GAN, Odena et al. 2017, beside the "
                 f"projection); {CONDITIONAL_CLASS_LOSS} for a new run, 0: off"})
+    class_head: str = field(default="pooled", metadata={
+        "help": "what the class_loss classifier sees: pooled (D's last features averaged "
+                "over the map) or flat (the whole last feature map)"})
     d_norm: str = field(default="auto", metadata={
         "help": "discriminator norm: auto (batch, or layer when the loss forbids batch norm), "
                 "batch, layer, instance, none"})
@@ -76,6 +80,9 @@ class DCGAN(UnconditionalGAN):
         gnn.check_range(config, 0, 4096, "mbstd")
         gnn.check_range(config, 0, 100, "mode_seeking")  # None: automatic
         gnn.check_range(config, 0, 100, "class_loss")
+        if config.class_head not in CLASS_HEADS:
+            raise GankitError(f"--set class_head={config.class_head}: choose "
+                              + " or ".join(CLASS_HEADS))
 
     def build(self, config, spec, loss=None):
         norm = config.d_norm
@@ -90,7 +97,8 @@ class DCGAN(UnconditionalGAN):
                                           spec.size, config.ngf, config.max_mult, config.bottom),
                 "D": ProjectionDiscriminator(spec.num_classes, spec.channels, spec.size,
                                              config.ndf, config.max_mult, config.bottom, norm,
-                                             config.mbstd, classifier=config.class_loss > 0),
+                                             config.mbstd,
+                                             classifier=config.class_head if config.class_loss > 0 else ""),
             }
         return {
             "G": gnn.dcgan_generator(config.z_dim, spec.channels, spec.size, config.ngf,

@@ -93,7 +93,7 @@ class ProjectionDiscriminator(nn.Module):
     classifier on the same features: ``{"logits": scores, "class_ce": loss}``."""
 
     def __init__(self, num_classes: int, channels: int, size: int, ndf: int, max_mult: int,
-                 bottom: int, norm: str, mbstd: int = 0, classifier: bool = False):
+                 bottom: int, norm: str, mbstd: int = 0, classifier: str = ""):
         super().__init__()
         full = gnn.dcgan_discriminator(channels, size, ndf, max_mult, bottom, norm, mbstd=mbstd)
         layers = list(full.children())
@@ -102,9 +102,13 @@ class ProjectionDiscriminator(nn.Module):
         width = self.head.in_channels
         self.embed = nn.Embedding(num_classes, width)
         nn.init.normal_(self.embed.weight, 0.0, 0.02)
-        # --set class_loss=W: a linear classifier on the summed features (AC-GAN's
-        # auxiliary classifier beside the projection)
-        self.classify = nn.Linear(width, num_classes) if classifier else None
+        # --set class_loss=W: a linear classifier (AC-GAN's auxiliary classifier beside
+        # the projection) on the mean-pooled features ("pooled") or on the whole last
+        # feature map ("flat": where a stroke is, which pooling loses)
+        self.flat = classifier == "flat"
+        side = self.head.kernel_size[0]  # the last map is side x side
+        feats = width * side * side if self.flat else width
+        self.classify = nn.Linear(feats, num_classes) if classifier else None
 
     def forward(self, x, y, classify: bool = False):
         h = self.trunk(x)
@@ -113,5 +117,6 @@ class ProjectionDiscriminator(nn.Module):
         score = score + (self.embed(y).to(h.dtype) * pooled).sum(1)
         if not classify:
             return score
-        logits = self.classify(pooled.float() / (h.shape[2] * h.shape[3]))
+        feats = h.flatten(1) if self.flat else pooled / (h.shape[2] * h.shape[3])
+        logits = self.classify(feats.float())
         return {"logits": score, "class_ce": nn.functional.cross_entropy(logits, y)}

@@ -240,6 +240,30 @@ def test_class_loss_default_new_runs_only(quiet, tmp_path):
     assert not any("classify" in k for k in ckpt.Checkpoint(out["checkpoint"]).shapes("s.nets."))
 
 
+def test_class_head_flat_sees_the_whole_last_map(quiet, tmp_path):
+    """``class_head=flat``: the classifier reads every position of D's last feature map
+    (what pooling loses), and still trains through the step."""
+    out = gt.check_model("dcgan", spec=DataSpec("image", 1, 32), conditional=True,
+                         sets={"ngf": 4, "ndf": 4, "z_dim": 8, "class_loss": 1.0,
+                               "class_head": "flat"}, workdir=tmp_path)
+    shapes = ckpt.Checkpoint(out["checkpoint"]).shapes("s.nets.")
+    width = shapes["D.embed.weight"][1]
+    assert tuple(shapes["D.classify.weight"]) == (3, width * 4 * 4)
+    D = out["trainer"].nets["D"]
+    x, y = torch.randn(4, 1, 32, 32), torch.tensor([0, 1, 2, 0])
+    with torch.no_grad():
+        res = D(x, y, classify=True)
+    assert res["logits"].shape == (4,)
+    assert res["class_ce"].ndim == 0 and torch.isfinite(res["class_ce"])
+
+
+def test_class_head_unknown_is_refused(tmp_path, run_cli):
+    root = labelled_folder(tmp_path / "fruit")
+    r = _train(run_cli, root, "bad", "--set", "class_head=deep")
+    assert r.exit_code != 0 and "--set class_head=deep: choose pooled or flat" in r.stderr
+    assert not (tmp_path / "runs" / "bad").exists()
+
+
 def test_g_cond_unknown_is_refused(tmp_path, run_cli):
     root = labelled_folder(tmp_path / "fruit")
     r = _train(run_cli, root, "bad", "--set", "g_cond=film")
