@@ -44,7 +44,7 @@ class Perceptual:
         if name == EFFICIENTNET:
             from .pretrained import efficientnet_lite0  # torch: only when projecting
 
-            self.net = efficientnet_lite0(device)
+            self.net = efficientnet_lite0(device, folded=True)
 
     def features(self, x) -> list:
         import torch.nn.functional as F

@@ -118,7 +118,7 @@ class Projected(UnconditionalGAN):
         """Reads and checks the pretrained weights once, before the first step."""
         from gankit import pretrained
 
-        pretrained.efficientnet_lite0(trainer.device)
+        pretrained.efficientnet_lite0(trainer.device, folded=True)
         return None
 
 

@@ -151,7 +151,7 @@ class ProjectedDiscriminator(nn.Module):
 
     def features(self, x) -> list:
         """The frozen network's four feature maps of ``x`` (images in [-1, 1])."""
-        net = pretrained.efficientnet_lite0(x.device)
+        net = pretrained.efficientnet_lite0(x.device, folded=True)
         if self.channels == 1:
             x = x.expand(-1, 3, -1, -1)
         if x.shape[-1] != self.feature_size:

@@ -203,7 +203,45 @@ def test_loading_the_network_draws_no_random_numbers(monkeypatch):
     want = torch.rand(3)
     torch.manual_seed(0)
     pretrained.efficientnet_lite0()
+    pretrained.efficientnet_lite0(folded=True)
     assert torch.equal(torch.rand(3), want)
+
+
+@needs_weights
+def test_the_folded_network_is_the_same_function():
+    """What the projected discriminator runs on: no batch norm left, frozen, read once,
+    and the same features and ImageNet logits as the network it came from."""
+    net = pretrained.efficientnet_lite0()
+    folded = pretrained.efficientnet_lite0(folded=True)
+    assert pretrained.efficientnet_lite0(folded=True) is folded and folded is not net
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    assert not any(p.requires_grad for p in folded.parameters()) and not folded.training
+    x = torch.rand(3, 3, 80, 80, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    with torch.no_grad():
+        for a, b in zip(net.features(x), folded.features(x)):
+            assert torch.allclose(a, b, rtol=1e-4, atol=1e-4 * a.abs().max().item())
+        assert torch.equal(net(x).argmax(1), folded(x).argmax(1))
+    # the unfolded network's batch norms are untouched (its statistics are checked above)
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules()) == 49
+
+
+def test_same_padding_matches_tensorflows_at_every_size():
+    """SAME padding: the convolution pads itself where the padding is even and pads
+    explicitly (more on the bottom and right) where it is not; both equal the padded
+    convolution written out."""
+    import torch.nn.functional as F
+
+    g = torch.Generator().manual_seed(0)
+    for k, stride in [(3, 1), (5, 1), (3, 2), (5, 2)]:
+        conv = pretrained.SameConv(4, 4, k, stride, groups=4, bias=False)
+        for size in (7, 8, 31, 32):
+            x = torch.randn(2, 4, size, size, generator=g)
+            total = max((-(-size // stride) - 1) * stride + k - size, 0)
+            lo, hi = total // 2, total - total // 2
+            want = F.conv2d(F.pad(x, [lo, hi, lo, hi]), conv.weight, None, stride, 0, 1, 4)
+            with torch.no_grad():
+                got = conv(x)
+            assert got.shape == want.shape and torch.allclose(got, want, atol=1e-5), (k, stride, size)
 
 
 def test_data_check_and_train_recommend_it(run_cli, tmp_path):
