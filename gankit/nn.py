@@ -231,3 +231,19 @@ def mode_seeking_extra(weight: float, fake, z, labels=None):
         return None, {}
     term = mode_seeking_loss(fake, z, labels)
     return weight * term, {"loss_ms": term}
+
+
+def class_embedding(embedding, labels, like):
+    """What a class-conditional network feeds on for ``labels``: the rows of
+    ``embedding`` (an ``nn.Embedding``, one row per class) for int64 class indices, the
+    weighted mix of its rows for float (N, K) class weights (``gankit interpolate
+    --class-a/--class-b``, the studio's mixing slider), and for ``labels`` None (a caller
+    that knows no classes) sample i of class i mod K, N and the device taken from the
+    tensor ``like`` (the noise). Float rows in the embedding's dtype."""
+    import torch
+
+    if labels is None:
+        labels = torch.arange(like.shape[0], device=like.device) % embedding.num_embeddings
+    if labels.is_floating_point():
+        return labels.to(embedding.weight.dtype) @ embedding.weight
+    return embedding(labels)

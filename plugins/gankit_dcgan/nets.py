@@ -26,23 +26,7 @@ class ConditionalGenerator(nn.Module):
         self.body = gnn.dcgan_generator(2 * z_dim, channels, size, ngf, max_mult, bottom)
 
     def forward(self, z, labels=None):
-        labels = _default_labels(labels, self.embed.num_embeddings, z)
-        return self.body(torch.cat([z, _embed(self.embed, labels).to(z.dtype)], 1))
-
-
-def _default_labels(labels, num_classes: int, z):
-    """``labels``, or for a caller that knows no classes, sample i of class i mod K."""
-    if labels is None:
-        return torch.arange(z.shape[0], device=z.device) % num_classes
-    return labels
-
-
-def _embed(embedding, labels):
-    """The rows of ``embedding`` for int64 class indices, or for float (N, K) class
-    weights their mix (class interpolation, the studio's slider)."""
-    if labels.is_floating_point():
-        return labels.to(embedding.weight.dtype) @ embedding.weight
-    return embedding(labels)
+        return self.body(torch.cat([z, gnn.class_embedding(self.embed, labels, z).to(z.dtype)], 1))
 
 
 class ConditionalBatchNorm2d(nn.Module):
@@ -60,7 +44,8 @@ class ConditionalBatchNorm2d(nn.Module):
 
     def forward(self, x, labels):
         h = self.bn(x)
-        gain, bias = _embed(self.gain, labels), _embed(self.bias, labels)
+        gain = gnn.class_embedding(self.gain, labels, x)
+        bias = gnn.class_embedding(self.bias, labels, x)
         return h * gain.to(h.dtype)[:, :, None, None] + bias.to(h.dtype)[:, :, None, None]
 
 
@@ -72,14 +57,12 @@ class CBNGenerator(nn.Module):
     def __init__(self, z_dim: int, num_classes: int, channels: int, size: int, ngf: int,
                  max_mult: int, bottom: int):
         super().__init__()
-        self.num_classes = num_classes
         layers = list(gnn.dcgan_generator(z_dim, channels, size, ngf, max_mult, bottom))
         self.layers = nn.ModuleList(
             ConditionalBatchNorm2d(m.num_features, num_classes)
             if isinstance(m, nn.BatchNorm2d) else m for m in layers)
 
     def forward(self, z, labels=None):
-        labels = _default_labels(labels, self.num_classes, z)
         h = z
         for layer in self.layers:
             h = layer(h, labels) if isinstance(layer, ConditionalBatchNorm2d) else layer(h)

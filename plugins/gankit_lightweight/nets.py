@@ -31,6 +31,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from gankit import nn as gnn
+
 #: generator width multipliers per feature map side (the paper's ``nfc_multi``)
 G_MULT = {4: 16, 8: 8, 16: 4, 32: 2, 64: 2, 128: 1, 256: 0.5, 512: 0.25, 1024: 0.125}
 #: SLE: a map of side r gates the map of side 16 r
@@ -147,13 +149,7 @@ class Generator(nn.Module):
 
     def forward(self, z, labels=None):
         if self.embed is not None:
-            if labels is None:  # a caller that knows no classes: sample i of class i mod K
-                labels = torch.arange(z.shape[0], device=z.device) % self.embed.num_embeddings
-            if labels.is_floating_point():  # (N, K) class weights: a mix
-                e = labels.to(self.embed.weight.dtype) @ self.embed.weight
-            else:
-                e = self.embed(labels)
-            z = torch.cat([z, e.to(z.dtype)], 1)
+            z = torch.cat([z, gnn.class_embedding(self.embed, labels, z).to(z.dtype)], 1)
         feats = {4: self.init(z.view(z.shape[0], -1, 1, 1))}
         x = feats[4]
         for side in self.sides[1:]:

@@ -626,3 +626,16 @@ def test_resume_on_other_classes_is_refused(cond_run, run_cli, tmp_path):
     assert len(r.stderr.strip().splitlines()) == 1
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == before
     assert (run / "config.json").read_text() == config
+
+
+def test_class_embedding_rows_mixes_and_turns():
+    """gankit.nn.class_embedding, what every built-in conditional generator feeds on."""
+    from gankit import nn as gnn
+
+    emb = torch.nn.Embedding(3, 4)
+    z = torch.zeros(5, 2)
+    assert torch.equal(gnn.class_embedding(emb, torch.tensor([2, 0]), z), emb.weight[[2, 0]])
+    mix = gnn.class_embedding(emb, torch.tensor([[0.25, 0.75, 0.0]]), z)
+    assert torch.allclose(mix[0], 0.25 * emb.weight[0] + 0.75 * emb.weight[1])
+    # no labels: the classes in turn, as many as the noise has rows
+    assert torch.equal(gnn.class_embedding(emb, None, z), emb.weight[[0, 1, 2, 0, 1]])
