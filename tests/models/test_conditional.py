@@ -229,11 +229,18 @@ def test_class_loss_default_new_runs_only(quiet, tmp_path):
 
     model = DCGAN()
     assert model.default_config().class_loss == CONDITIONAL_CLASS_LOSS > 0
+    assert model.default_config().class_head == "flat"
     stored = dataclasses.asdict(model.default_config())
-    del stored["class_loss"]
-    assert from_dict(model.Config, stored).class_loss == 0
+    del stored["class_loss"], stored["class_head"]
+    old = from_dict(model.Config, stored)
+    assert old.class_loss == 0 and old.class_head == "pooled"
     listed = {o["name"]: o["default"] for o in model.describe()["options"]}
-    assert listed["class_loss"] == CONDITIONAL_CLASS_LOSS
+    assert listed["class_loss"] == CONDITIONAL_CLASS_LOSS and listed["class_head"] == "flat"
+    # a run made with the averaged classifier (class_loss set, no class_head) still fits
+    stored_pooled = {**stored, "class_loss": 0.3}
+    spec = DataSpec("image", 1, 32, classes=("a", "b", "c"))
+    nets = model.build(from_dict(model.Config, stored_pooled), spec)
+    assert nets["D"].classify.in_features == nets["D"].embed.embedding_dim
     out = gt.check_model("dcgan", spec=DataSpec("image", 1, 32), conditional=True,
                          sets={"ngf": 4, "ndf": 4, "z_dim": 8, "class_loss": 0.0},
                          workdir=tmp_path)
