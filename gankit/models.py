@@ -370,10 +370,9 @@ class UnconditionalGAN(GANModel):
             g_kwargs = self.d_fake_kwargs(t)
             fake_out = t.discriminate(fake, **kw, **g_kwargs)
             loss_g = call_g_loss(loss, scores_of(fake_out), real_scores)
-            if g_kwargs:
-                g_extra, g_metrics = self.g_extra_loss(t, fake, z, y, fake_out=fake_out)
-            else:
-                g_extra, g_metrics = self.g_extra_loss(t, fake, z, y)
+            # fake_out only for a model that asked (older g_extra_loss take four arguments)
+            more = {"fake_out": fake_out} if g_kwargs else {}
+            g_extra, g_metrics = self.g_extra_loss(t, fake, z, y, **more)
         t.backward_step("G", loss_g if g_extra is None else loss_g + g_extra)
         t.requires_grad("D", True)
         return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(),

@@ -49,11 +49,10 @@ class SameConv(nn.Conv2d):
         for size, k, s in zip(x.shape[-1:-3:-1], self.kernel_size[::-1], self.stride[::-1]):
             total = max((-(-size // s) - 1) * s + k - size, 0)
             pads += [total // 2, total - total // 2]
-        inner = 0
         if pads[0] == pads[1] and pads[2] == pads[3]:  # even: the convolution pads itself
-            inner, pads = (pads[2], pads[0]), None
-        elif any(pads):
-            x = F.pad(x, pads)
+            inner = (pads[2], pads[0])
+        else:
+            inner, x = 0, F.pad(x, pads)
         return F.conv2d(x, self.weight, self.bias, self.stride, inner, self.dilation,
                         self.groups)
 
@@ -201,9 +200,10 @@ def efficientnet_lite0(device="cpu", path: Path | None = None,
                                                 SHA256 if path is None else None))
                 base.eval().requires_grad_(False)
                 _CACHE[cpu_key] = base
-            net = base if device.type == "cpu" else _copy_to(base, device)
             if folded:
-                net = fold_batch_norm(net)
+                net = fold_batch_norm(base).to(device)
+            else:
+                net = base if device.type == "cpu" else _copy_to(base, device)
             _CACHE[key] = net
     return net
 
@@ -220,9 +220,7 @@ def fold_batch_norm(net: EfficientNetLite0) -> EfficientNetLite0:
         setattr(owner, conv_name, fuse_conv_bn_eval(conv, bn))
         setattr(owner, bn_name, nn.Identity())
 
-    folded = _fresh().to(next(net.parameters()).device)
-    folded.load_state_dict(net.state_dict())
-    folded.eval()
+    folded = _copy_to(net, next(net.parameters()).device)
     fold(folded, "_conv_stem", "_bn0")
     for block in folded._blocks:
         if block.expand:
