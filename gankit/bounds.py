@@ -226,6 +226,11 @@ def check_numbers(options) -> None:
     for i, beta in enumerate(options.betas or ()):
         if not 0 <= beta < 1:
             raise UsageError(f"--beta{i + 1} {beta}: must be in [0, 1)")
+    # --decay-from (gankit.nn.DECAY_FROM, shared by the models that declare it): refused
+    # here, before the run folder exists, as gankit.nn.linear_decay would refuse it
+    start = (options.extra or {}).get("decay_from")
+    if start is not None and options.steps is not None and not 0 <= start <= options.steps:
+        raise UsageError(f"--decay-from {start}: must be between 0 and --steps {options.steps}")
     check_train_options(options)
 
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import functools
 
-from .errors import GankitError
+from .errors import GankitError, UsageError
+from .models import Flag
 
 MIN_SIZE = 28
 NORMS = ("batch", "layer", "instance", "none")
@@ -247,3 +248,32 @@ def class_embedding(embedding, labels, like):
     if labels.is_floating_point():
         return labels.to(embedding.weight.dtype) @ embedding.weight
     return embedding(labels)
+
+
+#: ``gankit train --decay-from N`` for a model whose learning rates fall linearly to zero
+#: at the last step (``train_flags = (gnn.DECAY_FROM,)``, then :func:`linear_decay` in its
+#: ``schedulers``); every model that declares it shares the one flag
+DECAY_FROM = Flag("--decay-from", "decay_from", int, "Step where linear LR decay to zero starts")
+
+
+def linear_decay(optimizers: dict, options, default: int | None = None) -> dict:
+    """A model's ``schedulers()`` for ``--decay-from N``: each optimizer's learning rate
+    constant until step N, then linearly down to zero at the run's last step
+    (``options.steps``), as CycleGAN's. Without the flag, ``default`` (a step, or None:
+    no schedulers, constant rates). N outside 0..steps is a ``UsageError`` naming the
+    flag."""
+    import torch
+
+    total = int(options.steps or 1)
+    start = (options.extra or {}).get("decay_from")
+    start = default if start is None else int(start)
+    if start is None:
+        return {}
+    if not 0 <= start <= total:
+        raise UsageError(f"--decay-from {start}: must be between 0 and --steps {total}")
+    span = max(1, total - start)
+
+    def factor(step: int) -> float:  # 1 at step ``start`` itself, also when it is the last
+        return 1.0 if step < start else max(0.0, 1.0 - (step - start) / span)
+
+    return {k: torch.optim.lr_scheduler.LambdaLR(opt, factor) for k, opt in optimizers.items()}

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gankit import nn as gnn
 from gankit import (TRANSLATION, Flag, GankitError, GANModel, UsageError, console, hookimpl,
                     load_data)
 
@@ -82,7 +83,7 @@ class CycleGAN(GANModel):
     data_kinds = ("image",)
     train_flags = (
         Flag("--data-b", "data_b", str, "Second image folder (domain B)"),
-        Flag("--decay-from", "decay_from", int, "Step where linear LR decay to zero starts"),
+        gnn.DECAY_FROM,
     )
 
     # -- configuration --------------------------------------------------------------
@@ -125,14 +126,8 @@ class CycleGAN(GANModel):
         return build(config, spec, self.blocks(config, spec.size))
 
     def schedulers(self, config, optimizers, options):
-        from .train import linear_decay_schedulers
-
-        total = int(options.steps or 1)
-        decay_from = options.extra.get("decay_from")
-        decay_from = total // 2 if decay_from is None else int(decay_from)
-        if not 0 <= decay_from <= total:
-            raise UsageError(f"--decay-from {decay_from}: must be between 0 and --steps {total}")
-        return linear_decay_schedulers(optimizers, decay_from, total)
+        """``--decay-from N`` (default: half the steps): linear decay to zero."""
+        return gnn.linear_decay(optimizers, options, default=int(options.steps or 1) // 2)
 
     # -- data -------------------------------------------------------------------------
     def load_data(self, plugins, options, progress):

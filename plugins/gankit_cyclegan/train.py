@@ -158,23 +158,6 @@ def generator_losses(nets: dict, real_a, real_b, loss, lambda_cycle: float = 10.
     return t
 
 
-# -- learning rate ------------------------------------------------------------------------------
-
-
-def lr_factor(step: int, decay_from: int, total: int) -> float:
-    """1 until ``decay_from``, then linearly down to 0 at ``total``."""
-    if step < decay_from:
-        return 1.0
-    return max(0.0, 1.0 - (step - decay_from) / max(1, total - decay_from))
-
-
-def linear_decay_schedulers(optimizers: dict, decay_from: int, total: int) -> dict:
-    def rule(step, _d=decay_from, _t=total):
-        return lr_factor(step, _d, _t)
-
-    return {k: torch.optim.lr_scheduler.LambdaLR(opt, rule) for k, opt in optimizers.items()}
-
-
 # -- per-run state ------------------------------------------------------------------------------
 
 

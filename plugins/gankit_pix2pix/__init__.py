@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gankit import nn as gnn
 from gankit import (TRANSLATION, Flag, GankitError, GANModel, UsageError, hookimpl,
                     load_data)
 from gankit_cyclegan import MIN_SIZE, load_size_for, unet_downs
@@ -72,7 +73,7 @@ class Pix2Pix(GANModel):
              "Derive each pair from one picture: edges (its edge map is the input)"),
         Flag("--direction", "direction", str,
              "Which side of each pair is the input: AtoB (default) or BtoA"),
-        Flag("--decay-from", "decay_from", int, "Step where linear LR decay to zero starts"),
+        gnn.DECAY_FROM,
     )
 
     # -- configuration --------------------------------------------------------------
@@ -104,14 +105,8 @@ class Pix2Pix(GANModel):
         return build(config, spec)
 
     def schedulers(self, config, optimizers, options):
-        from gankit_cyclegan.train import linear_decay_schedulers
-
-        total = int(options.steps or 1)
-        decay_from = options.extra.get("decay_from")
-        decay_from = total // 2 if decay_from is None else int(decay_from)
-        if not 0 <= decay_from <= total:
-            raise UsageError(f"--decay-from {decay_from}: must be between 0 and --steps {total}")
-        return linear_decay_schedulers(optimizers, decay_from, total)
+        """``--decay-from N`` (default: half the steps): linear decay to zero."""
+        return gnn.linear_decay(optimizers, options, default=int(options.steps or 1) // 2)
 
     # -- data -------------------------------------------------------------------------
     def load_data(self, plugins, options, progress=None):

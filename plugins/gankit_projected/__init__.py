@@ -74,6 +74,7 @@ class Projected(UnconditionalGAN):
                 "loss": "hinge", "dataset": "sushi", "steps": 900,
                 "augment": "color,translation,cutout"}
     data_kinds = ("image",)
+    train_flags = (gnn.DECAY_FROM,)
 
     def check(self, config, spec):
         if spec.size not in SIZES:
@@ -113,6 +114,14 @@ class Projected(UnconditionalGAN):
     def g_extra_loss(self, t, fake, z, labels):
         """``mode_seeking`` > 0: the mode-seeking term, reported as ``loss_ms``."""
         return gnn.mode_seeking_extra(t.config.mode_seeking, fake, z, labels)
+
+    def schedulers(self, config, optimizers, options):
+        """The learning rates fall linearly to zero over the last third of the steps
+        (``--decay-from N`` moves the start): the scores of a constant rate swing by tens
+        of SWD from one checkpoint to the next, and the decay lets the run end on a
+        settled generator (docs/projected.md, "The end of the run")."""
+        total = int(options.steps or 1)
+        return gnn.linear_decay(optimizers, options, default=total - total // 3)
 
     def setup(self, trainer):
         """Reads and checks the pretrained weights once, before the first step."""

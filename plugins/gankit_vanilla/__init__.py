@@ -33,7 +33,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from gankit import Flag, GankitError, UnconditionalGAN, hookimpl
+from gankit import nn as gnn
+from gankit import GankitError, UnconditionalGAN, hookimpl
 
 __version__ = "1.0.0"
 
@@ -84,8 +85,7 @@ class Vanilla(UnconditionalGAN):
         return torch.randn(shape, device=device, generator=generator)
 
     data_kinds = ("image", "vector")
-    train_flags = (Flag("--decay-from", "decay_from", int,
-                        "Step where linear LR decay to zero starts"),)
+    train_flags = (gnn.DECAY_FROM,)
 
     def check(self, config, spec):
         if spec.kind == "vector" and spec.dim < 1:
@@ -112,13 +112,7 @@ class Vanilla(UnconditionalGAN):
     def schedulers(self, config, optimizers, options):
         """``--decay-from N``: the learning rates fall linearly to zero from step N to
         the last step (as in CycleGAN); without it they stay constant."""
-        start = (options.extra or {}).get("decay_from")
-        if start is None:
-            return {}
-        from .nets import linear_decay
-
-        return {k: linear_decay(opt, int(start), int(options.steps))
-                for k, opt in optimizers.items()}
+        return gnn.linear_decay(optimizers, options)
 
 
 def resolved(config, spec) -> tuple[tuple[int, ...], tuple[int, ...], float]:

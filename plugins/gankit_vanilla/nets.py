@@ -53,11 +53,3 @@ def build(config, spec, hidden, d_hidden, dropout) -> dict:
     return {"G": g, "D": d}
 
 
-def linear_decay(optimizer, start: int, total: int):
-    """Constant learning rate until ``start``, then linear decay to zero at ``total``."""
-    span = max(1, total - start)
-
-    def factor(step: int) -> float:
-        return 1.0 if step < start else max(0.0, (total - step) / span)
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)

@@ -284,3 +284,38 @@ def test_mode_seeking_joins_g_loss(run_cli, tmp_path):
     rows = [json.loads(x) for x in (tmp_path / "runs" / "ms" / "metrics.jsonl").read_text()
             .splitlines() if '"loss_g"' in x]
     assert rows and all(row["loss_ms"] > 0 for row in rows)
+
+
+def test_learning_rates_decay_over_the_last_third():
+    from gankit.train import TrainOptions
+
+    model = plugin.Projected()
+    net = torch.nn.Linear(2, 2)
+    opts = {"G": torch.optim.Adam(net.parameters(), lr=1.0)}
+    sch = model.schedulers(None, opts, TrainOptions(steps=9))["G"]  # from step 6
+    seen = []
+    for _ in range(9):
+        seen.append(opts["G"].param_groups[0]["lr"])
+        opts["G"].step()
+        sch.step()
+    assert seen == pytest.approx([1.0] * 7 + [2 / 3, 1 / 3])
+    assert opts["G"].param_groups[0]["lr"] == 0.0
+    # --decay-from STEPS keeps the rate constant for the whole run
+    opts = {"D": torch.optim.Adam(net.parameters(), lr=1.0)}
+    sch = model.schedulers(None, opts, TrainOptions(steps=9, extra={"decay_from": 9}))["D"]
+    for _ in range(8):
+        opts["D"].step()
+        sch.step()
+    assert opts["D"].param_groups[0]["lr"] == 1.0
+
+
+def test_decay_from_flag_is_recorded_and_checked(run_cli, tmp_path):
+    common = ["train", "projected", "--image-size", "32", "--batch-size", "4",
+              "--sample-every", "0", "--quiet", *SMALL]
+    r = run_cli(*common, "--steps", "2", "--decay-from", "5", "--name", "bad")
+    assert r.exit_code == 2 and "--decay-from 5" in r.stderr
+    assert "Traceback" not in r.stderr and not (tmp_path / "runs" / "bad").exists()
+    r = run_cli(*common, "--steps", "2", "--decay-from", "1", "--name", "ok")
+    assert r.exit_code == 0, r.output
+    cfg = json.loads((tmp_path / "runs" / "ok" / "config.json").read_text())
+    assert cfg["options"]["extra"]["decay_from"] == 1
