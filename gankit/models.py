@@ -18,6 +18,7 @@ from .engine import make_adam
 from .errors import GankitError
 from .images import grid_shape, to_uint8
 from .losses import call_g_loss, wants_real_scores
+from .options import Flag  # noqa: F401 - defined with the options it fills; gankit.models.Flag
 from .plots import scatter_image
 
 UNCONDITIONAL = "unconditional"
@@ -29,19 +30,6 @@ class EmptyConfig:
     pass
 
 
-@dataclasses.dataclass(frozen=True)
-class Flag:
-    """A ``gankit train`` flag that a model declares for itself (``GANModel.train_flags``).
-
-    Its value lands in ``options.extra[dest]`` (``None`` when not given), is recorded in
-    config.json and checkpoints, and is listed by ``gankit train --help``. Two models
-    declaring the same flag share it.
-    """
-
-    name: str  # e.g. "--data-b"
-    dest: str  # key in TrainOptions.extra, e.g. "data_b"
-    type: type = str
-    help: str = ""
 
 
 class RunState:

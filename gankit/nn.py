@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 
 from .errors import GankitError, UsageError
-from .models import Flag
+from .options import Flag
 
 MIN_SIZE = 28
 NORMS = ("batch", "layer", "instance", "none")

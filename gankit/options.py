@@ -166,3 +166,18 @@ def flag_fields() -> list:
 
 #: options that a resumed run may change without --override
 TrainOptions.RESUMABLE = tuple(f.name for f in flag_fields() if f.metadata["resumable"])
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A ``gankit train`` flag that a model declares for itself (``GANModel.train_flags``).
+
+    Its value lands in ``options.extra[dest]`` (``None`` when not given), is recorded in
+    config.json and checkpoints, and is listed by ``gankit train --help``. Two models
+    declaring the same flag share it.
+    """
+
+    name: str  # e.g. "--data-b"
+    dest: str  # key in TrainOptions.extra, e.g. "data_b"
+    type: type = str
+    help: str = ""
