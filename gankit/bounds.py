@@ -226,12 +226,17 @@ def check_numbers(options) -> None:
     for i, beta in enumerate(options.betas or ()):
         if not 0 <= beta < 1:
             raise UsageError(f"--beta{i + 1} {beta}: must be in [0, 1)")
-    # --decay-from (gankit.nn.DECAY_FROM, shared by the models that declare it): refused
-    # here, before the run folder exists, as gankit.nn.linear_decay would refuse it
+    # --decay-from (gankit.nn.DECAY_FROM): refused here, before the run folder exists
     start = (options.extra or {}).get("decay_from")
-    if start is not None and options.steps is not None and not 0 <= start <= options.steps:
-        raise UsageError(f"--decay-from {start}: must be between 0 and --steps {options.steps}")
+    if start is not None and options.steps is not None:
+        check_decay_from(start, options.steps)
     check_train_options(options)
+
+
+def check_decay_from(start: int, steps: int) -> None:
+    """``--decay-from`` must name a step of the run (0..steps)."""
+    if not 0 <= start <= steps:
+        raise UsageError(f"--decay-from {start}: must be between 0 and --steps {steps}")
 
 
 def steps_for_epochs(epochs: float, n: int, batch: int) -> int:

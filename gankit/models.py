@@ -30,8 +30,6 @@ class EmptyConfig:
     pass
 
 
-
-
 class RunState:
     """Per-run state a model keeps while it trains (image pools, its own random
     generators...), created by :meth:`GANModel.setup` for one trainer, so two trainers

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import functools
 
-from .errors import GankitError, UsageError
+from .bounds import check_decay_from
+from .errors import GankitError
 from .options import Flag
 
 MIN_SIZE = 28
@@ -269,8 +270,7 @@ def linear_decay(optimizers: dict, options, default: int | None = None) -> dict:
     start = default if start is None else int(start)
     if start is None:
         return {}
-    if not 0 <= start <= total:
-        raise UsageError(f"--decay-from {start}: must be between 0 and --steps {total}")
+    check_decay_from(start, total)
     span = max(1, total - start)
 
     def factor(step: int) -> float:  # 1 at step ``start`` itself, also when it is the last
